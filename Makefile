@@ -1,0 +1,164 @@
+# ustack - one entry point: all, check, demo, bench, fuzz, install, clean.
+#
+#   make                 library, apps (build/bin/), tests
+#   make SANITIZE=1      everything with ASan+UBSan (in build-san/)
+#   make check           every test: unit, simulation, replay, host (root)
+#   make demo            the demo in a network namespace (root)
+#   make bench           throughput/latency against the kernel (root)
+#   make fuzz            libFuzzer targets (clang), FUZZ_SECONDS each
+#   make coverage        line/branch coverage of stack/ and drivers/
+#   make install PREFIX=/usr/local
+#
+# Several builds can share the tree: BUILD=dir picks the output directory.
+
+CC ?= cc
+ifeq ($(CC),)
+CC := cc
+endif
+PREFIX ?= /usr/local
+SANITIZE ?= 0
+COVERAGE ?= 0
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build-san
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	     -fno-sanitize-recover=undefined
+else ifeq ($(COVERAGE),1)
+BUILD ?= build-cov
+SAN_FLAGS := --coverage -O0
+else
+BUILD ?= build
+SAN_FLAGS :=
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wno-missing-field-initializers -Wformat=2 -Wvla
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fno-strict-aliasing $(SAN_FLAGS) \
+	      -Istack/include -Istack -MMD -MP
+LDFLAGS_ALL := $(SAN_FLAGS) $(LDFLAGS)
+
+PCAP_LIBS := -lpcap
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
+LIBS := $(PCAP_LIBS) -lpthread
+
+# ---- library: stack/ and drivers/ --------------------------------------
+LIB_SRCS := $(sort $(wildcard stack/*/*.c drivers/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB := $(BUILD)/lib/libustack.a
+
+# ---- apps: apps/lib/*.c shared, apps/<name>.c -> bin/ustack-<name> -------
+APPLIB_SRCS := $(sort $(wildcard apps/lib/*.c))
+APPLIB_OBJS := $(APPLIB_SRCS:%.c=$(BUILD)/obj/%.o)
+APP_SRCS := $(sort $(wildcard apps/*.c))
+APPS := $(patsubst apps/%.c,$(BUILD)/bin/ustack-%,$(APP_SRCS))
+
+# ---- tests: tests/unit/check_*.c -> one Check binary each ----------------
+TLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
+TLIB_OBJS := $(TLIB_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/check_*.c))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+SIM_SRCS := $(sort $(wildcard tests/sim/sim_*.c))
+SIM_BINS := $(patsubst tests/sim/%.c,$(BUILD)/tests/%,$(SIM_SRCS))
+BENCH_SRCS := $(sort $(wildcard tests/bench/bench_*.c))
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/%,$(BENCH_SRCS))
+
+.PHONY: all lib apps tests check check-unit check-sim check-replay check-host \
+	check-corpus demo bench fuzz coverage install clean deps replay-record soak
+.DEFAULT_GOAL := all
+
+all: lib apps tests
+
+lib: $(LIB)
+apps: $(APPS)
+tests: $(UNIT_BINS) $(SIM_BINS) $(BENCH_BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+# Programs link the library's objects directly (the archive is for install).
+$(BUILD)/bin/ustack-%: $(BUILD)/obj/apps/%.o $(APPLIB_OBJS) $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(APPLIB_OBJS) $(LIB_OBJS) $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TLIB_OBJS) $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) $(LIB_OBJS) $(CHECK_LIBS) $(LIBS)
+
+$(BUILD)/tests/sim_%: $(BUILD)/obj/tests/sim/sim_%.o $(TLIB_OBJS) $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) $(LIB_OBJS) $(CHECK_LIBS) $(LIBS)
+
+$(BUILD)/tests/bench_%: $(BUILD)/obj/tests/bench/bench_%.o $(TLIB_OBJS) $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) $(LIB_OBJS) $(CHECK_LIBS) $(LIBS)
+
+# ---- running ------------------------------------------------------------
+# Missing Debian packages are installed first when running as root.
+deps:
+	@tests/tools/deps.sh
+
+check: deps
+	$(MAKE) all
+	$(MAKE) check-unit check-sim check-replay check-corpus
+	$(MAKE) check-host
+
+check-unit: $(UNIT_BINS)
+	@tests/tools/run-unit.sh $(UNIT_BINS)
+
+check-sim: $(SIM_BINS)
+	@tests/tools/run-unit.sh $(SIM_BINS)
+
+check-replay: apps
+	@tests/tools/run-replay.sh $(BUILD)
+
+check-corpus: apps
+	@tests/tools/run-corpus.sh $(BUILD)
+
+check-host: apps
+	@tests/host/run.sh $(BUILD)
+
+demo: deps
+	$(MAKE) apps
+	@apps/demo/demo.sh $(BUILD)
+
+bench: deps
+	$(MAKE) all
+	@tests/bench/run.sh $(BUILD)
+
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+coverage: deps
+	@tests/tools/coverage.sh
+
+replay-record: deps
+	$(MAKE) apps
+	@tests/replay/record.sh $(BUILD)
+
+install: lib apps
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/ustack \
+		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 stack/include/ustack/*.h $(DESTDIR)$(PREFIX)/include/ustack/
+	install -m 755 $(APPS) $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/^#define USTACK_VERSION "\(.*\)"/\1/p' stack/include/ustack/ustack.h)|g' \
+		stack/ustack.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ustack.pc
+
+clean:
+	rm -rf build build-san build-cov build-fuzz build-*
+
+-include $(LIB_OBJS:.o=.d) $(APPLIB_OBJS:.o=.d) $(TLIB_OBJS:.o=.d) \
+	$(patsubst %.c,$(BUILD)/obj/%.d,$(APP_SRCS) $(UNIT_SRCS) $(SIM_SRCS) $(BENCH_SRCS))

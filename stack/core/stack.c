@@ -1,0 +1,280 @@
+/*
+ * stack.c - the context: configuration, creation and teardown, frame input,
+ * the device read loop, timers, counters. May touch every module's init and
+ * fini, eth_input, and the device's transmit/receive.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/stack.h"
+#include "proto/eth.h"
+#include "sock/rt.h"
+#include "wire/eth.h"
+#include "wire/ipv4.h"
+
+void ustack_config_default(struct ustack_config *c)
+{
+	static const uint8_t mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02};
+
+	memset(c, 0, sizeof(*c));
+	memcpy(c->mac, mac, 6);
+	c->addr = 0x0a000002;            /* 10.0.0.2 */
+	c->prefix_len = 24;
+	c->mtu = 1500;
+	c->seed_from_os = 1;
+	c->log_level = USTACK_LOG_WARN;
+	c->log_fn = ulog_stderr;
+
+	c->max_sockets = 4096;
+	c->pkb_max_bytes = 64u << 20;
+	c->arp_cache_size = 256;
+	c->arp_pending_max = 16;
+	c->reasm_max_bytes = 1u << 20;
+	c->reasm_max_datagrams = 64;
+	c->reasm_max_size = 65535;
+	c->udp_rcvbuf = 212992;
+	c->udp_sndbuf = 65507;
+
+	c->arp_reachable_us = USTACK_SEC(30);
+	c->arp_stale_us = USTACK_SEC(600);
+	c->arp_retry_us = USTACK_SEC(1);
+	c->arp_retries = 3;
+	c->arp_failed_us = USTACK_SEC(3);
+	c->reasm_timeout_us = USTACK_SEC(30);
+	c->icmp_rate_per_sec = 100;
+	c->icmp_rate_burst = 50;
+
+	c->tcp_max_conns = 16384;
+	c->tcp_syn_backlog = 256;
+	c->tcp_sndbuf = 256u << 10;
+	c->tcp_rcvbuf = 256u << 10;
+	c->tcp_ooo_max_bytes = 0;        /* 0: the receive buffer size */
+	c->tcp_msl_us = USTACK_SEC(30);
+	c->tcp_rto_initial_us = USTACK_SEC(1);
+	c->tcp_rto_min_us = USTACK_MS(200);
+	c->tcp_rto_max_us = USTACK_SEC(60);
+	c->tcp_syn_retries = 6;
+	c->tcp_synack_retries = 5;
+	c->tcp_retries2 = 15;
+	c->tcp_delack_us = USTACK_MS(40);
+	c->tcp_fin_wait2_us = USTACK_SEC(60);
+	c->tcp_keepidle_us = USTACK_SEC(7200);
+	c->tcp_keepintvl_us = USTACK_SEC(75);
+	c->tcp_keepcnt = 9;
+	c->tcp_challenge_ack_limit = 1000;
+	c->tcp_sack = 1;
+	c->tcp_timestamps = 1;
+	c->tcp_wscale = 1;
+	c->tcp_syncookies = 1;
+}
+
+static int config_check(const struct ustack_config *c)
+{
+	if (c->prefix_len > 32 || c->mtu < 68 || c->addr == 0 ||
+	    eth_is_multicast(c->mac) || eth_is_zero(c->mac))
+		return -EINVAL;
+	if (ip4_is_multicast(c->addr) || ip4_is_limited_bcast(c->addr))
+		return -EINVAL;
+	if (c->max_sockets == 0 || c->arp_cache_size == 0 ||
+	    c->tcp_max_conns == 0 || c->pkb_max_bytes < (1u << 20))
+		return -EINVAL;
+	if (c->gateway) {
+		uint32_t m = ip4_prefix_mask(c->prefix_len);
+		if ((c->gateway & m) != (c->addr & m))
+			return -EINVAL; /* gateway must be on the link */
+	}
+	return 0;
+}
+
+int ustack_create(struct ustack **out, const struct ustack_config *cfg,
+		  struct ustack_dev *dev, ustack_time_t now)
+{
+	struct ustack *st;
+	int err;
+
+	*out = NULL;
+	if (!cfg || !dev || (err = config_check(cfg)) < 0)
+		return -EINVAL;
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return -ENOMEM;
+	st->cfg = *cfg;
+	if (!st->cfg.tcp_ooo_max_bytes)
+		st->cfg.tcp_ooo_max_bytes = st->cfg.tcp_rcvbuf;
+	st->dev = dev;
+	st->now = now;
+	st->netmask = ip4_prefix_mask(cfg->prefix_len);
+	pkb_pool_init(&st->pool, cfg->pkb_max_bytes);
+	if (cfg->seed_from_os) {
+		if ((err = rand_seed_os(&st->rand)) < 0)
+			goto fail;
+	} else {
+		rand_seed(&st->rand, cfg->seed);
+	}
+	if ((err = arp_init(st)) < 0 || (err = ip4_init(st)) < 0 ||
+	    (err = icmp_init(st)) < 0 || (err = udp_init(st)) < 0 ||
+	    (err = tcp_init(st)) < 0 || (err = sock_table_init(st)) < 0)
+		goto fail;
+	arp_announce(st);
+	*out = st;
+	return 0;
+fail:
+	ustack_destroy(st);
+	return err;
+}
+
+/* Every fini tolerates a module whose init never ran (zeroed state). */
+void ustack_destroy(struct ustack *st)
+{
+	if (!st)
+		return;
+	if (st->rt)
+		st->rt->detach(st);
+	sock_table_fini(st);
+	tcp_fini(st);
+	udp_fini(st);
+	icmp_fini(st);
+	ip4_fini(st);
+	arp_fini(st);
+	USTACK_ASSERT(st->pool.in_use == 0);
+	pkb_pool_fini(&st->pool);
+	free(st);
+}
+
+void ustack_set_now(struct ustack *st, ustack_time_t now)
+{
+	stack_set_now(st, now);
+}
+
+ustack_time_t ustack_now(const struct ustack *st)
+{
+	return st->now;
+}
+
+int stack_xmit(struct ustack *st, struct pkb *pkb)
+{
+	int err = st->dev->ops->transmit(st->dev, pkb->data, pkb->len, st->now);
+
+	if (err < 0) {
+		STAT_INC(st, ETH_TX_ERRORS);
+	} else {
+		STAT_INC(st, ETH_TX);
+		STAT_ADD(st, ETH_TX_BYTES, pkb->len);
+	}
+	pkb_free(st, pkb);
+	return err < 0 ? err : 0;
+}
+
+uint32_t stack_rx_frame_max(const struct ustack *st)
+{
+	uint32_t mtu = st->cfg.mtu > st->dev->mtu ? st->cfg.mtu : st->dev->mtu;
+
+	return mtu + ETH_HDR_LEN + 4; /* room for one VLAN tag */
+}
+
+int ustack_input(struct ustack *st, const void *frame, size_t len,
+		 ustack_time_t now)
+{
+	struct pkb *pkb;
+
+	stack_set_now(st, now);
+	if (len > PKB_MAX_LEN) {
+		STAT_INC(st, ETH_DROP_TOO_BIG);
+		return 0;
+	}
+	if ((pkb = pkb_alloc(st, (uint32_t)len)) == NULL)
+		return -ENOBUFS;
+	memcpy(pkb_put(pkb, (uint32_t)len), frame, len);
+	eth_input(st, pkb);
+	return 0;
+}
+
+int ustack_poll_dev(struct ustack *st, ustack_time_t now, int budget)
+{
+	uint32_t cap = stack_rx_frame_max(st);
+	int done = 0;
+
+	stack_set_now(st, now);
+	while (done < budget) {
+		struct pkb *pkb = pkb_alloc(st, cap);
+		long n;
+
+		if (!pkb)
+			break;
+		n = st->dev->ops->receive(st->dev, pkb->data, pkb_tailroom(pkb),
+					  st->now);
+		if (n <= 0) {
+			pkb_free(st, pkb);
+			if (n == -EMSGSIZE) {
+				STAT_INC(st, ETH_DROP_TOO_BIG);
+				done++;
+				continue;
+			}
+			break;
+		}
+		pkb_put(pkb, (uint32_t)n);
+		eth_input(st, pkb);
+		done++;
+	}
+	return done;
+}
+
+ustack_time_t ustack_next_deadline(const struct ustack *st)
+{
+	ustack_time_t t = timer_next_at(st);
+	ustack_time_t d = ustack_dev_next_at(st->dev, st->now);
+
+	return d < t ? d : t;
+}
+
+ustack_time_t ustack_run_timers(struct ustack *st, ustack_time_t now)
+{
+	stack_set_now(st, now);
+	timers_run(st, st->now);
+	return ustack_next_deadline(st);
+}
+
+uint64_t ustack_stat(const struct ustack *st, enum ustack_stat_id id)
+{
+	return (unsigned)id < USTACK_STAT__COUNT ? st->stats[id] : 0;
+}
+
+void ustack_stats_snapshot(const struct ustack *st,
+			   uint64_t out[USTACK_STAT__COUNT])
+{
+	memcpy(out, st->stats, sizeof(st->stats));
+}
+
+const char *ustack_stat_name(enum ustack_stat_id id)
+{
+	static const char *const names[] = {
+#define STAT_NAME_(id, name) name,
+		USTACK_STATS(STAT_NAME_)
+#undef STAT_NAME_
+	};
+	return (unsigned)id < USTACK_STAT__COUNT ? names[id] : "?";
+}
+
+uint32_t ustack_pkb_in_use(const struct ustack *st)
+{
+	return st->pool.in_use;
+}
+
+const struct ustack_config *ustack_get_config(const struct ustack *st)
+{
+	return &st->cfg;
+}
+
+struct ustack_dev *ustack_get_dev(const struct ustack *st)
+{
+	return st->dev;
+}
+
+void ustack_assert_fail(const char *expr, const char *file, int line)
+{
+	fprintf(stderr, "ustack: assertion failed: %s (%s:%d)\n", expr, file,
+		line);
+	abort();
+}

@@ -1,0 +1,70 @@
+/*
+ * stack.h - struct ustack, the one context that holds all of a stack's
+ * state, and the helpers every module uses on it (counters, transmit).
+ *
+ * Internal header: modules include it; applications see only the opaque
+ * struct through <ustack/ustack.h>. Each module's own state is a struct
+ * defined in that module's header and embedded here.
+ */
+#ifndef USTACK_CORE_STACK_H
+#define USTACK_CORE_STACK_H
+
+#include <stdint.h>
+
+#include <ustack/dev.h>
+#include <ustack/ustack.h>
+
+#include "core/log.h"
+#include "core/pkb.h"
+#include "core/rand.h"
+#include "core/timer.h"
+#include "proto/arp.h"
+#include "proto/icmp.h"
+#include "proto/ipv4.h"
+#include "proto/tcp.h"
+#include "proto/udp.h"
+#include "sock/sock.h"
+
+struct rt_ops;
+
+struct ustack {
+	struct ustack_config cfg;     /* as given, defaults filled in */
+	struct ustack_dev *dev;       /* not owned */
+	ustack_time_t now;            /* latest time we were told */
+	uint32_t netmask;             /* from cfg.prefix_len */
+	uint64_t stats[USTACK_STAT__COUNT];
+	struct pkb_pool pool;
+	struct timer_heap timers;
+	struct rand_state rand;
+
+	struct arp_state arp;
+	struct ip4_state ip4;
+	struct icmp_state icmp;
+	struct udp_state udp;
+	struct tcp_state tcp;
+	struct sock_table socks;
+
+	/* The runtime driving this stack (NULL: driven by hand). */
+	const struct rt_ops *rt;
+	void *rt_priv;
+};
+
+#define STAT_INC(st, id) ((st)->stats[USTACK_STAT_##id]++)
+#define STAT_ADD(st, id, n) ((st)->stats[USTACK_STAT_##id] += (n))
+#define STAT_DEC(st, id) ((st)->stats[USTACK_STAT_##id]--)
+
+/* Move the clock forward (never back). */
+static inline void stack_set_now(struct ustack *st, ustack_time_t now)
+{
+	if (now > st->now)
+		st->now = now;
+}
+
+/* Hand a finished frame (pkb->data at the Ethernet header) to the device.
+ * Consumes pkb. Returns 0 or the device's -errno (counted). */
+int stack_xmit(struct ustack *st, struct pkb *pkb);
+
+/* Allocate a pkb for a frame the device is about to deliver. */
+uint32_t stack_rx_frame_max(const struct ustack *st);
+
+#endif

@@ -1,0 +1,163 @@
+/*
+ * dev.h - frame sources and sinks (drivers).
+ *
+ * A driver is a small ops table. The stack calls transmit() with one whole
+ * Ethernet frame; a runtime (or a test) calls receive() to get the next frame
+ * and waits on get_fd() and next_at() in between. Every call takes `now` so
+ * drivers that hold frames back (fault delay, pcap source at recorded times)
+ * stay deterministic. Wrappers (pcap tee, fault) stack on top of another
+ * driver and own it: closing the wrapper closes the lower driver.
+ *
+ * Drivers live in drivers/ and use only the public headers.
+ */
+#ifndef USTACK_DEV_H
+#define USTACK_DEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ustack/ustack.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ustack_dev;
+
+struct ustack_dev_ops {
+	/* Send one frame. Returns 0, or -errno (-EAGAIN: queue full, the
+	 * stack counts a drop). The driver copies; the caller keeps `frame`. */
+	int (*transmit)(struct ustack_dev *dev, const void *frame, size_t len,
+			ustack_time_t now);
+	/* Copy the next received frame into buf. Returns its length, 0 when
+	 * nothing is ready now, or -errno (-EMSGSIZE: frame longer than cap,
+	 * dropped). Never blocks. */
+	long (*receive)(struct ustack_dev *dev, void *buf, size_t cap,
+			ustack_time_t now);
+	/* A file descriptor that polls readable when receive() may return a
+	 * frame, or -1 (memory devices). */
+	int (*get_fd)(struct ustack_dev *dev);
+	/* When receive() will next have a frame without the fd becoming
+	 * readable (delayed frames), or USTACK_TIME_NEVER. May be NULL. */
+	ustack_time_t (*next_at)(struct ustack_dev *dev, ustack_time_t now);
+	/* Release everything, including a wrapped lower device. */
+	void (*close)(struct ustack_dev *dev);
+};
+
+/* Drivers embed this first in their own struct. */
+struct ustack_dev {
+	const struct ustack_dev_ops *ops;
+	const char *kind;       /* "tap", "pcap-tee", "memlink", "fault", ... */
+	char name[32];          /* device name, e.g. "tap0" */
+	uint16_t mtu;           /* IP MTU the link carries (default 1500) */
+	uint8_t mac[6];         /* hardware address if the driver has one */
+};
+
+/* Convenience wrappers over the ops table. */
+static inline int ustack_dev_transmit(struct ustack_dev *d, const void *f,
+				      size_t len, ustack_time_t now)
+{
+	return d->ops->transmit(d, f, len, now);
+}
+static inline long ustack_dev_receive(struct ustack_dev *d, void *buf,
+				      size_t cap, ustack_time_t now)
+{
+	return d->ops->receive(d, buf, cap, now);
+}
+static inline int ustack_dev_fd(struct ustack_dev *d)
+{
+	return d->ops->get_fd ? d->ops->get_fd(d) : -1;
+}
+static inline ustack_time_t ustack_dev_next_at(struct ustack_dev *d,
+					       ustack_time_t now)
+{
+	return d->ops->next_at ? d->ops->next_at(d, now) : USTACK_TIME_NEVER;
+}
+static inline void ustack_dev_close(struct ustack_dev *d)
+{
+	if (d)
+		d->ops->close(d);
+}
+
+/* ---- tap: /dev/net/tun, IFF_TAP | IFF_NO_PI ---------------------------- */
+
+struct ustack_tap_config {
+	const char *name;         /* "tap0"; created, or attached if it exists */
+	uint16_t mtu;             /* 0: leave as is (set on the host side) */
+	/* Optional host-side set-up (needs CAP_NET_ADMIN): */
+	uint32_t host_addr;       /* 0: none; else give the kernel side this */
+	uint8_t host_prefix_len;
+	int bring_up;             /* set the link up */
+};
+
+/*
+ * Open a TAP device. On failure returns -errno and writes a sentence for a
+ * human into err (e.g. "/dev/net/tun: no such device; load the tun module"):
+ * -ENOENT no /dev/net/tun, -EPERM/-EACCES no permission, -EBUSY in use.
+ * `created` (may be NULL) tells whether the device was created by us.
+ */
+int ustack_tap_open(struct ustack_dev **out, const struct ustack_tap_config *cfg,
+		    int *created, char *err, size_t errlen);
+
+/* ---- pcap: write every frame to a capture file, or read one ------------- */
+
+/*
+ * Wrap `lower`: every frame transmitted and received is also written to
+ * `path` (pcap, LINKTYPE_ETHERNET, microsecond stamps from `now`). Flushed on
+ * close. On failure `lower` is not closed.
+ */
+int ustack_pcap_tee(struct ustack_dev **out, struct ustack_dev *lower,
+		    const char *path, char *err, size_t errlen);
+/* Flush buffered frames to disk (the tee flushes on close anyway). */
+void ustack_pcap_tee_flush(struct ustack_dev *tee);
+
+/*
+ * A capture as input: receive() returns the frames of `path` in order, each
+ * once `now` has reached its timestamp relative to the first frame plus
+ * `start` (so next_at() gives the replay schedule). If `ignore_time` is set,
+ * every frame is ready at once. transmit() discards (and counts).
+ * Non-Ethernet captures are refused with -EPROTONOSUPPORT.
+ */
+int ustack_pcap_source(struct ustack_dev **out, const char *path,
+		       ustack_time_t start, int ignore_time, char *err,
+		       size_t errlen);
+
+/* ---- memlink: two stacks joined in memory ------------------------------- */
+
+/*
+ * Two connected devices: a frame transmitted on one is received on the other.
+ * Each direction queues at most `queue_frames` frames (transmit returns
+ * -EAGAIN beyond that). Frames up to 65535+14 bytes.
+ */
+int ustack_memlink_pair(struct ustack_dev **a, struct ustack_dev **b,
+			uint32_t queue_frames);
+
+/* ---- fault: seeded loss, duplication, reordering, delay, corruption ----- */
+
+struct ustack_fault_config {
+	uint64_t seed;
+	/* Probabilities in parts per million, applied per frame and direction. */
+	uint32_t loss_ppm;
+	uint32_t dup_ppm;
+	uint32_t reorder_ppm;     /* hold a frame back behind the next ones */
+	uint32_t corrupt_ppm;     /* flip one random bit */
+	ustack_time_t delay_us;   /* fixed extra delay for every frame */
+	ustack_time_t jitter_us;  /* plus uniform 0..jitter */
+	int tx;                   /* apply on transmit (default 1) */
+	int rx;                   /* apply on receive (default 0) */
+};
+
+void ustack_fault_config_default(struct ustack_fault_config *cfg);
+int ustack_fault_wrap(struct ustack_dev **out, struct ustack_dev *lower,
+		      const struct ustack_fault_config *cfg);
+
+struct ustack_fault_stats {
+	uint64_t frames, dropped, duplicated, reordered, corrupted, delayed;
+};
+void ustack_fault_get_stats(struct ustack_dev *fault,
+			    struct ustack_fault_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,153 @@
+/*
+ * socket.h - the BSD-shaped socket API.
+ *
+ * Shaped like the BSD calls a C programmer already knows, with the stack as
+ * first argument and a socket descriptor (`sd`, a small int local to the
+ * stack) in place of a file descriptor. Addresses are `struct sockaddr_in`
+ * (AF_INET only); options use the system's constants (SOL_SOCKET,
+ * SO_REUSEADDR, IPPROTO_TCP, TCP_NODELAY, ...).
+ *
+ * Errors: every call returns a count or descriptor >= 0, or a negative errno:
+ *   -EBADF     sd is not an open socket
+ *   -EINVAL    bad argument or call in the wrong state
+ *   -EAGAIN    non-blocking and the call would block
+ *   -EINPROGRESS  non-blocking connect started (completion: poll POLLOUT,
+ *              then SO_ERROR)
+ *   -ECONNREFUSED -ECONNRESET -ETIMEDOUT -EHOSTUNREACH -ENETUNREACH
+ *   -EPIPE     send after shutdown(SHUT_WR) or after the peer reset
+ *   -ENOTCONN  -EISCONN -EADDRINUSE -EADDRNOTAVAIL -EMFILE -ENOBUFS
+ *   -EMSGSIZE  datagram larger than the send limit
+ *   -EOPNOTSUPP  operation not for this socket type
+ * ustack_strerror() gives the text.
+ *
+ * Blocking: sockets block by default, the way the runtime in use defines it
+ * (runtime.h): the event-loop runtime drives the stack from inside the call,
+ * the threaded runtime sleeps on a condition variable. With no runtime
+ * attached (a test driving the stack by hand) every socket is non-blocking.
+ * SOCK_NONBLOCK in `type`, ustack_set_nonblock() or MSG_DONTWAIT make calls
+ * return -EAGAIN instead of blocking.
+ */
+#ifndef USTACK_SOCKET_H
+#define USTACK_SOCKET_H
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <ustack/ustack.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Create a socket. domain AF_INET; type SOCK_STREAM or SOCK_DGRAM, optionally
+ * | SOCK_NONBLOCK; protocol 0, IPPROTO_TCP, IPPROTO_UDP, or IPPROTO_ICMP with
+ * SOCK_DGRAM for an echo ("ping") socket as on Linux: send an ICMP echo
+ * request header + payload, the stack sets the identifier from the socket's
+ * port and delivers matching echo replies.
+ */
+int ustack_socket(struct ustack *st, int domain, int type, int protocol);
+int ustack_bind(struct ustack *st, int sd, const struct sockaddr *addr,
+		socklen_t addrlen);
+int ustack_listen(struct ustack *st, int sd, int backlog);
+int ustack_accept(struct ustack *st, int sd, struct sockaddr *addr,
+		  socklen_t *addrlen);
+int ustack_connect(struct ustack *st, int sd, const struct sockaddr *addr,
+		   socklen_t addrlen);
+
+/* flags: MSG_DONTWAIT, MSG_PEEK (recv), MSG_WAITALL (recv), MSG_NOSIGNAL
+ * (accepted, no signals are ever raised). */
+ssize_t ustack_send(struct ustack *st, int sd, const void *buf, size_t len,
+		    int flags);
+ssize_t ustack_recv(struct ustack *st, int sd, void *buf, size_t len,
+		    int flags);
+ssize_t ustack_sendto(struct ustack *st, int sd, const void *buf, size_t len,
+		      int flags, const struct sockaddr *addr, socklen_t addrlen);
+ssize_t ustack_recvfrom(struct ustack *st, int sd, void *buf, size_t len,
+			int flags, struct sockaddr *addr, socklen_t *addrlen);
+
+/* SHUT_RD, SHUT_WR (TCP: send FIN, keep receiving), SHUT_RDWR. */
+int ustack_shutdown(struct ustack *st, int sd, int how);
+/*
+ * Release the descriptor. TCP: an orderly close (FIN after queued data)
+ * continues in the background; with unread data, or SO_LINGER on with zero
+ * timeout, the connection is aborted with RST (RFC 1122 4.2.2.13).
+ */
+int ustack_close(struct ustack *st, int sd);
+
+/*
+ * Options:
+ *   SOL_SOCKET: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER (struct linger),
+ *               SO_RCVBUF, SO_SNDBUF, SO_ERROR (get, clears), SO_TYPE (get)
+ *   IPPROTO_TCP: TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT (s),
+ *               TCP_MAXSEG (get)
+ * int-valued options take an int.
+ */
+int ustack_setsockopt(struct ustack *st, int sd, int level, int optname,
+		      const void *optval, socklen_t optlen);
+int ustack_getsockopt(struct ustack *st, int sd, int level, int optname,
+		      void *optval, socklen_t *optlen);
+int ustack_getsockname(struct ustack *st, int sd, struct sockaddr *addr,
+		       socklen_t *addrlen);
+int ustack_getpeername(struct ustack *st, int sd, struct sockaddr *addr,
+		       socklen_t *addrlen);
+int ustack_set_nonblock(struct ustack *st, int sd, int on);
+
+/*
+ * Poll stack sockets and, optionally, OS file descriptors (an entry with
+ * sd < 0 polls os_fd, e.g. stdin). events/revents use POLLIN, POLLOUT,
+ * POLLHUP, POLLERR, POLLRDHUP, POLLNVAL. timeout_ms: -1 forever, 0 no wait.
+ * Returns the number of entries with revents != 0, or -errno.
+ * Under the event-loop runtime this is where the stack runs.
+ */
+struct ustack_pollfd {
+	int sd;          /* stack socket, or -1 to poll os_fd */
+	int os_fd;       /* OS descriptor, used when sd < 0 */
+	short events;
+	short revents;
+};
+int ustack_poll(struct ustack *st, struct ustack_pollfd *fds, unsigned nfds,
+		int timeout_ms);
+
+/* ---- inspection: the netstat-like view --------------------------------- */
+
+/* TCP states in BSD order: "synchronized" is state >= ESTABLISHED. */
+enum ustack_tcp_state {
+	USTACK_TCP_CLOSED = 0,
+	USTACK_TCP_LISTEN,
+	USTACK_TCP_SYN_SENT,
+	USTACK_TCP_SYN_RCVD,
+	USTACK_TCP_ESTABLISHED,
+	USTACK_TCP_CLOSE_WAIT,
+	USTACK_TCP_FIN_WAIT_1,
+	USTACK_TCP_CLOSING,
+	USTACK_TCP_LAST_ACK,
+	USTACK_TCP_FIN_WAIT_2,
+	USTACK_TCP_TIME_WAIT,
+	USTACK_TCP__NSTATES
+};
+const char *ustack_tcp_state_name(int state); /* "ESTABLISHED" */
+
+struct ustack_conn_info {
+	int proto;            /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP */
+	int state;            /* enum ustack_tcp_state (TCP), else 0 */
+	int sd;               /* owning socket, -1 for an orphaned connection */
+	uint32_t laddr, raddr;/* host order; 0 = any */
+	uint16_t lport, rport;
+	uint32_t rcv_queued;  /* bytes waiting for the application */
+	uint32_t snd_queued;  /* bytes not yet acknowledged */
+	/* TCP only: */
+	uint32_t srtt_us, rto_us;
+	uint32_t cwnd, ssthresh, snd_wnd, rcv_wnd, mss;
+	uint32_t retransmits;
+};
+/* Fill up to max entries; returns how many exist (may exceed max). */
+int ustack_conn_list(struct ustack *st, struct ustack_conn_info *out, int max);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

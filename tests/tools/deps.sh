@@ -1,0 +1,24 @@
+#!/bin/sh
+# Install the Debian packages ustack builds and tests with, when missing.
+# Runs apt-get only as root and only for what is not installed yet.
+set -eu
+PKGS="build-essential pkg-config libpcap-dev check clang llvm valgrind gcovr \
+iproute2 iputils-ping tcpdump tshark socat curl netcat-openbsd wrk iperf3 \
+python3 python3-scapy python3-pytest procps"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages:$missing" >&2
+	echo "deps: run as root (sudo make ...) to install them, or: sudo apt-get install$missing" >&2
+	exit 0
+fi
+echo "deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
+apt-get update -q || true
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing
