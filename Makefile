@@ -19,6 +19,15 @@ PREFIX ?= /usr/local
 SANITIZE ?= 0
 COVERAGE ?= 0
 
+# V=1 shows the commands.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
 ifeq ($(SANITIZE),1)
 BUILD ?= build-san
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -76,33 +85,40 @@ tests: $(UNIT_BINS) $(SIM_BINS) $(BENCH_BINS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -c -o $@ $<
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@
-	$(AR) rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $^
 
 # Programs link the library's objects directly (the archive is for install).
 $(BUILD)/bin/ustack-%: $(BUILD)/obj/apps/%.o $(APPLIB_OBJS) $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(APPLIB_OBJS) $(LIB_OBJS) $(LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(APPLIB_OBJS) $(LIB_OBJS) $(LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TLIB_OBJS) $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) $(LIB_OBJS) $(CHECK_LIBS) $(LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) $(LIB_OBJS) $(CHECK_LIBS) $(LIBS)
 
 $(BUILD)/tests/sim_%: $(BUILD)/obj/tests/sim/sim_%.o $(TLIB_OBJS) $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) $(LIB_OBJS) $(CHECK_LIBS) $(LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) $(LIB_OBJS) $(CHECK_LIBS) $(LIBS)
 
 $(BUILD)/tests/bench_%: $(BUILD)/obj/tests/bench/bench_%.o $(TLIB_OBJS) $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) $(LIB_OBJS) $(CHECK_LIBS) $(LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) $(LIB_OBJS) $(CHECK_LIBS) $(LIBS)
 
 # ---- running ------------------------------------------------------------
 # Missing Debian packages are installed first when running as root.

@@ -39,3 +39,12 @@ W void tcp_icmp_error(struct ustack *st, uint32_t a, uint16_t b, uint32_t c, uin
 W int sock_table_init(struct ustack *st) { (void)st; return 0; }
 W void sock_table_fini(struct ustack *st) { (void)st; }
 W void sock_wakeup(struct ustack *st, struct sock *sk) { (void)st; (void)sk; }
+W struct sock *sock_alloc(struct ustack *st, int type, int protocol, const struct sock_ops *ops) { (void)st; (void)type; (void)protocol; (void)ops; return NULL; }
+W void sock_free(struct ustack *st, struct sock *sk) { (void)st; (void)sk; }
+W struct sock *sock_get(struct ustack *st, int sd) { (void)st; (void)sd; return NULL; }
+W int sock_ephemeral_port(struct ustack *st, int protocol, uint32_t laddr, uint32_t raddr, uint16_t rport, int (*in_use)(struct ustack *, uint16_t, void *), void *ctx, uint16_t *port) { (void)st; (void)protocol; (void)laddr; (void)raddr; (void)rport; (void)in_use; (void)ctx; (void)port; return -EADDRNOTAVAIL; }
+W void sock_host_unreachable(struct ustack *st, uint32_t raddr) { (void)st; (void)raddr; }
+W void tcp_host_unreachable(struct ustack *st, uint32_t raddr) { (void)st; (void)raddr; }
+W const struct sock_ops udp_sock_ops;
+W const struct sock_ops tcp_sock_ops;
+W const struct sock_ops icmp_sock_ops;

@@ -31,6 +31,10 @@ void tcp_icmp_error(struct ustack *st, uint32_t laddr, uint16_t lport,
 		    uint32_t raddr, uint16_t rport, uint32_t seq, int err,
 		    uint16_t mtu);
 
+/* ARP could not resolve raddr (soft error for connections to it, hard
+ * for connections still opening: RFC 1122 4.2.3.9). */
+void tcp_host_unreachable(struct ustack *st, uint32_t raddr);
+
 extern const struct sock_ops tcp_sock_ops;
 
 #endif

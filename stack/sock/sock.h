@@ -111,6 +111,10 @@ struct sock *sock_get(struct ustack *st, int sd);
  * "something changed", e.g. a listener's child). */
 void sock_wakeup(struct ustack *st, struct sock *sk);
 
+/* ARP gave up on raddr: datagram sockets connected to it get
+ * EHOSTUNREACH, and TCP is told (tcp_host_unreachable). */
+void sock_host_unreachable(struct ustack *st, uint32_t raddr);
+
 /*
  * Pick an ephemeral port (RFC 6056 algorithm 3, "simple hash-based": a
  * keyed hash of the addresses plus a per-destination counter, so ports are
