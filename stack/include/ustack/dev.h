@@ -122,6 +122,20 @@ int ustack_pcap_source(struct ustack_dev **out, const char *path,
 		       ustack_time_t start, int ignore_time, char *err,
 		       size_t errlen);
 
+/* What a source has done so far. */
+struct ustack_pcap_source_stats {
+	uint64_t frames;          /* delivered by receive() */
+	uint64_t bytes;
+	uint64_t truncated;       /* delivered cut short (caplen < len) */
+	uint64_t empty;           /* empty records, skipped */
+	uint64_t too_big;         /* longer than receive()'s buffer: -EMSGSIZE */
+	uint64_t tx_discarded;    /* frames transmitted to the source */
+	int eof;                  /* no frame left */
+	int read_error;           /* the file ended in a damaged record */
+};
+void ustack_pcap_source_get_stats(struct ustack_dev *src,
+				  struct ustack_pcap_source_stats *out);
+
 /* ---- memlink: two stacks joined in memory ------------------------------- */
 
 /*
@@ -145,6 +159,11 @@ struct ustack_fault_config {
 	ustack_time_t jitter_us;  /* plus uniform 0..jitter */
 	int tx;                   /* apply on transmit (default 1) */
 	int rx;                   /* apply on receive (default 0) */
+	ustack_time_t reorder_hold_us; /* longest a reordered frame waits for
+					  the next one (0: default 1 ms) */
+	uint32_t queue_max_bytes; /* delayed frames held per direction
+				     (0: default 16 MiB; past it -ENOBUFS on
+				     transmit, a counted drop on receive) */
 };
 
 void ustack_fault_config_default(struct ustack_fault_config *cfg);
@@ -153,6 +172,8 @@ int ustack_fault_wrap(struct ustack_dev **out, struct ustack_dev *lower,
 
 struct ustack_fault_stats {
 	uint64_t frames, dropped, duplicated, reordered, corrupted, delayed;
+	uint64_t queue_full;      /* refused: queue_max_bytes reached */
+	uint64_t lower_errors;    /* delayed frames the lower device refused */
 };
 void ustack_fault_get_stats(struct ustack_dev *fault,
 			    struct ustack_fault_stats *out);

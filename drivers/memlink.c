@@ -1,0 +1,209 @@
+/*
+ * memlink.c - two devices joined in memory: a frame transmitted on one end
+ * is queued (copied) for receive() on the other. For tests and simulation:
+ * two stacks over one memlink, usually with the fault wrapper in between.
+ *
+ * Each direction is a bounded FIFO of `queue_frames` frames (-EAGAIN when
+ * full, which the sending stack counts as a transmit error). Frames are
+ * 1..MEMLINK_MAX_FRAME bytes (65535 + 14: a 64 KiB IP datagram in one
+ * frame). Memory is at most queue_frames * MEMLINK_MAX_FRAME per direction;
+ * each frame is one malloc of its own size, so ordinary traffic costs what
+ * it carries.
+ *
+ * Waiting: each end has an eventfd that is readable exactly while frames
+ * are queued for that end (set when its queue goes from empty to non-empty,
+ * cleared when receive() empties it), so the event-loop and threaded
+ * runtimes can sleep in poll(2) on it like on a TAP fd. If eventfd() fails
+ * (never on Linux in practice) get_fd() returns -1 and the device works for
+ * hand-driven loops only. next_at() is always NEVER: frames are ready at
+ * once.
+ *
+ * Closing one end leaves the other working: its transmits fail with
+ * -ENOTCONN (a pulled cable) and what was queued for it can still be read.
+ * The shared state is freed with the second end. Touches only its own
+ * struct and libc.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <ustack/dev.h>
+
+#define MEMLINK_MAX_FRAME (65535u + 14u)
+#define MEMLINK_DEFAULT_QUEUE 1024u
+
+struct ml_frame {
+	struct ml_frame *next;
+	size_t len;
+	uint8_t data[];
+};
+
+struct ml_link;
+
+struct ml_end {
+	struct ustack_dev base;     /* first: the stack sees this */
+	struct ml_link *link;
+	struct ml_frame *head, *tail; /* frames waiting for this end's receive */
+	uint32_t count;
+	int efd;                    /* readable while count > 0, or -1 */
+	int open;
+};
+
+struct ml_link {
+	struct ml_end end[2];
+	uint32_t max_frames;        /* per direction */
+};
+
+static struct ml_end *ml_peer(struct ml_end *e)
+{
+	struct ml_link *l = e->link;
+
+	return e == &l->end[0] ? &l->end[1] : &l->end[0];
+}
+
+static void ml_signal(struct ml_end *e)
+{
+	uint64_t one = 1;
+
+	if (e->efd >= 0 && write(e->efd, &one, sizeof(one)) < 0) {
+		/* Counter overflow cannot happen with one write per
+		 * empty->non-empty edge; nothing to do on failure. */
+	}
+}
+
+static void ml_unsignal(struct ml_end *e)
+{
+	uint64_t v;
+
+	if (e->efd >= 0 && read(e->efd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: already clear. */
+	}
+}
+
+static int ml_transmit(struct ustack_dev *d, const void *frame, size_t len,
+		       ustack_time_t now)
+{
+	struct ml_end *e = (struct ml_end *)d;
+	struct ml_end *p = ml_peer(e);
+	struct ml_frame *f;
+
+	(void)now;
+	if (!p->open)
+		return -ENOTCONN;
+	if (len == 0 || len > MEMLINK_MAX_FRAME)
+		return -EMSGSIZE;
+	if (p->count >= e->link->max_frames)
+		return -EAGAIN;
+	if ((f = malloc(sizeof(*f) + len)) == NULL)
+		return -ENOBUFS;
+	f->next = NULL;
+	f->len = len;
+	memcpy(f->data, frame, len);
+	if (p->tail)
+		p->tail->next = f;
+	else
+		p->head = f;
+	p->tail = f;
+	if (p->count++ == 0)
+		ml_signal(p);
+	return 0;
+}
+
+static struct ml_frame *ml_pop(struct ml_end *e)
+{
+	struct ml_frame *f = e->head;
+
+	if (!f)
+		return NULL;
+	e->head = f->next;
+	if (!e->head)
+		e->tail = NULL;
+	if (--e->count == 0)
+		ml_unsignal(e);
+	return f;
+}
+
+static long ml_receive(struct ustack_dev *d, void *buf, size_t cap,
+		       ustack_time_t now)
+{
+	struct ml_end *e = (struct ml_end *)d;
+	struct ml_frame *f = ml_pop(e);
+	long n;
+
+	(void)now;
+	if (!f)
+		return 0;
+	if (f->len > cap) {
+		n = -EMSGSIZE;  /* dropped, like a NIC with small buffers */
+	} else {
+		memcpy(buf, f->data, f->len);
+		n = (long)f->len;
+	}
+	free(f);
+	return n;
+}
+
+static int ml_get_fd(struct ustack_dev *d)
+{
+	return ((struct ml_end *)d)->efd;
+}
+
+static ustack_time_t ml_next_at(struct ustack_dev *d, ustack_time_t now)
+{
+	(void)d, (void)now;
+	return USTACK_TIME_NEVER;
+}
+
+static void ml_close(struct ustack_dev *d)
+{
+	struct ml_end *e = (struct ml_end *)d;
+	struct ml_end *p = ml_peer(e);
+	struct ml_frame *f;
+
+	while ((f = ml_pop(e)) != NULL)
+		free(f);
+	if (e->efd >= 0)
+		close(e->efd);
+	e->efd = -1;
+	e->open = 0;
+	if (!p->open)
+		free(e->link);
+}
+
+static const struct ustack_dev_ops ml_ops = {
+	.transmit = ml_transmit,
+	.receive = ml_receive,
+	.get_fd = ml_get_fd,
+	.next_at = ml_next_at,
+	.close = ml_close,
+};
+
+int ustack_memlink_pair(struct ustack_dev **a, struct ustack_dev **b,
+			uint32_t queue_frames)
+{
+	struct ml_link *l;
+	int i;
+
+	*a = *b = NULL;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return -ENOMEM;
+	l->max_frames = queue_frames ? queue_frames : MEMLINK_DEFAULT_QUEUE;
+	for (i = 0; i < 2; i++) {
+		struct ml_end *e = &l->end[i];
+
+		e->base.ops = &ml_ops;
+		e->base.kind = "memlink";
+		snprintf(e->base.name, sizeof(e->base.name), "mem%d", i);
+		e->base.mtu = 1500;
+		e->link = l;
+		e->open = 1;
+		e->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	}
+	*a = &l->end[0].base;
+	*b = &l->end[1].base;
+	return 0;
+}

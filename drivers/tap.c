@@ -1,0 +1,321 @@
+/*
+ * tap.c - a Linux TAP device (/dev/net/tun, IFF_TAP | IFF_NO_PI): whole
+ * Ethernet frames in and out through one non-blocking file descriptor.
+ *
+ * Open creates the named device, or attaches to it if it already exists
+ * (a persistent device made with `ip tuntap add dev NAME mode tap user U`,
+ * which lets user U open it without CAP_NET_ADMIN). TUNSETIFF does both;
+ * we tell which happened by asking if_nametoindex(NAME) just before it
+ * (a name with "%d" lets the kernel pick, and is always a creation). A
+ * device we created is not persistent: the kernel removes it when the fd is
+ * closed, addresses and all.
+ *
+ * Optional host-side set-up - MTU, the kernel side's address and netmask,
+ * link up - is done with ioctls on an AF_INET socket (SIOCSIFMTU,
+ * SIOCSIFADDR, SIOCSIFNETMASK, SIOCSIFFLAGS), never by running ip(8); it
+ * needs CAP_NET_ADMIN even on a persistent device.
+ *
+ * dev->mtu is the device's MTU as the kernel reports it after set-up.
+ * dev->mac stays zero: the kernel side has its own address and the stack
+ * uses the MAC in its configuration (any unicast address works on a TAP).
+ *
+ * receive() reads one frame; a frame longer than the caller's buffer is
+ * detected with one scratch byte past it (the kernel reports or copies more
+ * than fits) and dropped with -EMSGSIZE. transmit() writes one frame;
+ * -EAGAIN when the kernel queue is full (the stack counts it), -EIO while
+ * the link is down. Touches only its own struct, the fd and libc.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <ustack/dev.h>
+
+#define TUN_PATH "/dev/net/tun"
+
+struct tap_dev {
+	struct ustack_dev base;      /* first: the stack sees this */
+	int fd;
+};
+
+__attribute__((format(printf, 3, 4)))
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int tap_transmit(struct ustack_dev *d, const void *frame, size_t len,
+			ustack_time_t now)
+{
+	struct tap_dev *t = (struct tap_dev *)d;
+	ssize_t n;
+	int tries = 2;
+
+	(void)now;
+	do {
+		n = write(t->fd, frame, len);
+	} while (n < 0 && errno == EINTR && --tries > 0);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return 0;
+}
+
+static long tap_receive(struct ustack_dev *d, void *buf, size_t cap,
+			ustack_time_t now)
+{
+	struct tap_dev *t = (struct tap_dev *)d;
+	uint8_t extra;
+	struct iovec iov[2] = {
+		{.iov_base = buf, .iov_len = cap},
+		{.iov_base = &extra, .iov_len = 1},
+	};
+	ssize_t n;
+
+	(void)now;
+	n = readv(t->fd, iov, 2);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return 0;
+		return errno == EFAULT ? -EMSGSIZE : -errno;
+	}
+	if ((size_t)n > cap)
+		return -EMSGSIZE;  /* the frame is gone: the kernel dequeued it */
+	return (long)n;
+}
+
+static int tap_get_fd(struct ustack_dev *d)
+{
+	return ((struct tap_dev *)d)->fd;
+}
+
+static void tap_close(struct ustack_dev *d)
+{
+	struct tap_dev *t = (struct tap_dev *)d;
+
+	if (t->fd >= 0)
+		close(t->fd);
+	free(t);
+}
+
+static const struct ustack_dev_ops tap_ops = {
+	.transmit = tap_transmit,
+	.receive = tap_receive,
+	.get_fd = tap_get_fd,
+	.next_at = NULL,
+	.close = tap_close,
+};
+
+/* Linux's dev_valid_name(): 1..15 bytes, not "." or "..", no '/', ':' or
+ * white space. */
+static int tap_name_ok(const char *name, char *err, size_t errlen)
+{
+	size_t i, n = name ? strlen(name) : 0;
+
+	if (n == 0) {
+		set_err(err, errlen, "no TAP device name given");
+		return 0;
+	}
+	if (n >= IFNAMSIZ) {
+		set_err(err, errlen, "%.64s: device name too long (at most %d "
+			"characters)", name, IFNAMSIZ - 1);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (name[i] == '/' || name[i] == ':' ||
+		    isspace((unsigned char)name[i]))
+			break;
+	}
+	if (i < n || !strcmp(name, ".") || !strcmp(name, "..")) {
+		set_err(err, errlen, "\"%s\": not a valid device name (no '/', "
+			"':' or spaces; not '.' or '..')", name);
+		return 0;
+	}
+	return 1;
+}
+
+static void perm_hint(char *err, size_t errlen, const char *what,
+		      const char *name, int e)
+{
+	set_err(err, errlen, "%s: %s; needs CAP_NET_ADMIN: run as root or "
+		"create a persistent device with `ip tuntap add dev %s mode "
+		"tap user $USER`", what, strerror(e), name);
+}
+
+/* open(/dev/net/tun) + TUNSETIFF. Returns the fd or -errno. */
+static int tap_attach(const char *name, int existed, char *actual,
+		      char *err, size_t errlen)
+{
+	struct ifreq ifr;
+	int fd, e;
+
+	fd = open(TUN_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		if (e == EPERM || e == EACCES)
+			perm_hint(err, errlen, TUN_PATH, name, e);
+		else if (e == ENOENT || e == ENODEV || e == ENXIO)
+			set_err(err, errlen, "%s: %s; load the tun module "
+				"(modprobe tun)", TUN_PATH, strerror(e));
+		else
+			set_err(err, errlen, "%s: %s", TUN_PATH, strerror(e));
+		return -e;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	memcpy(ifr.ifr_name, name, strlen(name));
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		e = errno;
+		close(fd);
+		if (e == EPERM || e == EACCES)
+			perm_hint(err, errlen, name, name, e);
+		else if (e == EBUSY)
+			set_err(err, errlen, "%s is in use by another process",
+				name);
+		else if (e == EINVAL && existed)
+			set_err(err, errlen, "%s exists and is not a TAP device "
+				"this process can attach to (a TUN device, "
+				"another kind of interface, or made with "
+				"multi_queue)", name);
+		else
+			set_err(err, errlen, "%s: cannot create TAP device: %s",
+				name, strerror(e));
+		return -e;
+	}
+	memcpy(actual, ifr.ifr_name, IFNAMSIZ);
+	actual[IFNAMSIZ - 1] = '\0';
+	return fd;
+}
+
+static int if_ioctl(int sk, unsigned long req, struct ifreq *ifr,
+		    const char *what, char *err, size_t errlen)
+{
+	int e;
+
+	if (ioctl(sk, req, ifr) == 0)
+		return 0;
+	e = errno;
+	if (e == EPERM || e == EACCES)
+		perm_hint(err, errlen, what, ifr->ifr_name, e);
+	else
+		set_err(err, errlen, "%s: %s", what, strerror(e));
+	return -e;
+}
+
+static void set_sin(struct sockaddr *sa, uint32_t addr)
+{
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(addr);
+	memcpy(sa, &sin, sizeof(sin));
+}
+
+/* MTU, host address, link up; then read the MTU back into dev->mtu. */
+static int tap_host_setup(struct tap_dev *t, const struct ustack_tap_config *c,
+			  char *err, size_t errlen)
+{
+	struct ifreq ifr;
+	char what[64];
+	int sk, r = 0;
+
+	if ((sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
+		int e = errno;
+
+		set_err(err, errlen, "socket(AF_INET): %s", strerror(e));
+		return -e;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, t->base.name, IFNAMSIZ);
+	if (c->mtu) {
+		snprintf(what, sizeof(what), "%s: set MTU %u", t->base.name,
+			 c->mtu);
+		ifr.ifr_mtu = c->mtu;
+		r = if_ioctl(sk, SIOCSIFMTU, &ifr, what, err, errlen);
+	}
+	if (r == 0 && c->host_addr) {
+		uint32_t mask = c->host_prefix_len >= 32 ? 0xffffffffu :
+				~(0xffffffffu >> c->host_prefix_len);
+
+		snprintf(what, sizeof(what), "%s: set host address",
+			 t->base.name);
+		set_sin(&ifr.ifr_addr, c->host_addr);
+		r = if_ioctl(sk, SIOCSIFADDR, &ifr, what, err, errlen);
+		set_sin(&ifr.ifr_netmask, mask);
+		if (r == 0)
+			r = if_ioctl(sk, SIOCSIFNETMASK, &ifr, what, err, errlen);
+	}
+	if (r == 0 && c->bring_up) {
+		snprintf(what, sizeof(what), "%s: set link up", t->base.name);
+		r = if_ioctl(sk, SIOCGIFFLAGS, &ifr, what, err, errlen);
+		ifr.ifr_flags |= IFF_UP;
+		if (r == 0)
+			r = if_ioctl(sk, SIOCSIFFLAGS, &ifr, what, err, errlen);
+	}
+	if (r == 0) {
+		snprintf(what, sizeof(what), "%s: read MTU", t->base.name);
+		r = if_ioctl(sk, SIOCGIFMTU, &ifr, what, err, errlen);
+		if (r == 0)
+			t->base.mtu = ifr.ifr_mtu > 65535 ? 65535 :
+				      (uint16_t)ifr.ifr_mtu;
+	}
+	close(sk);
+	return r;
+}
+
+int ustack_tap_open(struct ustack_dev **out, const struct ustack_tap_config *cfg,
+		    int *created, char *err, size_t errlen)
+{
+	char actual[IFNAMSIZ];
+	struct tap_dev *t;
+	int existed, fd, r;
+
+	*out = NULL;
+	if (created)
+		*created = 0;
+	if (!cfg || !tap_name_ok(cfg->name, err, errlen))
+		return -EINVAL;
+	if (cfg->host_addr && cfg->host_prefix_len > 32) {
+		set_err(err, errlen, "%s: bad host prefix length %u", cfg->name,
+			cfg->host_prefix_len);
+		return -EINVAL;
+	}
+	existed = !strchr(cfg->name, '%') && if_nametoindex(cfg->name) != 0;
+	if ((fd = tap_attach(cfg->name, existed, actual, err, errlen)) < 0)
+		return fd;
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	t->fd = fd;
+	t->base.ops = &tap_ops;
+	t->base.kind = "tap";
+	memcpy(t->base.name, actual, IFNAMSIZ);
+	t->base.mtu = 1500;
+	if ((r = tap_host_setup(t, cfg, err, errlen)) < 0) {
+		tap_close(&t->base);  /* a device we created goes with it */
+		return r;
+	}
+	if (created)
+		*created = !existed;
+	*out = &t->base;
+	return 0;
+}
