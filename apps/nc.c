@@ -1,0 +1,455 @@
+/*
+ * nc.c - ustack-nc: netcat over ustack, after OpenBSD nc.
+ *
+ *   ustack-nc [options] HOST PORT      connect
+ *   ustack-nc -l [options] [ADDR] PORT listen for one connection
+ *
+ * Copies stdin to the connection and the connection to stdout; on EOF of
+ * stdin it half-closes (shutdown SHUT_WR) and keeps reading; it exits once
+ * the peer has closed its side and everything received is written out.
+ * One event loop: ustack_poll() watches the socket, stdin and stdout (OS
+ * descriptors, made non-blocking and restored at exit), with 1 MiB
+ * buffers each way so large transfers move in big chunks. -u speaks UDP:
+ * each read from stdin is one datagram.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/app.h"
+
+#define NC_BUF (1u << 20)
+#define UDP_MAX 65507
+
+struct buf {
+	char *p;
+	size_t len, off;           /* valid bytes, bytes already consumed */
+};
+
+struct nc {
+	struct app a;
+	int listen, udp, verbose, no_stdin;
+	ustack_time_t wait;        /* -w: connect timeout; UDP idle exit */
+	uint32_t host;
+	uint16_t port;
+	int sd;
+	struct buf to_net, to_out;
+	int in_eof, net_eof, shut_sent;
+	int udp_peer;              /* UDP: the socket is connected to a peer */
+	ustack_time_t last_io;
+	int fl_in, fl_out;         /* original fcntl flags of stdin/stdout */
+};
+
+/* ---- options --------------------------------------------------------------- */
+
+static int nc_opt(void *ctx, int c, const char *arg)
+{
+	struct nc *n = ctx;
+
+	switch (c) {
+	case 'l':
+		n->listen = 1;
+		return 0;
+	case 'u':
+		n->udp = 1;
+		return 0;
+	case 'v':
+		n->verbose = 1;
+		return 0;
+	case 'd':
+		n->no_stdin = 1;
+		return 0;
+	case 'w':
+		if (app_parse_seconds(arg, &n->wait) == 0 && n->wait > 0)
+			return 0;
+		app_usage_error(n->a.desc, "-w: expected seconds, got '%s'", arg);
+		return -1;
+	}
+	return -1;
+}
+
+static const struct app_desc nc_desc = {
+	.name = "ustack-nc",
+	.synopsis = "[options] HOST PORT | -l [options] [ADDR] PORT",
+	.summary = "Netcat over ustack: copy stdin to a TCP (or UDP) connection "
+		   "and the\nconnection to stdout. On end of stdin the sending "
+		   "side is shut down\n(FIN); the program exits once the peer "
+		   "has closed its side.",
+	.help = "  -l                   listen for one connection on PORT "
+		"(optionally on ADDR)\n"
+		"  -u                   UDP: each read from stdin is one "
+		"datagram; exits\n"
+		"                       after end of stdin once the socket has "
+		"been quiet\n"
+		"                       for the -w time (default 1 s)\n"
+		"  -d                   do not read stdin (and never shut down "
+		"the sending side)\n"
+		"  -w SECONDS           give up a TCP connect after SECONDS\n"
+		"  -v                   say on stderr who connected to whom\n",
+	.shortopts = "luvdw:",
+	.opt = nc_opt,
+	.min_args = 1,
+	.max_args = 2,
+};
+
+/* ---- set-up ---------------------------------------------------------------- */
+
+static void set_nonblock_fd(int fd, int *saved)
+{
+	*saved = fcntl(fd, F_GETFL);
+	if (*saved >= 0)
+		fcntl(fd, F_SETFL, *saved | O_NONBLOCK);
+}
+
+static void restore_fds(struct nc *n)
+{
+	if (n->fl_in >= 0)
+		fcntl(0, F_SETFL, n->fl_in);
+	if (n->fl_out >= 0)
+		fcntl(1, F_SETFL, n->fl_out);
+}
+
+/* Wait for one stack socket event (with the stop pipe and ctl served). */
+static int wait_sd(struct nc *n, int sd, short events, ustack_time_t until)
+{
+	struct ustack_pollfd fds[1 + APP_POLL_EXTRA];
+
+	for (;;) {
+		ustack_time_t now = app_now();
+		int t = until ? (now >= until ? 0 : (int)((until - now) / 1000 + 1)) : -1;
+		int r;
+
+		fds[0] = (struct ustack_pollfd){.sd = sd, .events = events};
+		r = app_poll(&n->a, fds, 1, t);
+		if (r > 0)
+			return fds[0].revents;
+		if (r == -EINTR && app_stopping())
+			return -EINTR;
+		if (r == 0 && until && app_now() >= until)
+			return -ETIMEDOUT;
+	}
+}
+
+static int nc_connect(struct nc *n)
+{
+	struct ustack *st = n->a.st;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(int);
+	int err = 0, r;
+
+	app_sockaddr(&sin, n->host, n->port);
+	r = ustack_connect(st, n->sd, (struct sockaddr *)&sin, sizeof(sin));
+	if (r == -EINPROGRESS) {
+		r = wait_sd(n, n->sd, POLLOUT,
+			    n->wait ? app_now() + n->wait : 0);
+		if (r >= 0) {
+			ustack_getsockopt(st, n->sd, SOL_SOCKET, SO_ERROR, &err,
+					  &len);
+			r = -err;
+		}
+	}
+	return r;
+}
+
+static int nc_listen(struct nc *n)
+{
+	struct ustack *st = n->a.st;
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+	int one = 1, lsd = n->sd, r;
+	char peer[22];
+
+	ustack_setsockopt(st, lsd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	app_sockaddr(&sin, n->host, n->port);
+	r = ustack_bind(st, lsd, (struct sockaddr *)&sin, sizeof(sin));
+	if (r == 0 && !n->udp)
+		r = ustack_listen(st, lsd, 1);
+	if (r < 0 || n->udp)
+		return r;
+	if (n->verbose)
+		fprintf(stderr, "ustack-nc: listening on %s\n",
+			app_fmt_addr(n->host, n->port, peer));
+	for (;;) {
+		if ((r = wait_sd(n, lsd, POLLIN, 0)) < 0)
+			return r;
+		r = ustack_accept(st, lsd, (struct sockaddr *)&sin, &slen);
+		if (r != -EAGAIN)
+			break;
+	}
+	if (r < 0)
+		return r;
+	n->sd = r;
+	ustack_close(st, lsd);
+	ustack_set_nonblock(st, n->sd, 1);
+	if (n->verbose)
+		fprintf(stderr, "ustack-nc: connection from %s\n",
+			app_fmt_addr(ntohl(sin.sin_addr.s_addr),
+				     ntohs(sin.sin_port), peer));
+	return 0;
+}
+
+/* ---- copying --------------------------------------------------------------- */
+
+static void compact(struct buf *b)
+{
+	if (b->off == b->len) {
+		b->off = b->len = 0;
+	} else if (b->off > NC_BUF / 2) {
+		memmove(b->p, b->p + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+	}
+}
+
+/* stdin -> to_net. */
+static int pump_stdin(struct nc *n)
+{
+	struct buf *b = &n->to_net;
+	size_t room, cap;
+	ssize_t r;
+
+	compact(b);
+	room = NC_BUF - b->len;
+	if (n->in_eof || !room || (n->udp && (b->len || !n->udp_peer)))
+		return 0;
+	cap = n->udp && room > UDP_MAX ? UDP_MAX : room;
+	r = read(0, b->p + b->len, cap);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (r <= 0) {
+		if (r < 0)
+			perror("ustack-nc: stdin");
+		n->in_eof = 1;
+		return 1;
+	}
+	b->len += (size_t)r;
+	return 1;
+}
+
+/* to_net -> socket; the half-close once stdin is done. */
+static int pump_net_out(struct nc *n)
+{
+	struct buf *b = &n->to_net;
+	int progress = 0;
+
+	while (b->off < b->len) {
+		ssize_t r = ustack_send(n->a.st, n->sd, b->p + b->off,
+					b->len - b->off, MSG_DONTWAIT);
+
+		if (r == -EAGAIN)
+			return progress;
+		if (r < 0)
+			return (int)r;
+		b->off += n->udp ? b->len - b->off : (size_t)r;
+		progress = 1;
+	}
+	if (n->in_eof && !n->shut_sent && !n->udp && !n->no_stdin) {
+		ustack_shutdown(n->a.st, n->sd, SHUT_WR);
+		n->shut_sent = 1;
+		progress = 1;
+	}
+	return progress;
+}
+
+/* socket -> to_out. */
+static int pump_net_in(struct nc *n)
+{
+	struct buf *b = &n->to_out;
+	struct sockaddr_in from;
+	socklen_t flen = sizeof(from);
+	ssize_t r;
+
+	compact(b);
+	if (n->net_eof || NC_BUF - b->len < (n->udp ? UDP_MAX : 1))
+		return 0;
+	r = ustack_recvfrom(n->a.st, n->sd, b->p + b->len, NC_BUF - b->len,
+			    MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
+	if (r == -EAGAIN)
+		return 0;
+	if (r < 0)
+		return (int)r;
+	if (n->udp && !n->udp_peer) {
+		/* -u -l: the first datagram's sender becomes the peer. */
+		int e = ustack_connect(n->a.st, n->sd, (struct sockaddr *)&from,
+				       flen);
+		char peer[22];
+
+		if (e < 0)
+			return e;
+		n->udp_peer = 1;
+		if (n->verbose)
+			fprintf(stderr, "ustack-nc: datagrams from %s\n",
+				app_fmt_addr(ntohl(from.sin_addr.s_addr),
+					     ntohs(from.sin_port), peer));
+	}
+	if (r == 0 && !n->udp)
+		n->net_eof = 1;
+	b->len += (size_t)r;
+	return 1;
+}
+
+/* to_out -> stdout. */
+static int pump_stdout(struct nc *n)
+{
+	struct buf *b = &n->to_out;
+	int progress = 0;
+
+	while (b->off < b->len) {
+		ssize_t r = write(1, b->p + b->off, b->len - b->off);
+
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return progress;
+		if (r <= 0)
+			return -EPIPE;
+		b->off += (size_t)r;
+		progress = 1;
+	}
+	return progress;
+}
+
+static int pump(struct nc *n)
+{
+	int r, progress = 0;
+
+	if ((r = pump_stdin(n)) > 0)
+		progress = 1;
+	if ((r = pump_net_out(n)) < 0)
+		return r;
+	progress |= r;
+	if ((r = pump_net_in(n)) < 0)
+		return r;
+	progress |= r;
+	if ((r = pump_stdout(n)) < 0)
+		return r;
+	return progress | r;
+}
+
+static int finished(const struct nc *n)
+{
+	if (n->udp)
+		return n->in_eof && n->to_net.off == n->to_net.len &&
+		       n->to_out.off == n->to_out.len &&
+		       app_now() >= n->last_io + n->wait;
+	/* The peer closed: write out what came, send what we already read. */
+	return n->net_eof && n->to_out.off == n->to_out.len &&
+	       n->to_net.off == n->to_net.len;
+}
+
+static int copy_loop(struct nc *n)
+{
+	struct ustack_pollfd fds[3 + APP_POLL_EXTRA];
+
+	for (;;) {
+		unsigned k = 0;
+		int r, t = -1;
+
+		while ((r = pump(n)) > 0)
+			n->last_io = app_now();
+		if (r < 0)
+			return r;
+		if (finished(n))
+			return 0;
+		if (!n->in_eof && n->to_net.len < NC_BUF &&
+		    !(n->udp && (n->to_net.len || !n->udp_peer)))
+			fds[k++] = (struct ustack_pollfd){.sd = -1, .os_fd = 0,
+							  .events = POLLIN};
+		if (n->to_out.off < n->to_out.len)
+			fds[k++] = (struct ustack_pollfd){.sd = -1, .os_fd = 1,
+							  .events = POLLOUT};
+		fds[k++] = (struct ustack_pollfd){.sd = n->sd, .events = (short)(
+			(n->net_eof ? 0 : POLLIN) |
+			(n->to_net.off < n->to_net.len ? POLLOUT : 0))};
+		if (n->udp && n->in_eof)
+			t = (int)(n->wait / 1000) + 1;
+		r = app_poll(&n->a, fds, k, t);
+		if (r == -EINTR && app_stopping())
+			return -EINTR;
+	}
+}
+
+/* ---- main ------------------------------------------------------------------ */
+
+static void parse_target(struct nc *n, int argc, char **argv, int i)
+{
+	const char *host = NULL, *port;
+
+	if (argc - i == 2) {
+		host = argv[i];
+		port = argv[i + 1];
+	} else if (n->listen) {
+		port = argv[i];
+	} else {
+		app_usage_exit(&n->a, "expected HOST PORT");
+	}
+	if (host && ustack_parse_ip4(host, &n->host) < 0)
+		app_usage_exit(&n->a, "'%s' is not an IPv4 address", host);
+	if (app_parse_port(port, &n->port) < 0)
+		app_usage_exit(&n->a, "'%s' is not a port (1..65535)", port);
+}
+
+static int nc_run(struct nc *n)
+{
+	struct ustack *st = n->a.st;
+	int r;
+
+	n->sd = ustack_socket(st, AF_INET, (n->udp ? SOCK_DGRAM : SOCK_STREAM) |
+			      SOCK_NONBLOCK, 0);
+	if (n->sd < 0)
+		return n->sd;
+	r = n->listen ? nc_listen(n) : nc_connect(n);
+	if (r < 0)
+		return r;
+	n->udp_peer = !n->listen;
+	if (n->verbose && !n->listen) {
+		char peer[22];
+
+		fprintf(stderr, "ustack-nc: connected to %s\n",
+			app_fmt_addr(n->host, n->port, peer));
+	}
+	set_nonblock_fd(0, &n->fl_in);
+	set_nonblock_fd(1, &n->fl_out);
+	n->in_eof = n->no_stdin;
+	n->last_io = app_now();
+	r = copy_loop(n);
+	restore_fds(n);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	static struct nc n;
+	struct app_desc desc = nc_desc;
+	int i, r;
+
+	desc.ctx = &n;
+	n.fl_in = n.fl_out = -1;
+	i = app_parse(&n.a, &desc, argc, argv);
+	parse_target(&n, argc, argv, i);
+	if (n.udp && !n.wait)
+		n.wait = USTACK_SEC(1);
+	n.to_net.p = malloc(NC_BUF);
+	n.to_out.p = malloc(NC_BUF);
+	if (!n.to_net.p || !n.to_out.p || app_signals_init() < 0) {
+		perror("ustack-nc");
+		return APP_EXIT_FAIL;
+	}
+	if ((r = app_start(&n.a)) != 0)
+		return r;
+	if ((r = ustack_loop_attach(n.a.st, NULL, NULL)) == 0) {
+		app_signals_attach(n.a.st);
+		r = nc_run(&n);
+	}
+	if (r < 0 && r != -EINTR)
+		fprintf(stderr, "ustack-nc: %s\n", ustack_strerror(r));
+	if (n.sd >= 0 && r == 0) {
+		ustack_close(n.a.st, n.sd);
+		app_linger(&n.a, USTACK_SEC(3));
+	}
+	app_stop(&n.a);
+	free(n.to_net.p);
+	free(n.to_out.p);
+	return r == 0 ? APP_EXIT_OK : APP_EXIT_FAIL;
+}
