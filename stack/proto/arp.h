@@ -2,11 +2,29 @@
  * arp.h - address resolution for IPv4 over Ethernet (RFC 826, RFC 1122
  * 2.3.2). May touch: its cache, eth_output, the socket layer's error
  * notification.
+ *
+ * The cache is a fixed array of cfg.arp_cache_size entries with a hash on
+ * the IPv4 address; each entry carries its own timer (deadlines, not
+ * scans) and its own bounded queue of packets waiting for resolution.
+ * States, after RFC 4861's neighbour unreachability detection:
+ *   INCOMPLETE  request sent, packets queued; retried every arp_retry_us,
+ *               given up after arp_retries requests -> FAILED
+ *   REACHABLE   confirmed by a reply (or a request to us) within
+ *               arp_reachable_us -> STALE
+ *   STALE       still used as is; evicted after arp_stale_us unused;
+ *               used to send -> DELAY
+ *   DELAY       waits ARP_DELAY_US for arp_confirm() from an upper layer,
+ *               then -> PROBE
+ *   PROBE       unicast requests to the cached MAC (arp_retries, every
+ *               arp_retry_us); no answer -> entry deleted
+ *   FAILED      arp_output() answers -EHOSTUNREACH for arp_failed_us
  */
 #ifndef USTACK_PROTO_ARP_H
 #define USTACK_PROTO_ARP_H
 
 #include <stdint.h>
+
+#include <ustack/ustack.h>
 
 struct ustack;
 struct pkb;
@@ -15,7 +33,13 @@ struct arp_entry;
 
 struct arp_state {
 	struct arp_entry *entries;   /* cfg.arp_cache_size slots */
-	uint32_t nentries;
+	uint32_t nentries;           /* slots */
+	uint32_t nused;              /* slots holding an address */
+	struct arp_entry **hash;     /* chains by address */
+	uint32_t hash_mask;          /* buckets - 1 (a power of two) */
+	struct arp_entry *free;      /* unused slots, through hnext */
+	ustack_time_t conflict_log_at;  /* next WARN allowed about a conflict */
+	ustack_time_t defend_at;        /* next defence allowed (RFC 5227 2.4) */
 };
 
 int arp_init(struct ustack *st);
@@ -35,5 +59,13 @@ int arp_output(struct ustack *st, struct pkb *pkb, uint32_t nexthop);
 
 /* Broadcast a gratuitous ARP for our address (at start). */
 void arp_announce(struct ustack *st);
+
+/*
+ * Upper-layer reachability confirmation (RFC 4861 7.3.1, RFC 1122 2.3.2.1
+ * "higher-layer advice"): TCP calls this when an ACK for new data arrives
+ * from a neighbour, which keeps the entry REACHABLE without ARP probes.
+ * Does nothing for addresses not in the cache.
+ */
+void arp_confirm(struct ustack *st, uint32_t addr);
 
 #endif
