@@ -41,7 +41,8 @@
 	X(ARP_RESOLVE_FAILED, "arp.resolve_failed") /* gave up on an entry */  \
 	X(ARP_DROP_PENDING_FULL, "arp.drop_pending_full")                      \
 	X(ARP_DROP_UNRESOLVED, "arp.drop_unresolved") /* queued, then failed */\
-	X(ARP_DROP_CACHE_FULL, "arp.drop_cache_full")
+	X(ARP_DROP_CACHE_FULL, "arp.drop_cache_full")                          \
+	X(ARP_DROP_FAILED, "arp.drop_failed")   /* to a recently failed host */
 
 #define USTACK_STATS_IP4(X)                                                    \
 	X(IP4_RX, "ip4.rx")                                                    \
@@ -66,7 +67,11 @@
 	X(IP4_REASM_DROP_TIMEOUT, "ip4.reasm_drop_timeout")                    \
 	X(IP4_REASM_DROP_MEMORY, "ip4.reasm_drop_memory") /* bound hit */      \
 	X(IP4_REASM_DROP_TOO_BIG, "ip4.reasm_drop_too_big")                    \
-	X(IP4_REASM_DROP_BAD, "ip4.reasm_drop_bad")  /* bad frag fields */
+	X(IP4_REASM_DROP_BAD, "ip4.reasm_drop_bad")  /* bad frag fields */   \
+	X(IP4_REASM_DUP, "ip4.reasm_dup")          /* exact duplicate frag */ \
+	X(IP4_DROP_TOO_BIG, "ip4.drop_too_big")    /* send > 65535 bytes */   \
+	X(IP4_DROP_LOOP_FULL, "ip4.drop_loop_full") /* loopback queue full */ \
+	X(IP4_RX_LOOP, "ip4.rx_loop")              /* looped back to us */
 
 #define USTACK_STATS_ICMP(X)                                                   \
 	X(ICMP_RX, "icmp.rx")                                                  \
@@ -83,7 +88,13 @@
 	X(ICMP_DROP_BAD_TYPE, "icmp.drop_bad_type")   /* unhandled type */     \
 	X(ICMP_DROP_BCAST_ECHO, "icmp.drop_bcast_echo") /* RFC 1122 3.2.2.6 */ \
 	X(ICMP_ERR_DELIVERED, "icmp.err_delivered")   /* to a socket */        \
-	X(ICMP_ERR_NO_SOCKET, "icmp.err_no_socket")
+	X(ICMP_ERR_NO_SOCKET, "icmp.err_no_socket")                            \
+	X(ICMP_TX_TIME_EXCEEDED, "icmp.tx_time_exceeded")                      \
+	X(ICMP_TX_ECHO, "icmp.tx_echo")               /* from echo sockets */  \
+	X(ICMP_RX_PARAM_PROBLEM, "icmp.rx_param_problem")                      \
+	X(ICMP_DROP_BAD_QUOTE, "icmp.drop_bad_quote") /* error's IP header */  \
+	X(ICMP_DROP_NO_SOCKET, "icmp.drop_no_socket") /* echo reply unmatched */\
+	X(ICMP_DROP_RCVBUF, "icmp.drop_rcvbuf")       /* echo socket full */
 
 #define USTACK_STATS_UDP(X)                                                    \
 	X(UDP_RX, "udp.rx")                                                    \
