@@ -10,13 +10,14 @@
  * each frame is one malloc of its own size, so ordinary traffic costs what
  * it carries.
  *
- * Waiting: each end has an eventfd that is readable exactly while frames
+ * Waiting: get_fd() gives an eventfd that is readable exactly while frames
  * are queued for that end (set when its queue goes from empty to non-empty,
  * cleared when receive() empties it), so the event-loop and threaded
- * runtimes can sleep in poll(2) on it like on a TAP fd. If eventfd() fails
- * (never on Linux in practice) get_fd() returns -1 and the device works for
- * hand-driven loops only. next_at() is always NEVER: frames are ready at
- * once.
+ * runtimes can sleep in poll(2) on it like on a TAP fd. It is made on the
+ * first get_fd() call, so hand-driven simulations that never ask pay no
+ * system calls per frame. If eventfd() fails get_fd() returns -1 and the
+ * device works for hand-driven loops only. next_at() is always NEVER:
+ * frames are ready at once.
  *
  * Closing one end leaves the other working: its transmits fail with
  * -ENOTCONN (a pulled cable) and what was queued for it can still be read.
@@ -49,7 +50,7 @@ struct ml_end {
 	struct ml_link *link;
 	struct ml_frame *head, *tail; /* frames waiting for this end's receive */
 	uint32_t count;
-	int efd;                    /* readable while count > 0, or -1 */
+	int efd;                    /* readable while count > 0; -1: not made */
 	int open;
 };
 
@@ -149,7 +150,14 @@ static long ml_receive(struct ustack_dev *d, void *buf, size_t cap,
 
 static int ml_get_fd(struct ustack_dev *d)
 {
-	return ((struct ml_end *)d)->efd;
+	struct ml_end *e = (struct ml_end *)d;
+
+	if (e->efd < 0 && e->open) {
+		e->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (e->count)
+			ml_signal(e);
+	}
+	return e->efd;
 }
 
 static ustack_time_t ml_next_at(struct ustack_dev *d, ustack_time_t now)
@@ -201,7 +209,7 @@ int ustack_memlink_pair(struct ustack_dev **a, struct ustack_dev **b,
 		e->base.mtu = 1500;
 		e->link = l;
 		e->open = 1;
-		e->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		e->efd = -1;
 	}
 	*a = &l->end[0].base;
 	*b = &l->end[1].base;

@@ -93,8 +93,16 @@ struct ustack_tap_config {
 /*
  * Open a TAP device. On failure returns -errno and writes a sentence for a
  * human into err (e.g. "/dev/net/tun: no such device; load the tun module"):
- * -ENOENT no /dev/net/tun, -EPERM/-EACCES no permission, -EBUSY in use.
- * `created` (may be NULL) tells whether the device was created by us.
+ * -ENOENT/-ENODEV no /dev/net/tun, -EPERM/-EACCES no permission (the
+ * sentence says how to make a persistent device for a user), -EBUSY in use
+ * by another process, -EINVAL a bad name or an existing non-TAP interface.
+ * `created` (may be NULL) tells whether the device was created by us (it
+ * did not exist just before): such a device is not persistent and the
+ * kernel removes it when the device is closed. A name with "%d" lets the
+ * kernel pick the number; dev->name has the result. dev->mtu is the
+ * kernel's MTU after set-up; dev->mac stays zero (the stack's MAC comes
+ * from its config). receive() returns -EMSGSIZE (frame dropped) for a frame
+ * longer than the buffer; transmit() -EAGAIN when the kernel queue is full.
  */
 int ustack_tap_open(struct ustack_dev **out, const struct ustack_tap_config *cfg,
 		    int *created, char *err, size_t errlen);
@@ -102,9 +110,11 @@ int ustack_tap_open(struct ustack_dev **out, const struct ustack_tap_config *cfg
 /* ---- pcap: write every frame to a capture file, or read one ------------- */
 
 /*
- * Wrap `lower`: every frame transmitted and received is also written to
- * `path` (pcap, LINKTYPE_ETHERNET, microsecond stamps from `now`). Flushed on
- * close. On failure `lower` is not closed.
+ * Wrap `lower`: every frame transmitted (and accepted by lower) and every
+ * frame received is also written to `path` (pcap, LINKTYPE_ETHERNET,
+ * snaplen 262144, microsecond stamps = `now`). Flushed on close, by
+ * ustack_pcap_tee_flush() and at most one second (of `now`) after a frame.
+ * On failure `lower` is not closed; err has libpcap's reason.
  */
 int ustack_pcap_tee(struct ustack_dev **out, struct ustack_dev *lower,
 		    const char *path, char *err, size_t errlen);
@@ -114,9 +124,13 @@ void ustack_pcap_tee_flush(struct ustack_dev *tee);
 /*
  * A capture as input: receive() returns the frames of `path` in order, each
  * once `now` has reached its timestamp relative to the first frame plus
- * `start` (so next_at() gives the replay schedule). If `ignore_time` is set,
- * every frame is ready at once. transmit() discards (and counts).
- * Non-Ethernet captures are refused with -EPROTONOSUPPORT.
+ * `start` (so next_at() gives the replay schedule; a stamp before the first
+ * frame's is due at `start`). If `ignore_time` is set, every frame is ready
+ * at once. Frames cut short in the capture are delivered as captured; empty
+ * records are skipped; a frame longer than receive()'s buffer gives
+ * -EMSGSIZE. transmit() discards (and counts). get_fd() is -1.
+ * Non-Ethernet captures are refused with -EPROTONOSUPPORT, unreadable
+ * files with -errno or -EINVAL, each with a sentence in err.
  */
 int ustack_pcap_source(struct ustack_dev **out, const char *path,
 		       ustack_time_t start, int ignore_time, char *err,
@@ -140,8 +154,12 @@ void ustack_pcap_source_get_stats(struct ustack_dev *src,
 
 /*
  * Two connected devices: a frame transmitted on one is received on the other.
- * Each direction queues at most `queue_frames` frames (transmit returns
- * -EAGAIN beyond that). Frames up to 65535+14 bytes.
+ * Each direction queues at most `queue_frames` frames (0: 1024; transmit
+ * returns -EAGAIN beyond that). Frames of 1..65535+14 bytes (-EMSGSIZE
+ * otherwise). get_fd() is an eventfd, readable while frames wait for that
+ * end, so the runtimes can sleep on a memlink; next_at() is NEVER. dev->mtu
+ * is 1500 (callers may raise it). After one end is closed the other's
+ * transmit returns -ENOTCONN.
  */
 int ustack_memlink_pair(struct ustack_dev **a, struct ustack_dev **b,
 			uint32_t queue_frames);
@@ -166,6 +184,19 @@ struct ustack_fault_config {
 				     transmit, a counted drop on receive) */
 };
 
+/*
+ * Per frame: loss, then corruption (one bit flipped past the 14-byte
+ * Ethernet header, so checksums above must catch it), then duplication (an
+ * uncorrupted copy follows), delay + jitter (jitter may reorder, as netem's
+ * does), reordering (held until the next frame of that direction passed,
+ * at most reorder_hold_us). Deterministic for a seed: same calls at the same
+ * `now` give the same frames at the same times. The wrapper knows only the
+ * time it is told: due transmit-side frames go to the lower device at the
+ * start of every transmit/receive/next_at call, and next_at() reports the
+ * earliest pending release, so drive it by calling the stack at
+ * ustack_next_deadline(). Defaults: seed 1, no faults, tx 1, rx 0.
+ * On failure (-EINVAL: a rate above 10^6 ppm) `lower` is not closed.
+ */
 void ustack_fault_config_default(struct ustack_fault_config *cfg);
 int ustack_fault_wrap(struct ustack_dev **out, struct ustack_dev *lower,
 		      const struct ustack_fault_config *cfg);
