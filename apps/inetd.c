@@ -132,19 +132,32 @@ static int open_socket(struct inetd *d, int type, uint16_t port)
 
 static int open_services(struct inetd *d)
 {
-	const char *what = "";
-	int i, r = 0;
+	int i, r;
 
-	for (i = 0; i < 2 && r >= 0; i++)
-		if ((r = d->udp[i] = open_socket(d, SOCK_DGRAM, services[i].port)) < 0)
-			what = "udp";
-	for (i = 0; i < SVC__N && r >= 0; i++)
-		if ((r = d->tcp[i] = open_socket(d, SOCK_STREAM, services[i].port)) < 0)
-			what = "tcp";
-	if (r < 0) {
-		fprintf(stderr, "ustack-inetd: %s port %u: %s\n", what,
-			services[i - 1].port, ustack_strerror(r));
-		return -1;
+	for (i = 0; i < 2; i++) {
+		if ((r = d->udp[i] = open_socket(d, SOCK_DGRAM, services[i].port)) < 0) {
+			fprintf(stderr, "ustack-inetd: udp port %u: %s\n",
+				services[i].port, ustack_strerror(r));
+			return -1;
+		}
+	}
+	for (i = 0; i < SVC__N; i++) {
+		r = d->tcp[i] = open_socket(d, SOCK_STREAM, services[i].port);
+		if (r == -EPROTONOSUPPORT || r == -EOPNOTSUPP) {
+			/* A stack built without TCP: serve UDP alone. */
+			app_log(&d->a, USTACK_LOG_WARN, "no TCP in this stack (%s): "
+				"UDP services only", ustack_strerror(r));
+			for (int k = 0; k < i; k++)
+				ustack_close(d->a.st, d->tcp[k]);
+			for (int k = 0; k < SVC__N; k++)
+				d->tcp[k] = -1;
+			return 0;
+		}
+		if (r < 0) {
+			fprintf(stderr, "ustack-inetd: tcp port %u: %s\n",
+				services[i].port, ustack_strerror(r));
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -388,7 +401,7 @@ static unsigned build_poll(struct inetd *d)
 		d->pfd[n] = (struct ustack_pollfd){.sd = d->udp[i], .events = POLLIN};
 		d->pmap[n++] = PM_UDP(i);
 	}
-	for (int i = 0; i < SVC__N; i++) {
+	for (int i = 0; i < SVC__N && d->tcp[i] >= 0; i++) {
 		d->pfd[n] = (struct ustack_pollfd){.sd = d->tcp[i], .events = POLLIN};
 		d->pmap[n++] = PM_TCP(i);
 	}
@@ -470,8 +483,9 @@ int main(int argc, char **argv)
 		app_stop(&d.a);
 		return APP_EXIT_FAIL;
 	}
-	app_announce(&d.a, "udp echo 7, discard 9; tcp echo 7, discard 9, "
-		     "daytime 13, chargen 19");
+	app_announce(&d.a, d.tcp[0] < 0 ? "udp echo 7, discard 9" :
+		     "udp echo 7, discard 9; tcp echo 7, discard 9, daytime 13, "
+		     "chargen 19");
 	rc = run(&d);
 	app_log(&d.a, USTACK_LOG_INFO, "stopping");
 	app_stop(&d.a);

@@ -32,6 +32,7 @@ struct buf {
 struct nc {
 	struct app a;
 	int listen, udp, verbose, no_stdin;
+	int keep_sending;          /* -K: after the peer's FIN, send until EOF */
 	ustack_time_t wait;        /* -w: connect timeout; UDP idle exit */
 	uint32_t host;
 	uint16_t port;
@@ -62,6 +63,9 @@ static int nc_opt(void *ctx, int c, const char *arg)
 	case 'd':
 		n->no_stdin = 1;
 		return 0;
+	case 'K':
+		n->keep_sending = 1;
+		return 0;
 	case 'w':
 		if (app_parse_seconds(arg, &n->wait) == 0 && n->wait > 0)
 			return 0;
@@ -87,9 +91,13 @@ static const struct app_desc nc_desc = {
 		"                       for the -w time (default 1 s)\n"
 		"  -d                   do not read stdin (and never shut down "
 		"the sending side)\n"
+		"  -K                   after the peer closes, keep sending "
+		"stdin until it\n"
+		"                       ends (our side stays in CLOSE_WAIT "
+		"meanwhile)\n"
 		"  -w SECONDS           give up a TCP connect after SECONDS\n"
 		"  -v                   say on stderr who connected to whom\n",
-	.shortopts = "luvdw:",
+	.shortopts = "luvdKw:",
 	.opt = nc_opt,
 	.min_args = 1,
 	.max_args = 2,
@@ -204,6 +212,15 @@ static void compact(struct buf *b)
 	}
 }
 
+/* Read stdin now? Not after its end, not in UDP while a datagram waits or
+ * before there is a peer, and not once the peer closed (unless -K). */
+static int want_stdin(const struct nc *n)
+{
+	if (n->in_eof || (n->net_eof && !n->keep_sending))
+		return 0;
+	return !n->udp || (!n->to_net.len && n->udp_peer);
+}
+
 /* stdin -> to_net. */
 static int pump_stdin(struct nc *n)
 {
@@ -213,7 +230,7 @@ static int pump_stdin(struct nc *n)
 
 	compact(b);
 	room = NC_BUF - b->len;
-	if (n->in_eof || !room || (n->udp && (b->len || !n->udp_peer)))
+	if (!want_stdin(n) || !room)
 		return 0;
 	cap = n->udp && room > UDP_MAX ? UDP_MAX : room;
 	r = read(0, b->p + b->len, cap);
@@ -333,9 +350,11 @@ static int finished(const struct nc *n)
 		return n->in_eof && n->to_net.off == n->to_net.len &&
 		       n->to_out.off == n->to_out.len &&
 		       app_now() >= n->last_io + n->wait;
-	/* The peer closed: write out what came, send what we already read. */
+	/* The peer closed: write out what came, send what we already read
+	 * (with -K: everything up to the end of stdin). */
 	return n->net_eof && n->to_out.off == n->to_out.len &&
-	       n->to_net.off == n->to_net.len;
+	       n->to_net.off == n->to_net.len &&
+	       (!n->keep_sending || n->in_eof);
 }
 
 static int copy_loop(struct nc *n)
@@ -352,8 +371,7 @@ static int copy_loop(struct nc *n)
 			return r;
 		if (finished(n))
 			return 0;
-		if (!n->in_eof && n->to_net.len < NC_BUF &&
-		    !(n->udp && (n->to_net.len || !n->udp_peer)))
+		if (want_stdin(n) && n->to_net.len < NC_BUF)
 			fds[k++] = (struct ustack_pollfd){.sd = -1, .os_fd = 0,
 							  .events = POLLIN};
 		if (n->to_out.off < n->to_out.len)

@@ -1,0 +1,34 @@
+#!/bin/bash
+# Every app: --help prints the usage (with the whole common option set) on
+# stdout and exits 0, --version exits 0, a bad option or value exits 2 with
+# a usage message on stderr. Needs no root.
+. "$(dirname "$0")/lib.sh"
+require_bin inetd ping nc httpd stat
+
+for app in inetd ping nc httpd; do
+	b=$BIN/ustack-$app
+	out=$("$b" --help) || fail "$app --help exited $?"
+	echo "$out" | grep -q "^Usage: ustack-$app" || fail "$app --help: no Usage line"
+	for o in --dev --addr --gateway --mac --mtu --host-addr --pcap --log --trace \
+		--ctl --seed --fault --help --version; do
+		echo "$out" | grep -q -- "$o" || fail "$app --help does not mention $o"
+	done
+	"$b" --version | grep -q "^ustack-$app (ustack) " || fail "$app --version"
+	for bad in "--no-such-option" "--addr 10.0.0.300/24" "--mtu 20" "--log loud" \
+		"--mac 01:00:5e:00:00:01" "--fault loss=lots" "--host-addr 10.0.0.1"; do
+		# shellcheck disable=SC2086
+		"$b" $bad >"/tmp/ustack-usage.$$" 2>&1 </dev/null
+		rc=$?
+		[ $rc = 2 ] || fail "$app $bad: exit $rc, expected 2"
+		grep -qi "usage" "/tmp/ustack-usage.$$" || fail "$app $bad: no usage message"
+	done
+done
+rm -f "/tmp/ustack-usage.$$"
+"$BIN/ustack-ping" --dev tap0 -s 70000 10.0.0.1 >/dev/null 2>&1; [ $? = 2 ] || fail "ping -s 70000"
+"$BIN/ustack-nc" 10.0.0.1 >/dev/null 2>&1; [ $? = 2 ] || fail "nc without PORT"
+"$BIN/ustack-nc" 10.0.0.1 99999 >/dev/null 2>&1; [ $? = 2 ] || fail "nc with port 99999"
+"$BIN/ustack-inetd" extra >/dev/null 2>&1; [ $? = 2 ] || fail "inetd with an argument"
+"$BIN/ustack-stat" --help | grep -q "^Usage: ustack-stat" || fail "stat --help"
+"$BIN/ustack-stat" >/dev/null 2>&1; [ $? = 2 ] || fail "stat without PATH"
+"$BIN/ustack-stat" /nonexistent/ctl conns >/dev/null 2>&1; [ $? = 1 ] || fail "stat on a missing socket"
+log "pass"
