@@ -15,9 +15,12 @@ struct pkb;
 struct sock_ops;
 
 struct icmp_state {
-	/* Token bucket for errors we send (RFC 1812 4.3.2.8, RFC 1122 3.2.2) */
-	uint32_t tokens;
-	ustack_time_t refill_at;
+	/* Token bucket for errors we send (RFC 1812 4.3.2.8, RFC 1122 3.2.2):
+	 * the credit is time, one error costs 1 s / cfg.icmp_rate_per_sec,
+	 * and at most cfg.icmp_rate_burst errors' worth is saved up. */
+	uint64_t credit_us;
+	ustack_time_t credit_at;     /* when credit_us was brought up to date */
+	struct sock *socks;          /* echo sockets, through sk->hash_next */
 };
 
 int icmp_init(struct ustack *st);
@@ -36,7 +39,14 @@ void icmp_input(struct ustack *st, struct pkb *pkb);
 void icmp_send_error(struct ustack *st, const struct pkb *orig, uint8_t type,
 		     uint8_t code, uint32_t info);
 
-/* Echo sockets: socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP). */
+/*
+ * Echo sockets: socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP), as on Linux.
+ * sendto() takes an ICMP echo request (type 8, code 0, at least 8 bytes);
+ * the stack sets the identifier to the socket's port (bound, or picked at
+ * the first send or connect) and the checksum. recvfrom() returns echo
+ * replies with that identifier (ICMP header + data) and their source.
+ * Errors quoting our requests (unreachable, time exceeded) set so_error.
+ */
 extern const struct sock_ops icmp_sock_ops;
 
 #endif

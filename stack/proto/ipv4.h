@@ -8,16 +8,28 @@
 
 #include <stdint.h>
 
+#include "core/pkb.h"
+#include "core/timer.h"
+
 struct ustack;
 struct pkb;
 
 struct ip4_reasm;
 
+/* Packets sent to our own address wait here for the next timer run
+ * (never delivered from inside ip4_output: no re-entry into the caller). */
+#define IP4_LOOP_MAX 256
+
 struct ip4_state {
 	uint16_t next_id;             /* IP identification counter */
-	struct ip4_reasm *reasm;      /* datagrams being reassembled */
+	struct ip4_reasm *reasm;      /* datagrams being reassembled, oldest
+					 first */
 	uint32_t reasm_count;
-	uint32_t reasm_bytes;
+	uint32_t reasm_bytes;         /* buffer memory the fragments hold */
+	struct ip4_reasm *reasm_slots;/* cfg.reasm_max_datagrams descriptors */
+	struct ip4_reasm *reasm_free; /* unused descriptors */
+	struct pkb_queue loopq;       /* to ourselves, IP header at data */
+	struct timer loop_timer;      /* armed while loopq is not empty */
 };
 
 int ip4_init(struct ustack *st);

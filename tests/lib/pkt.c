@@ -191,3 +191,80 @@ int pkt_parse(const uint8_t *f, size_t len, struct pkt_view *v)
 	}
 	return 0;
 }
+
+size_t pkt_icmp_msg(uint8_t *msg, uint8_t type, uint8_t code, uint16_t id,
+		    uint16_t seq, const void *data, size_t len)
+{
+	msg[0] = type;
+	msg[1] = code;
+	be16_store(msg + 2, 0);
+	be16_store(msg + 4, id);
+	be16_store(msg + 6, seq);
+	if (len)
+		memcpy(msg + 8, data, len);
+	be16_store(msg + 2, csum_buf(msg, 8 + len));
+	return 8 + len;
+}
+
+long pkt_ip4_join(const uint8_t *const *frames, const size_t *lens, int n,
+		  uint8_t *out, size_t cap)
+{
+	uint32_t covered = 0, total = 0;
+	const uint8_t *first = NULL;
+	int lasts = 0;
+
+	for (int i = 0; i < n; i++) {
+		const uint8_t *h = frames[i] + ETH_HDR_LEN;
+		unsigned hl;
+		uint32_t off, plen;
+
+		if (lens[i] < ETH_HDR_LEN + IP4_HDR_LEN ||
+		    eth_type(frames[i]) != ETH_TYPE_IPV4)
+			return -1;
+		hl = ip4_hlen(h);
+		if (hl < IP4_HDR_LEN || ip4_total_len(h) < hl ||
+		    ip4_total_len(h) > lens[i] - ETH_HDR_LEN ||
+		    csum_buf(h, hl) != 0)
+			return -1;
+		if (!first)
+			first = h;
+		else if (ip4_id(h) != ip4_id(first) ||
+			 ip4_src(h) != ip4_src(first) ||
+			 ip4_dst(h) != ip4_dst(first) ||
+			 ip4_proto(h) != ip4_proto(first))
+			return -1;
+		off = ip4_frag_off(h);
+		plen = ip4_total_len(h) - hl;
+		if (ip4_mf(h) && (plen % 8))
+			return -1;
+		if (!ip4_mf(h)) {
+			lasts++;
+			total = off + plen;
+		}
+		if (off + plen > cap)
+			return -1;
+		memcpy(out + off, h + hl, plen);
+		covered += plen;
+	}
+	/* no overlap and one last fragment: covered bytes == total means
+	 * no holes, provided nothing lies past the end */
+	for (int i = 0; i < n; i++) {
+		const uint8_t *h = frames[i] + ETH_HDR_LEN;
+		uint32_t a = ip4_frag_off(h);
+		uint32_t b = a + ip4_total_len(h) - ip4_hlen(h);
+
+		if (b > total)
+			return -1;
+		for (int j = i + 1; j < n; j++) {
+			const uint8_t *g = frames[j] + ETH_HDR_LEN;
+			uint32_t c = ip4_frag_off(g);
+			uint32_t d = c + ip4_total_len(g) - ip4_hlen(g);
+
+			if (a < d && c < b)
+				return -1; /* overlap */
+		}
+	}
+	if (lasts != 1 || covered != total)
+		return -1;
+	return (long)total;
+}

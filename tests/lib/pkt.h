@@ -77,4 +77,18 @@ struct pkt_view {
 /* Parse and verify checksums. Returns 0, or -1 if malformed. */
 int pkt_parse(const uint8_t *f, size_t len, struct pkt_view *v);
 
+/* An ICMP message (header + data, checksum filled) into msg; returns its
+ * length. For building fragmented ICMP by hand (slice it with pkt_ip4). */
+size_t pkt_icmp_msg(uint8_t *msg, uint8_t type, uint8_t code, uint16_t id,
+		    uint16_t seq, const void *data, size_t len);
+
+/*
+ * Join IPv4 fragments (whole Ethernet frames, any order) into the
+ * datagram's payload. Checks one id/src/dst/proto, 8-byte multiples,
+ * exactly one last fragment, no holes and no overlaps, valid header
+ * checksums. Returns the payload length, or -1.
+ */
+long pkt_ip4_join(const uint8_t *const *frames, const size_t *lens, int n,
+		  uint8_t *out, size_t cap);
+
 #endif

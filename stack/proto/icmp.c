@@ -1,0 +1,555 @@
+/*
+ * icmp.c - ICMP for a host (RFC 792, RFC 1122 3.2.2): echo replies, the
+ * errors we send (RFC 1122 3.2.2 rules, a token-bucket rate limit), the
+ * errors we receive (mapped to an errno and handed to UDP, TCP or an echo
+ * socket), and echo ("ping") sockets.
+ *
+ * Touches: st->icmp, ip4_output, udp_icmp_error, tcp_icmp_error, the
+ * socket layer (sock_queue_dgram, sock_recv_dgram, sock_wakeup,
+ * sock_ephemeral_port) and the ICMP counters.
+ * Decisions:
+ * - Errors quote as much of the offending datagram as fits in 576 bytes
+ *   (RFC 1812 4.3.2.3, as Linux does) rather than RFC 792's header + 8
+ *   bytes: more for the receiver to match on, still never fragmented.
+ * - Source quench is ignored (RFC 6633 2: hosts MUST silently discard
+ *   it), as are redirects (a host with one gateway has nothing to
+ *   update), timestamps and the other queries: ICMP_DROP_BAD_TYPE.
+ * - icmp_rate_per_sec 0 means no limit (like Linux's icmp_ratelimit=0).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/stack.h"
+#include "proto/icmp.h"
+#include "proto/ipv4.h"
+#include "proto/tcp.h"
+#include "proto/udp.h"
+#include "sock/sock.h"
+#include "wire/checksum.h"
+#include "wire/icmp.h"
+#include "wire/ipv4.h"
+#include "wire/tcp.h"
+#include "wire/udp.h"
+
+/* RFC 1812 4.3.2.3: an error is at most 576 bytes of IP datagram. */
+#define ICMP_ERR_MAX_QUOTE (576u - IP4_HDR_LEN - ICMP_HDR_LEN)
+
+/* ---- the rate limit ------------------------------------------------ */
+
+static uint64_t icmp_cost_us(const struct ustack *st)
+{
+	uint64_t c = 1000000u / st->cfg.icmp_rate_per_sec;
+
+	return c ? c : 1;
+}
+
+static uint64_t icmp_credit_max(const struct ustack *st)
+{
+	uint32_t burst = st->cfg.icmp_rate_burst ? st->cfg.icmp_rate_burst : 1;
+
+	return icmp_cost_us(st) * burst;
+}
+
+/* One error may go now? (RFC 1812 4.3.2.8: a token bucket) */
+static int icmp_rate_ok(struct ustack *st)
+{
+	struct icmp_state *ic = &st->icmp;
+	uint64_t cost;
+
+	if (st->cfg.icmp_rate_per_sec == 0)
+		return 1;
+	cost = icmp_cost_us(st);
+	ic->credit_us += st->now - ic->credit_at;
+	ic->credit_at = st->now;
+	if (ic->credit_us > icmp_credit_max(st))
+		ic->credit_us = icmp_credit_max(st);
+	if (ic->credit_us < cost)
+		return 0;
+	ic->credit_us -= cost;
+	return 1;
+}
+
+/* ---- errors we send -------------------------------------------------- */
+
+/* Query (informational) types: RFC 792, RFC 950, RFC 1256. Anything else,
+ * unknown types included, counts as an error and never gets one back. */
+static int icmp_is_query(uint8_t type)
+{
+	switch (type) {
+	case ICMP_ECHO_REPLY:
+	case ICMP_ECHO:
+	case 9: case 10:            /* router advertisement, solicitation */
+	case 13: case 14:           /* timestamp, reply */
+	case 15: case 16:           /* information request, reply */
+	case 17: case 18:           /* address mask request, reply */
+		return 1;
+	}
+	return 0;
+}
+
+/* RFC 1122 3.2.2: a source that names one host (not 0, broadcast,
+ * multicast, loopback, reserved). */
+static int icmp_unicast_src(const struct ustack *st, uint32_t src)
+{
+	return (src >> 24) != 0 && !ip4_is_loopback(src) &&
+	       !ip4_is_multicast(src) && (src >> 28) != 0xf &&
+	       !ip4_is_broadcast(st, src);
+}
+
+/* RFC 1122 3.2.2: may we send an error about this datagram at all? */
+static int icmp_error_allowed(const struct ustack *st, const struct pkb *orig,
+			      const uint8_t *oh, uint32_t avail)
+{
+	uint32_t ohl = ip4_hlen(oh);
+
+	if (orig->ip.bcast || orig->l2_mcast || ip4_is_multicast(ip4_dst(oh)))
+		return 0;
+	if (ip4_frag_off(oh) != 0)
+		return 0; /* not the first fragment */
+	if (!icmp_unicast_src(st, ip4_src(oh)))
+		return 0;
+	if (ip4_proto(oh) == IP4_PROTO_ICMP &&
+	    (avail <= ohl || !icmp_is_query(oh[ohl])))
+		return 0; /* never about an ICMP error */
+	return 1;
+}
+
+void icmp_send_error(struct ustack *st, const struct pkb *orig, uint8_t type,
+		     uint8_t code, uint32_t info)
+{
+	const uint8_t *oh = pkb_nh(orig);
+	const uint8_t *end = orig->data + orig->len;
+	uint32_t avail, quote;
+	struct ip4_tx tx = {.proto = IP4_PROTO_ICMP};
+	struct pkb *p;
+	uint8_t *d;
+
+	if (orig->nh_off == 0 || end < oh + IP4_HDR_LEN)
+		return; /* not a received datagram */
+	avail = (uint32_t)(end - oh);
+	if (avail > ip4_total_len(oh))
+		avail = ip4_total_len(oh);
+	if (ip4_hlen(oh) > avail || !icmp_error_allowed(st, orig, oh, avail))
+		return;
+	if (!icmp_rate_ok(st)) {
+		STAT_INC(st, ICMP_RATE_LIMITED);
+		return;
+	}
+	quote = USTACK_MIN(avail, ICMP_ERR_MAX_QUOTE);
+	if ((p = pkb_alloc(st, ICMP_HDR_LEN + quote)) == NULL)
+		return;
+	d = pkb_put(p, ICMP_HDR_LEN + quote);
+	memset(d, 0, ICMP_HDR_LEN);
+	d[ICMP_OFF_TYPE] = type;
+	d[ICMP_OFF_CODE] = code;
+	if (type == ICMP_DEST_UNREACH && code == ICMP_FRAG_NEEDED)
+		be16_store(d + ICMP_OFF_MTU, (uint16_t)info); /* RFC 1191 4 */
+	else if (type == ICMP_PARAM_PROBLEM)
+		d[4] = (uint8_t)info;
+	memcpy(d + ICMP_HDR_LEN, oh, quote);
+	be16_store(d + ICMP_OFF_CSUM, csum_buf(d, ICMP_HDR_LEN + quote));
+	tx.dst = ip4_src(oh);
+	STAT_INC(st, ICMP_TX);
+	if (type == ICMP_DEST_UNREACH)
+		STAT_INC(st, ICMP_TX_DEST_UNREACH);
+	else if (type == ICMP_TIME_EXCEEDED)
+		STAT_INC(st, ICMP_TX_TIME_EXCEEDED);
+	ip4_output(st, p, &tx);
+}
+
+/* ---- echo ------------------------------------------------------------ */
+
+/* RFC 792, RFC 1122 3.2.2.6: the reply carries the request's identifier,
+ * sequence number and data unchanged: turn the request around in place. */
+static void icmp_echo(struct ustack *st, struct pkb *pkb)
+{
+	uint8_t *h = pkb->data;
+	struct ip4_tx tx = {.proto = IP4_PROTO_ICMP};
+	uint16_t old_word = be16_load(h), new_word, hc;
+
+	/* RFC 1122 3.2.2.6: MAY ignore requests to broadcast/multicast */
+	if (pkb->ip.bcast || pkb->l2_mcast) {
+		STAT_INC(st, ICMP_DROP_BCAST_ECHO);
+		pkb_free(st, pkb);
+		return;
+	}
+	STAT_INC(st, ICMP_RX_ECHO);
+	h[ICMP_OFF_TYPE] = ICMP_ECHO_REPLY;
+	new_word = be16_load(h);
+	/* RFC 1624 3, eqn. 3: HC' = ~(~HC + ~m + m') */
+	hc = be16_load(h + ICMP_OFF_CSUM);
+	be16_store(h + ICMP_OFF_CSUM,
+		   csum_fold((uint32_t)(uint16_t)~hc + (uint16_t)~old_word +
+			     new_word));
+	tx.src = pkb->ip.dst;
+	tx.dst = pkb->ip.src;
+	tx.tos = pkb->ip.tos;
+	STAT_INC(st, ICMP_TX);
+	STAT_INC(st, ICMP_TX_ECHO_REPLY);
+	ip4_output(st, pkb, &tx);
+}
+
+static struct sock *icmp_sock_find(struct ustack *st, uint16_t id,
+				   uint32_t raddr)
+{
+	for (struct sock *sk = st->icmp.socks; sk; sk = sk->hash_next)
+		if (sk->bound && sk->lport == id &&
+		    (!sk->connected || sk->raddr == raddr))
+			return sk;
+	return NULL;
+}
+
+static void icmp_echo_reply(struct ustack *st, struct pkb *pkb)
+{
+	struct sock *sk;
+
+	STAT_INC(st, ICMP_RX_ECHO_REPLY);
+	sk = icmp_sock_find(st, icmp_id(pkb->data), pkb->ip.src);
+	if (!sk) {
+		STAT_INC(st, ICMP_DROP_NO_SOCKET);
+		pkb_free(st, pkb);
+		return;
+	}
+	pkb->scratch = 0; /* no source port (recvfrom gives sin_port 0) */
+	if (sock_queue_dgram(st, sk, pkb) < 0) {
+		STAT_INC(st, ICMP_DROP_RCVBUF);
+		pkb_free(st, pkb);
+	}
+}
+
+/* ---- errors we receive ---------------------------------------------- */
+
+/* RFC 1122 3.2.2.1 and 4.2.3.9 (and Linux's choices where they are
+ * silent). TCP decides which are hard (proto, port, frag needed) and which
+ * soft (net, host, source route failed). 0: unknown code. */
+static int icmp_unreach_errno(uint8_t code)
+{
+	static const int map[16] = {
+		[ICMP_NET_UNREACH] = ENETUNREACH,
+		[ICMP_HOST_UNREACH] = EHOSTUNREACH,
+		[ICMP_PROTO_UNREACH] = ENOPROTOOPT,
+		[ICMP_PORT_UNREACH] = ECONNREFUSED,
+		[ICMP_FRAG_NEEDED] = EMSGSIZE,
+		[ICMP_SR_FAILED] = EHOSTUNREACH,
+		[ICMP_NET_UNKNOWN] = ENETUNREACH,
+		[ICMP_HOST_UNKNOWN] = EHOSTUNREACH,
+		[8] = EHOSTUNREACH,         /* source host isolated */
+		[ICMP_NET_PROHIB] = ENETUNREACH,
+		[ICMP_HOST_PROHIB] = EHOSTUNREACH,
+		[11] = ENETUNREACH,         /* net unreachable for TOS */
+		[12] = EHOSTUNREACH,        /* host unreachable for TOS */
+		[ICMP_ADMIN_PROHIB] = EHOSTUNREACH, /* RFC 1812 */
+		[14] = EHOSTUNREACH,        /* host precedence violation */
+		[15] = EHOSTUNREACH,        /* precedence cutoff */
+	};
+	return code < 16 ? map[code] : 0;
+}
+
+/* An error about one of our echo requests: the socket's so_error. */
+static int icmp_err_to_echo_sock(struct ustack *st, const uint8_t *l4,
+				 uint32_t raddr, int err)
+{
+	struct sock *sk;
+
+	if (l4[0] != ICMP_ECHO ||
+	    (sk = icmp_sock_find(st, icmp_id(l4), raddr)) == NULL)
+		return 0;
+	sk->so_error = err;
+	sock_wakeup(st, sk);
+	return 1;
+}
+
+/* The quoted header: RFC 792, at least IP header + 8 bytes; it must be a
+ * first fragment we sent. Then hand the error to its transport. */
+static void icmp_error_deliver(struct ustack *st, const struct pkb *pkb,
+			       int err, uint16_t mtu)
+{
+	const uint8_t *q = pkb->data + ICMP_HDR_LEN, *l4;
+	uint32_t qlen = pkb->len - ICMP_HDR_LEN, qhl;
+	uint32_t laddr, raddr;
+	int found = 1;
+
+	if (qlen < IP4_HDR_LEN || ip4_version(q) != 4 ||
+	    (qhl = ip4_hlen(q)) < IP4_HDR_LEN || qlen < qhl + 8 ||
+	    !ip4_is_local(st, ip4_src(q)) || ip4_frag_off(q) != 0) {
+		STAT_INC(st, ICMP_DROP_BAD_QUOTE);
+		return;
+	}
+	l4 = q + qhl;
+	laddr = ip4_src(q);
+	raddr = ip4_dst(q);
+	switch (ip4_proto(q)) {
+	case IP4_PROTO_UDP:
+		udp_icmp_error(st, laddr, udp_sport(l4), raddr, udp_dport(l4),
+			       err);
+		break;
+	case IP4_PROTO_TCP:
+		tcp_icmp_error(st, laddr, tcp_sport(l4), raddr, tcp_dport(l4),
+			       tcp_seq(l4), err, mtu);
+		break;
+	case IP4_PROTO_ICMP:
+		found = icmp_err_to_echo_sock(st, l4, raddr, err);
+		break;
+	default:
+		found = 0;
+		break;
+	}
+	if (found)
+		STAT_INC(st, ICMP_ERR_DELIVERED);
+	else
+		STAT_INC(st, ICMP_ERR_NO_SOCKET);
+}
+
+static void icmp_error_input(struct ustack *st, struct pkb *pkb)
+{
+	const uint8_t *h = pkb->data;
+	uint16_t mtu = 0;
+	int err = 0;
+
+	switch (icmp_type(h)) {
+	case ICMP_DEST_UNREACH:
+		STAT_INC(st, ICMP_RX_DEST_UNREACH);
+		err = icmp_unreach_errno(icmp_code(h));
+		if (icmp_code(h) == ICMP_FRAG_NEEDED)
+			mtu = be16_load(h + ICMP_OFF_MTU); /* RFC 1191 4 */
+		break;
+	case ICMP_TIME_EXCEEDED:
+		STAT_INC(st, ICMP_RX_TIME_EXCEEDED);
+		err = icmp_code(h) <= 1 ? EHOSTUNREACH : 0;
+		break;
+	case ICMP_PARAM_PROBLEM:
+		STAT_INC(st, ICMP_RX_PARAM_PROBLEM);
+		err = EPROTO;
+		break;
+	}
+	if (err)
+		icmp_error_deliver(st, pkb, err, mtu);
+	else
+		STAT_INC(st, ICMP_DROP_BAD_TYPE); /* unknown code */
+	pkb_free(st, pkb);
+}
+
+void icmp_input(struct ustack *st, struct pkb *pkb)
+{
+	const uint8_t *h = pkb->data;
+
+	STAT_INC(st, ICMP_RX);
+	if (pkb->len < ICMP_HDR_LEN) {
+		STAT_INC(st, ICMP_DROP_SHORT);
+		goto drop;
+	}
+	if (csum_buf(h, pkb->len) != 0) {
+		STAT_INC(st, ICMP_DROP_BAD_CHECKSUM);
+		goto drop;
+	}
+	switch (icmp_type(h)) {
+	case ICMP_ECHO:
+		icmp_echo(st, pkb);
+		return;
+	case ICMP_ECHO_REPLY:
+		icmp_echo_reply(st, pkb);
+		return;
+	case ICMP_DEST_UNREACH:
+	case ICMP_TIME_EXCEEDED:
+	case ICMP_PARAM_PROBLEM:
+		icmp_error_input(st, pkb);
+		return;
+	default: /* source quench (RFC 6633), redirect, other queries */
+		STAT_INC(st, ICMP_DROP_BAD_TYPE);
+		break;
+	}
+drop:
+	pkb_free(st, pkb);
+}
+
+/* ---- echo sockets ---------------------------------------------------- */
+
+static int icmp_id_in_use(struct ustack *st, uint16_t id, void *ctx)
+{
+	for (struct sock *sk = st->icmp.socks; sk; sk = sk->hash_next)
+		if (sk != ctx && sk->bound && sk->lport == id)
+			return 1;
+	return 0;
+}
+
+/* Give sk an identifier if it has none (bind to port 0, first send). */
+static int icmp_autobind(struct ustack *st, struct sock *sk, uint32_t raddr)
+{
+	uint16_t id;
+	int err;
+
+	if (sk->bound)
+		return 0;
+	err = sock_ephemeral_port(st, IPPROTO_ICMP, sk->laddr, raddr, 0,
+				  icmp_id_in_use, sk, &id);
+	if (err < 0)
+		return err;
+	sk->lport = id;
+	sk->bound = 1;
+	return 0;
+}
+
+static int icmp_sk_init(struct ustack *st, struct sock *sk)
+{
+	pkb_queue_init(&sk->rcvq);
+	sk->hash_next = st->icmp.socks;
+	st->icmp.socks = sk;
+	return 0;
+}
+
+static void icmp_sk_release(struct ustack *st, struct sock *sk)
+{
+	struct sock **pp = &st->icmp.socks;
+
+	while (*pp && *pp != sk)
+		pp = &(*pp)->hash_next;
+	if (*pp)
+		*pp = sk->hash_next;
+	sk->hash_next = NULL;
+	pkb_queue_purge(st, &sk->rcvq);
+}
+
+static int icmp_sk_bind(struct ustack *st, struct sock *sk,
+			const struct sockaddr_in *addr)
+{
+	uint32_t a = ntohl(addr->sin_addr.s_addr);
+	uint16_t id = ntohs(addr->sin_port);
+
+	if (sk->bound)
+		return -EINVAL;
+	if (a != 0 && !ip4_is_local(st, a))
+		return -EADDRNOTAVAIL;
+	sk->laddr = a;
+	if (id == 0)
+		return icmp_autobind(st, sk, 0);
+	if (icmp_id_in_use(st, id, sk))
+		return -EADDRINUSE;
+	sk->lport = id;
+	sk->bound = 1;
+	return 0;
+}
+
+static int icmp_sk_connect(struct ustack *st, struct sock *sk,
+			   const struct sockaddr_in *addr)
+{
+	uint32_t dst, nh;
+	int err;
+
+	if (addr->sin_family == AF_UNSPEC) {
+		sk->raddr = 0;
+		sk->connected = 0;
+		return 0;
+	}
+	dst = ntohl(addr->sin_addr.s_addr);
+	if (!ip4_is_local(st, dst) && ip4_route(st, dst, &nh) < 0)
+		return -ENETUNREACH;
+	if ((err = icmp_autobind(st, sk, dst)) < 0)
+		return err;
+	sk->raddr = dst;
+	sk->connected = 1;
+	return 0;
+}
+
+static ssize_t icmp_sk_sendto(struct ustack *st, struct sock *sk,
+			      const void *buf, size_t len, int flags,
+			      const struct sockaddr_in *dst)
+{
+	const uint8_t *b = buf;
+	struct ip4_tx tx = {.proto = IP4_PROTO_ICMP};
+	struct pkb *p;
+	uint8_t *d;
+	int err;
+
+	(void)flags;
+	if (sk->shut_wr)
+		return -EPIPE;
+	if (dst)
+		tx.dst = ntohl(dst->sin_addr.s_addr);
+	else if (sk->connected)
+		tx.dst = sk->raddr;
+	else
+		return -EDESTADDRREQ;
+	if (len < ICMP_HDR_LEN || b[ICMP_OFF_TYPE] != ICMP_ECHO ||
+	    b[ICMP_OFF_CODE] != 0)
+		return -EINVAL; /* echo requests only, as on Linux */
+	if (len > IP4_MAX_LEN - IP4_HDR_LEN)
+		return -EMSGSIZE;
+	if (ip4_is_broadcast(st, tx.dst) && !sk->broadcast)
+		return -EACCES;
+	if ((err = icmp_autobind(st, sk, tx.dst)) < 0)
+		return err;
+	if ((p = pkb_alloc(st, (uint32_t)len)) == NULL)
+		return -ENOBUFS;
+	d = pkb_put(p, (uint32_t)len);
+	memcpy(d, buf, len);
+	be16_store(d + ICMP_OFF_ID, sk->lport);
+	be16_store(d + ICMP_OFF_CSUM, 0);
+	be16_store(d + ICMP_OFF_CSUM, csum_buf(d, len));
+	tx.src = sk->laddr;
+	STAT_INC(st, ICMP_TX);
+	STAT_INC(st, ICMP_TX_ECHO);
+	err = ip4_output(st, p, &tx);
+	return err < 0 ? err : (ssize_t)len;
+}
+
+static ssize_t icmp_sk_recvfrom(struct ustack *st, struct sock *sk, void *buf,
+				size_t len, int flags, struct sockaddr_in *src)
+{
+	if (!sk->rcvq.count && sk->so_error) {
+		int err = sk->so_error;
+
+		sk->so_error = 0;
+		return -err;
+	}
+	return sock_recv_dgram(st, sk, buf, len, flags, src);
+}
+
+static short icmp_sk_poll(struct ustack *st, struct sock *sk)
+{
+	short ev = 0;
+
+	(void)st;
+	if (sk->rcvq.count || sk->shut_rd)
+		ev |= POLLIN;
+	if (!sk->shut_wr)
+		ev |= POLLOUT;
+	if (sk->so_error)
+		ev |= POLLERR;
+	return ev;
+}
+
+static int icmp_sk_shutdown(struct ustack *st, struct sock *sk, int how)
+{
+	(void)how;
+	sock_wakeup(st, sk); /* readers see end of data */
+	return 0;
+}
+
+const struct sock_ops icmp_sock_ops = {
+	.init = icmp_sk_init,
+	.release = icmp_sk_release,
+	.bind = icmp_sk_bind,
+	.connect = icmp_sk_connect,
+	.sendto = icmp_sk_sendto,
+	.recvfrom = icmp_sk_recvfrom,
+	.shutdown = icmp_sk_shutdown,
+	.poll = icmp_sk_poll,
+};
+
+/* ---- life cycle ------------------------------------------------------ */
+
+int icmp_init(struct ustack *st)
+{
+	st->icmp.credit_at = st->now;
+	st->icmp.credit_us = st->cfg.icmp_rate_per_sec ? icmp_credit_max(st) : 0;
+	st->icmp.socks = NULL;
+	return 0;
+}
+
+void icmp_fini(struct ustack *st)
+{
+	/* echo sockets were released by sock_table_fini; forget any left */
+	st->icmp.socks = NULL;
+}
