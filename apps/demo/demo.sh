@@ -1,0 +1,176 @@
+#!/bin/bash
+# demo.sh - what `sudo make demo` runs: ustack answering the Linux kernel
+# over a TAP device, narrated step by step.
+#
+# Everything happens inside a network namespace made for the demo (your
+# host's own network is never touched): ustack-inetd runs on tap0 there,
+# the kernel side of tap0 is 10.0.0.1, the stack is 10.0.0.2. The kernel
+# pings it, talks UDP (and TCP, when the stack has it) to it; the stack
+# pings back; every frame goes to a pcap you can open afterwards. Ends by
+# itself in well under a minute and cleans up (namespace, processes).
+#
+# Usage: apps/demo/demo.sh [BUILD]   (BUILD: build directory, default build)
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+BUILD=${1:-build}
+BIN=$BUILD/bin
+US=10.0.0.2
+KS=10.0.0.1
+
+if [ "$(id -u)" != 0 ]; then
+	echo "demo: needs root to create a network namespace and a TAP device." >&2
+	echo "demo: run it as: sudo make demo" >&2
+	exit 1
+fi
+[ -c /dev/net/tun ] || { echo "demo: no /dev/net/tun (try: modprobe tun)" >&2; exit 1; }
+for b in inetd ping stat httpd; do
+	[ -x "$BIN/ustack-$b" ] || { echo "demo: $BIN/ustack-$b missing; run make first" >&2; exit 1; }
+done
+
+NS=ustack-demo-$$
+DIR=$(mktemp -d /tmp/ustack-demo.XXXXXX)
+mkdir -p "$BUILD/demo"
+PCAP=$(cd "$BUILD/demo" && pwd)/ustack-demo.pcap
+CTL=$DIR/ctl
+PIDS=""
+
+if [ -t 1 ]; then B=$(printf '\033[1m'); D=$(printf '\033[2m'); N=$(printf '\033[0m'); else B= D= N=; fi
+STEP=0
+# A numbered step ("say -" continues the previous step without a number).
+say() {
+	if [ "$1" = - ]; then
+		shift
+		printf '\n%s== %s%s\n' "$B" "$*" "$N"
+	else
+		STEP=$((STEP + 1))
+		printf '\n%s== %d. %s%s\n' "$B" "$STEP" "$*" "$N"
+	fi
+}
+note() { printf '%s%s%s\n' "$D" "$*" "$N"; }
+# Show a command as typed in the namespace, then run it there (bounded).
+run() {
+	printf '%s$ %s%s\n' "$B" "$*" "$N"
+	timeout 10 ip netns exec "$NS" "$@" 2>&1 | sed 's/^/  /'
+}
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+
+cleanup() {
+	trap - EXIT INT TERM
+	for p in $PIDS; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in $PIDS; do
+		local end=$(($(now_ms) + 3000))
+		while kill -0 "$p" 2>/dev/null && [ "$(now_ms)" -lt "$end" ]; do sleep 0.05; done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	ip netns del "$NS" 2>/dev/null
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+trap 'echo; echo "demo: interrupted"; exit 130' INT TERM
+
+# wait_until SECONDS WHAT CMD...: poll until CMD succeeds.
+wait_until() {
+	local end=$(($(now_ms) + $1 * 1000)) what=$2
+	shift 2
+	while ! "$@" >/dev/null 2>&1; do
+		if [ "$(now_ms)" -ge "$end" ]; then
+			echo "demo: gave up waiting for $what" >&2
+			[ -s "$DIR/inetd.log" ] && tail -n 5 "$DIR/inetd.log" >&2
+			exit 1
+		fi
+		sleep 0.05
+	done
+}
+
+say "A network namespace of our own: $NS"
+note "Nothing in this demo touches your host's network; the namespace goes away at the end."
+ip netns add "$NS" || exit 1
+ip -n "$NS" link set lo up
+
+say "Start the stack: ustack-inetd on a TAP device inside the namespace"
+note "The stack is a normal process. It creates tap0, gives the kernel's side"
+note "10.0.0.1/24, and answers as 10.0.0.2: its own MAC, ARP, IP, ICMP, UDP and TCP."
+printf '%s$ %s%s\n' "$B" "$BIN/ustack-inetd --dev tap0 --host-addr $KS/24 --pcap $PCAP --ctl \$CTL --trace" "$N"
+ip netns exec "$NS" "$BIN/ustack-inetd" --dev tap0 --host-addr "$KS/24" \
+	--pcap "$PCAP" --ctl "$CTL" --trace >"$DIR/inetd.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_until 10 "the control socket" test -S "$CTL"
+wait_until 10 "the first ping" ip netns exec "$NS" ping -c 1 -W 1 "$US"
+grep -m 1 " on tap0" "$DIR/inetd.log" | sed 's/^/  /'
+run ip -br addr show tap0
+
+say "ARP: the kernel learned the stack's Ethernet address"
+run ip neigh show dev tap0
+note "And the stack's own ARP cache, read over its control socket with ustack-stat:"
+"$BIN/ustack-stat" "$CTL" arp | sed 's/^/  /'
+
+say "ping: the kernel pings the stack"
+run ping -c 3 -i 0.2 "$US"
+say - "ping -s 4000: fragmented both ways, reassembled by the stack"
+run ping -c 2 -i 0.2 -s 4000 "$US"
+
+say "UDP echo (port 7): what goes out comes back, one datagram per message"
+printf '%s$ %s%s\n' "$B" "echo 'hello over UDP' | socat -t 1 - UDP:$US:7" "$N"
+echo "hello over UDP" | timeout 5 ip netns exec "$NS" socat -t 1 - "UDP:$US:7" 2>&1 | sed 's/^/  /'
+note "A closed UDP port answers ICMP port unreachable (socat reports it):"
+printf '%s$ %s%s\n' "$B" "echo x | socat - UDP:$US:5555" "$N"
+echo x | timeout 5 ip netns exec "$NS" socat -t 1 - "UDP:$US:5555" 2>&1 | sed 's/^/  /' | tail -n 1
+
+say "The other way: the stack pings the kernel (ustack-ping on a second TAP)"
+note "ustack-ping brings up a stack of its own on tap1 as 10.0.1.2, pinging 10.0.1.1."
+run "$BIN/ustack-ping" --dev tap1 --addr 10.0.1.2/24 -c 3 -i 0.2 10.0.1.1
+
+if "$BIN/ustack-stat" "$CTL" conns 2>/dev/null | grep -q '^tcp .*LISTEN'; then
+	say "TCP: echo (7), daytime (13), chargen (19) with the kernel's nc"
+	printf '%s$ %s%s\n' "$B" "echo 'hello over TCP' | nc -N $US 7" "$N"
+	echo "hello over TCP" | timeout 5 ip netns exec "$NS" nc -N "$US" 7 2>&1 | sed 's/^/  /'
+	run nc -d "$US" 13
+	printf '%s$ %s%s\n' "$B" "nc -d $US 19 | head -n 3" "$N"
+	timeout 5 ip netns exec "$NS" nc -d "$US" 19 2>/dev/null | head -n 3 | sed 's/^/  /'
+	note "The connection table while a client holds a connection to discard (9):"
+	( sleep 2 | timeout 5 ip netns exec "$NS" nc "$US" 9 >/dev/null 2>&1 ) &
+	PIDS="$PIDS $!"
+	est() { "$BIN/ustack-stat" "$CTL" conns | grep -q ':9 .*ESTABLISHED'; }
+	wait_until 5 "the discard connection" est
+	printf '%s$ %s%s\n' "$B" "ustack-stat \$CTL conns" "$N"
+	"$BIN/ustack-stat" "$CTL" conns | sed 's/^/  /'
+	note "Every TCP state transition, as --trace logged it (last few):"
+	grep -E -- '->' "$DIR/inetd.log" | tail -n 6 | sed 's/^/  /'
+
+	say "HTTP: ustack-httpd (one thread per connection) on tap2, and curl"
+	ip netns exec "$NS" "$BIN/ustack-httpd" --dev tap2 --addr 10.0.2.2/24 \
+		--port 80 >"$DIR/httpd.log" 2>&1 &
+	PIDS="$PIDS $!"
+	wait_until 10 "ustack-httpd" ip netns exec "$NS" curl -s -m 1 -o /dev/null http://10.0.2.2/
+	run curl -s http://10.0.2.2/conns
+	printf '%s$ %s%s\n' "$B" "curl -o /dev/null -w '%{size_download} bytes at %{speed_download} bytes/s' http://10.0.2.2/bytes?n=50000000" "$N"
+	timeout 20 ip netns exec "$NS" curl -s -o /dev/null \
+		-w '  %{size_download} bytes at %{speed_download} bytes/s\n' \
+		"http://10.0.2.2/bytes?n=50000000"
+else
+	say "TCP"
+	note "This build's stack has no TCP yet (inetd serves UDP only): TCP echo,"
+	note "daytime, chargen, ustack-nc and ustack-httpd join the demo once it lands."
+fi
+
+say "The stack's counters (ustack-stat -z: the ones that are not zero)"
+"$BIN/ustack-stat" -z "$CTL" stats | column -c 100 2>/dev/null | sed 's/^/  /' ||
+	"$BIN/ustack-stat" -z "$CTL" stats | sed 's/^/  /'
+
+say "Stop the stack (SIGTERM): it closes cleanly and flushes the capture"
+for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
+for p in $PIDS; do wait "$p" 2>/dev/null; done
+PIDS=""
+if [ -s "$PCAP" ] && command -v tcpdump >/dev/null 2>&1; then
+	printf '%s$ %s%s\n' "$B" "tcpdump -n -r $PCAP | head" "$N"
+	tcpdump -n -r "$PCAP" 2>/dev/null | head -n 12 | sed 's/^/  /'
+	echo "  ... $(tcpdump -n -r "$PCAP" 2>/dev/null | wc -l) frames in all"
+fi
+say - "Done."
+echo "Every frame the stack sent and received is in:"
+echo "  $PCAP"
+echo "Read it with 'tcpdump -n -r $PCAP' or open it in Wireshark."
+echo "Run the tests with: sudo make check    Read on: README.md, docs/"
