@@ -27,6 +27,7 @@
  *   USTACK_CORPUS_DIR   directory of captures (default tests/corpus/pcap)
  *   USTACK_CORPUS_ONLY  only captures whose name contains this
  *   USTACK_CORPUS_VERBOSE=1  a line per capture
+ *   USTACK_CORPUS_STATS=1    every non-zero counter, summed per mode
  */
 #include <check.h>
 #include <dirent.h>
@@ -520,6 +521,26 @@ static void print_top_drops(const uint64_t *sum)
 	printf("\n");
 }
 
+static void print_mode_stats(void)
+{
+	int i, m, s;
+
+	for (m = 0; m < MODES; m++) {
+		printf("corpus: mode %c counters:", 'a' + m);
+		for (s = 0; s < USTACK_STAT__COUNT; s++) {
+			uint64_t v = 0;
+
+			for (i = 0; i < ncaps; i++)
+				v += caps[i].mode[m].stats[s];
+			if (v)
+				printf(" %s=%llu",
+				       ustack_stat_name((enum ustack_stat_id)s),
+				       (unsigned long long)v);
+		}
+		printf("\n");
+	}
+}
+
 static void summary(void)
 {
 	static uint64_t sum[USTACK_STAT__COUNT];
@@ -559,6 +580,8 @@ static void summary(void)
 	       have_sockets() ? "" : " (socket layer not linked)",
 	       (unsigned long long)accepted);
 	print_top_drops(sum);
+	if (getenv("USTACK_CORPUS_STATS"))
+		print_mode_stats();
 	fflush(stdout);
 }
 
