@@ -12,8 +12,9 @@
  *
  * Optional host-side set-up - MTU, the kernel side's address and netmask,
  * link up - is done with ioctls on an AF_INET socket (SIOCSIFMTU,
- * SIOCSIFADDR, SIOCSIFNETMASK, SIOCSIFFLAGS), never by running ip(8); it
- * needs CAP_NET_ADMIN even on a persistent device.
+ * SIOCSIFADDR, SIOCSIFNETMASK, SIOCSIFFLAGS), never by running ip(8). Each
+ * step is skipped when the device already is that way; a change needs
+ * CAP_NET_ADMIN even on a persistent device the user owns.
  *
  * dev->mtu is the device's MTU as the kernel reports it after set-up.
  * dev->mac stays zero: the kernel side has its own address and the stack
@@ -229,13 +230,77 @@ static void set_sin(struct sockaddr *sa, uint32_t addr)
 	memcpy(sa, &sin, sizeof(sin));
 }
 
-/* MTU, host address, link up; then read the MTU back into dev->mtu. */
+static uint32_t get_sin(const struct sockaddr *sa)
+{
+	struct sockaddr_in sin;
+
+	memcpy(&sin, sa, sizeof(sin));
+	return ntohl(sin.sin_addr.s_addr);
+}
+
+/* Set the MTU unless it already is that (no privilege needed then). */
+static int host_mtu(int sk, struct ifreq *ifr, uint16_t mtu, char *err,
+		    size_t errlen)
+{
+	char what[64];
+	int r;
+
+	snprintf(what, sizeof(what), "%s: read MTU", ifr->ifr_name);
+	if ((r = if_ioctl(sk, SIOCGIFMTU, ifr, what, err, errlen)) < 0)
+		return r;
+	if (!mtu || ifr->ifr_mtu == mtu)
+		return 0;
+	snprintf(what, sizeof(what), "%s: set MTU %u", ifr->ifr_name, mtu);
+	ifr->ifr_mtu = mtu;
+	return if_ioctl(sk, SIOCSIFMTU, ifr, what, err, errlen);
+}
+
+/* Give the kernel side addr/prefix unless it already has exactly that. */
+static int host_addr(int sk, struct ifreq *ifr, uint32_t addr, uint8_t plen,
+		     char *err, size_t errlen)
+{
+	uint32_t mask = plen >= 32 ? 0xffffffffu :
+			plen ? ~(0xffffffffu >> plen) : 0;
+	char what[64];
+	int r;
+
+	if (ioctl(sk, SIOCGIFADDR, ifr) == 0 &&
+	    get_sin(&ifr->ifr_addr) == addr &&
+	    ioctl(sk, SIOCGIFNETMASK, ifr) == 0 &&
+	    get_sin(&ifr->ifr_netmask) == mask)
+		return 0;
+	snprintf(what, sizeof(what), "%s: set host address", ifr->ifr_name);
+	set_sin(&ifr->ifr_addr, addr);
+	if ((r = if_ioctl(sk, SIOCSIFADDR, ifr, what, err, errlen)) < 0)
+		return r;
+	set_sin(&ifr->ifr_netmask, mask);
+	return if_ioctl(sk, SIOCSIFNETMASK, ifr, what, err, errlen);
+}
+
+static int host_up(int sk, struct ifreq *ifr, char *err, size_t errlen)
+{
+	char what[64];
+	int r;
+
+	snprintf(what, sizeof(what), "%s: set link up", ifr->ifr_name);
+	if ((r = if_ioctl(sk, SIOCGIFFLAGS, ifr, what, err, errlen)) < 0 ||
+	    (ifr->ifr_flags & IFF_UP))
+		return r;
+	ifr->ifr_flags |= IFF_UP;
+	return if_ioctl(sk, SIOCSIFFLAGS, ifr, what, err, errlen);
+}
+
+/*
+ * MTU, host address, link up, each skipped when already so (an
+ * unprivileged user can attach to a device set up for them and ask for
+ * what it has); then read the MTU back into dev->mtu.
+ */
 static int tap_host_setup(struct tap_dev *t, const struct ustack_tap_config *c,
 			  char *err, size_t errlen)
 {
 	struct ifreq ifr;
 	char what[64];
-	int sk, r = 0;
+	int sk, r;
 
 	if ((sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
 		int e = errno;
@@ -245,31 +310,12 @@ static int tap_host_setup(struct tap_dev *t, const struct ustack_tap_config *c,
 	}
 	memset(&ifr, 0, sizeof(ifr));
 	memcpy(ifr.ifr_name, t->base.name, IFNAMSIZ);
-	if (c->mtu) {
-		snprintf(what, sizeof(what), "%s: set MTU %u", t->base.name,
-			 c->mtu);
-		ifr.ifr_mtu = c->mtu;
-		r = if_ioctl(sk, SIOCSIFMTU, &ifr, what, err, errlen);
-	}
-	if (r == 0 && c->host_addr) {
-		uint32_t mask = c->host_prefix_len >= 32 ? 0xffffffffu :
-				~(0xffffffffu >> c->host_prefix_len);
-
-		snprintf(what, sizeof(what), "%s: set host address",
-			 t->base.name);
-		set_sin(&ifr.ifr_addr, c->host_addr);
-		r = if_ioctl(sk, SIOCSIFADDR, &ifr, what, err, errlen);
-		set_sin(&ifr.ifr_netmask, mask);
-		if (r == 0)
-			r = if_ioctl(sk, SIOCSIFNETMASK, &ifr, what, err, errlen);
-	}
-	if (r == 0 && c->bring_up) {
-		snprintf(what, sizeof(what), "%s: set link up", t->base.name);
-		r = if_ioctl(sk, SIOCGIFFLAGS, &ifr, what, err, errlen);
-		ifr.ifr_flags |= IFF_UP;
-		if (r == 0)
-			r = if_ioctl(sk, SIOCSIFFLAGS, &ifr, what, err, errlen);
-	}
+	r = host_mtu(sk, &ifr, c->mtu, err, errlen);
+	if (r == 0 && c->host_addr)
+		r = host_addr(sk, &ifr, c->host_addr, c->host_prefix_len, err,
+			      errlen);
+	if (r == 0 && c->bring_up)
+		r = host_up(sk, &ifr, err, errlen);
 	if (r == 0) {
 		snprintf(what, sizeof(what), "%s: read MTU", t->base.name);
 		r = if_ioctl(sk, SIOCGIFMTU, &ifr, what, err, errlen);
