@@ -46,6 +46,7 @@
 #define FAULT_DEFAULT_HOLD_US 1000u
 #define FAULT_DEFAULT_QUEUE_BYTES (16u << 20)
 #define FAULT_PULL_MAX 256           /* frames pulled per receive() call */
+#define FAULT_MAX_TIME USTACK_SEC(3600) /* delay, jitter, hold: sane bounds */
 
 struct fq_frame {
 	struct fq_frame *prev, *next;
@@ -434,7 +435,9 @@ int ustack_fault_wrap(struct ustack_dev **out, struct ustack_dev *lower,
 	*out = NULL;
 	if (!lower || !cfg || cfg->loss_ppm > FAULT_PPM ||
 	    cfg->dup_ppm > FAULT_PPM || cfg->reorder_ppm > FAULT_PPM ||
-	    cfg->corrupt_ppm > FAULT_PPM)
+	    cfg->corrupt_ppm > FAULT_PPM || cfg->delay_us > FAULT_MAX_TIME ||
+	    cfg->jitter_us > FAULT_MAX_TIME ||
+	    cfg->reorder_hold_us > FAULT_MAX_TIME)
 		return -EINVAL;
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return -ENOMEM;

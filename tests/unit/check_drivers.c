@@ -681,6 +681,9 @@ START_TEST(test_fault_passes_lower_errors_and_checks_config)
 	ck_assert_int_eq(ustack_fault_wrap(&f, a, &c), -EINVAL);
 	ck_assert_ptr_null(f);
 	cfg_base(&c, 11);
+	c.jitter_us = UINT64_MAX;
+	ck_assert_int_eq(ustack_fault_wrap(&f, a, &c), -EINVAL);
+	cfg_base(&c, 11);
 	ck_assert_int_eq(ustack_fault_wrap(&f, a, &c), 0);
 	ck_assert_int_eq(ustack_dev_transmit(f, fr, mkframe(fr, 1, 64), 0), 0);
 	ck_assert_int_eq(ustack_dev_transmit(f, fr, mkframe(fr, 2, 64), 0), -EAGAIN);

@@ -195,7 +195,8 @@ struct ustack_fault_config {
  * start of every transmit/receive/next_at call, and next_at() reports the
  * earliest pending release, so drive it by calling the stack at
  * ustack_next_deadline(). Defaults: seed 1, no faults, tx 1, rx 0.
- * On failure (-EINVAL: a rate above 10^6 ppm) `lower` is not closed.
+ * On failure (-EINVAL: a rate above 10^6 ppm, a time above an hour)
+ * `lower` is not closed.
  */
 void ustack_fault_config_default(struct ustack_fault_config *cfg);
 int ustack_fault_wrap(struct ustack_dev **out, struct ustack_dev *lower,
