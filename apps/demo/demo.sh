@@ -34,7 +34,7 @@ PCAP=$(cd "$BUILD/demo" && pwd)/ustack-demo.pcap
 CTL=$DIR/ctl
 PIDS=""
 
-if [ -t 1 ]; then B=$(printf '\033[1m'); D=$(printf '\033[2m'); N=$(printf '\033[0m'); else B= D= N=; fi
+if [ -t 1 ]; then B=$(printf '\033[1m'); D=$(printf '\033[2m'); N=$(printf '\033[0m'); else B='' D='' N=''; fi
 STEP=0
 # A numbered step ("say -" continues the previous step without a number).
 say() {

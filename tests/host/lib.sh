@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # lib.sh - helpers for the host tests (sourced by tests/host/test_*.sh).
 #
 # Each test runs the stack as a real program on a TAP device inside a

@@ -40,7 +40,7 @@ except socket.timeout:
     pass
 print("discard ok")
 PYEOF
-log "$(cat "$T/udp.log" | tr '\n' ' ')"
+log "$(tr '\n' ' ' <"$T/udp.log")"
 assert_stat_rose udp.rx 10
 assert_stat_eq udp.drop_bad_checksum 0
 stop_app
