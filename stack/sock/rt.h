@@ -2,10 +2,17 @@
  * rt.h - what a runtime (event loop, threaded) provides to the socket layer.
  * Internal. With st->rt == NULL the stack is driven by hand and nothing
  * blocks.
+ *
+ * Also the pieces both runtimes share (clock.c): one pass of the stack,
+ * sleeping in ppoll(2) on a set of fds, readiness of ustack_pollfd sets.
+ * The runtimes are the only code in stack/ that reads a clock or sleeps.
  */
 #ifndef USTACK_SOCK_RT_H
 #define USTACK_SOCK_RT_H
 
+#include <poll.h>
+
+#include <ustack/runtime.h>
 #include <ustack/socket.h>
 
 struct ustack;
@@ -19,16 +26,80 @@ struct rt_ops {
 	void (*leave)(struct ustack *st);
 	/* Called between enter/leave when a blocking call must wait for
 	 * `events` on sk, or until deadline. Returns 0 to retry the call,
-	 * -ETIMEDOUT, -EINTR (ustack_wakeup), -ECANCELED (runtime stopping). */
+	 * -ETIMEDOUT, -EINTR (ustack_wakeup), -ECANCELED (runtime stopping).
+	 * May return 0 early (spurious wakeups are fine: the caller retries
+	 * and waits again); sk may be closed when it returns (the caller
+	 * looks it up again by sd and gen). */
 	int (*wait)(struct ustack *st, struct sock *sk, short events,
 		    ustack_time_t deadline);
-	/* sock_wakeup() lands here. */
+	/* sock_wakeup() lands here (sk NULL: any socket). */
 	void (*notify)(struct ustack *st, struct sock *sk);
 	/* ustack_poll() with a timeout; called between enter/leave. */
 	int (*poll)(struct ustack *st, struct ustack_pollfd *fds, unsigned n,
 		    int timeout_ms);
 	/* Undo attach (ustack_destroy calls it). */
 	void (*detach)(struct ustack *st);
+	/* ustack_wakeup(): async-signal-safe (an eventfd write). */
+	void (*wakeup)(struct ustack *st);
 };
+
+/* ---- shared by the runtimes (clock.c) ----------------------------------- */
+
+#define RT_DEV_BUDGET 64        /* frames read per pass before looking up */
+#define RT_NOFD_MIN_US 50       /* fd-less device: first sleep slice */
+#define RT_NOFD_MAX_US 1000     /* ... doubling up to this */
+
+/* One pass: bring st->now to `now`, read up to RT_DEV_BUDGET frames, fire
+ * due timers. Returns the number of frames read. */
+int rt_drive(struct ustack *st, ustack_time_t now);
+
+/*
+ * How long to sleep from st->now: until `until` and the stack's next
+ * deadline, whichever is first (0 if passed). For a device without an fd
+ * there is nothing to wake us when a frame arrives, so the sleep is also
+ * capped by *idle_us, which doubles on every idle pass up to RT_NOFD_MAX_US
+ * (reset it to RT_NOFD_MIN_US when frames arrive): bounded latency, no
+ * busy spinning. USTACK_TIME_NEVER means forever.
+ */
+ustack_time_t rt_sleep_us(struct ustack *st, ustack_time_t until,
+			  ustack_time_t *idle_us);
+
+/* A pollfd array, on the stack for small sets. */
+#define RT_POLLSET_SMALL 32
+struct rt_pollset {
+	struct pollfd small[RT_POLLSET_SMALL];
+	struct pollfd *p;
+	unsigned n, cap;
+};
+/* Room for cap entries; -ENOMEM. */
+int rt_pollset_init(struct rt_pollset *ps, unsigned cap);
+void rt_pollset_fini(struct rt_pollset *ps);
+/* Add fd (ignored when < 0); returns its index or -1. */
+int rt_pollset_add(struct rt_pollset *ps, int fd, short events);
+/* Add the OS entries (sd < 0) of fds; returns the index of the first. */
+unsigned rt_pollset_add_os(struct rt_pollset *ps,
+			   const struct ustack_pollfd *fds, unsigned n);
+/* Copy revents of the OS entries back (from index `first`); returns how
+ * many have revents != 0. */
+unsigned rt_pollset_collect_os(const struct rt_pollset *ps, unsigned first,
+			       struct ustack_pollfd *fds, unsigned n);
+/* ppoll for at most us microseconds (NEVER: forever). Returns the number
+ * of ready fds, 0 on timeout or a signal, or -errno. */
+int rt_ppoll(struct rt_pollset *ps, ustack_time_t us);
+/* Readiness of the OS entries of fds right now (zero timeout). */
+int rt_poll_os_now(struct ustack_pollfd *fds, unsigned n);
+
+/* Non-blocking, close-on-exec eventfd; -errno. */
+int rt_efd_open(void);
+void rt_efd_signal(int fd);   /* async-signal-safe */
+void rt_efd_drain(int fd);
+
+/* Readiness of the stack entries (sd >= 0) of fds; OS entries are left
+ * alone (rt_poll_os_now or a pollset fills them). Returns how many stack
+ * entries have revents != 0. (sock.c) */
+unsigned sock_poll_eval(struct ustack *st, struct ustack_pollfd *fds,
+			unsigned n);
+/* ops->poll of one socket, or a generic answer if it has none. */
+short sock_poll_one(struct ustack *st, struct sock *sk);
 
 #endif

@@ -7,6 +7,24 @@
  * through the runtime (rt.h) when the socket is blocking. Protocols call
  * sock_wakeup() whenever something a poller could be waiting for changes
  * (data arrived, space freed, connected, error, closed).
+ *
+ * Division of labour with the protocols:
+ * - The socket layer checks arguments (sd, NULL pointers, address length
+ *   and family, flags) before any op runs, so ops get a valid sock and, for
+ *   bind/connect/sendto, an AF_INET address (connect may also get
+ *   AF_UNSPEC: "disconnect"). An op that is NULL answers -EOPNOTSUPP.
+ * - Common options (SO_*, TCP_NODELAY/KEEP*) are stored in struct sock by
+ *   the socket layer before ops->setsockopt is told.
+ * - Protocols keep laddr/lport/raddr/rport, `bound` and `connected` true
+ *   (connected: there is a peer getpeername() may report; TCP sets it once
+ *   established), set so_error (positive errno) for asynchronous errors,
+ *   and leave shut_rd/shut_wr to the socket layer (set after a successful
+ *   ops->shutdown).
+ * - A struct sock is freed only by ustack_close() (and ustack_destroy), or
+ *   by a protocol for a sock it allocated and never handed out. A blocking
+ *   call remembers (sd, gen) and looks the socket up again after every
+ *   wait, so a close from another thread gives it -EBADF, never a dangling
+ *   pointer.
  */
 #ifndef USTACK_SOCK_SOCK_H
 #define USTACK_SOCK_SOCK_H
@@ -15,6 +33,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+
+#include <ustack/ustack.h>
 
 #include "core/pkb.h"
 
@@ -70,6 +90,8 @@ struct sock {
 	uint32_t rcvbuf, sndbuf;     /* SO_RCVBUF, SO_SNDBUF (bytes) */
 	int linger_on, linger_s;     /* SO_LINGER */
 	uint32_t keepidle_s, keepintvl_s, keepcnt;
+	ustack_time_t rcvtimeo_us;   /* SO_RCVTIMEO, 0 = wait forever */
+	ustack_time_t sndtimeo_us;   /* SO_SNDTIMEO (also bounds connect) */
 	unsigned nonblock : 1;
 	unsigned reuseaddr : 1;
 	unsigned keepalive : 1;
@@ -77,6 +99,7 @@ struct sock {
 	unsigned bound : 1;
 	unsigned connected : 1;      /* has a default peer */
 	unsigned shut_rd : 1, shut_wr : 1;
+	unsigned broadcast : 1;      /* SO_BROADCAST: may send to broadcast */
 
 	/* Datagram sockets: received datagrams (pkb->data at the payload,
 	 * pkb->ip.src and pkb->scratch = source port), bounded by rcvbuf. */
@@ -87,11 +110,16 @@ struct sock {
 	uint32_t wait_seq;           /* bumped by sock_wakeup() */
 };
 
+/* RFC 6056 3.3.4 algorithm 4: per-bucket counters (uint16_t each). */
+#define SOCK_PORT_TABLE 1024
+
 struct sock_table {
 	struct sock **tab;           /* cfg.max_sockets slots */
 	uint32_t size;
 	uint32_t count;
 	uint32_t gen;
+	uint32_t low_free;           /* no free slot below this index */
+	uint16_t port_perturb[SOCK_PORT_TABLE]; /* RFC 6056 table[] */
 };
 
 int sock_table_init(struct ustack *st);
@@ -111,15 +139,40 @@ struct sock *sock_get(struct ustack *st, int sd);
  * "something changed", e.g. a listener's child). */
 void sock_wakeup(struct ustack *st, struct sock *sk);
 
+/*
+ * Datagram receive queues (UDP, ICMP echo sockets). Each datagram is charged
+ * its length plus SOCK_DGRAM_OVERHEAD against sk->rcvbuf, so that empty
+ * datagrams are bounded too. sock_queue_dgram() queues pkb (data at the
+ * payload, pkb->ip.src and pkb->scratch = source port set) and wakes
+ * waiters: 0, or -ENOBUFS when it does not fit (pkb NOT consumed: the caller
+ * counts its own drop and frees). sock_recv_dgram() takes one datagram:
+ * copies up to len bytes (the rest is discarded, as on Linux), fills src,
+ * honours MSG_PEEK and MSG_TRUNC (return the full length); -EAGAIN when
+ * empty (0 after SHUT_RD).
+ */
+#define SOCK_DGRAM_OVERHEAD 256u
+int sock_queue_dgram(struct ustack *st, struct sock *sk, struct pkb *pkb);
+ssize_t sock_recv_dgram(struct ustack *st, struct sock *sk, void *buf,
+			size_t len, int flags, struct sockaddr_in *src);
+
+/* SO_RCVBUF/SO_SNDBUF are clamped to this range (bytes, no doubling). */
+#define SOCK_BUF_MIN 1024u
+#define SOCK_BUF_MAX (16u << 20)
+
 /* ARP gave up on raddr: datagram sockets connected to it get
  * EHOSTUNREACH, and TCP is told (tcp_host_unreachable). */
 void sock_host_unreachable(struct ustack *st, uint32_t raddr);
 
 /*
- * Pick an ephemeral port (RFC 6056 algorithm 3, "simple hash-based": a
- * keyed hash of the addresses plus a per-destination counter, so ports are
- * hard to guess and a destination sees them spread). in_use() says whether a
- * candidate is taken for this proto. Range 49152..65535 (RFC 6335).
+ * Pick an ephemeral port. With a destination (raddr != 0): RFC 6056 3.3.4
+ * algorithm 4, "double-hash": offset = keyed hash of (proto, laddr, raddr,
+ * rport), plus a counter from a table indexed by a second keyed hash, so
+ * ports are hard to guess, consecutive connections to one destination do
+ * not collide, and one destination learns nothing about the ports used
+ * towards another. Without one (bind to port 0, unconnected sendto): RFC
+ * 6056 3.3.1 algorithm 1, a random start. Either way the search walks the
+ * range from there and in_use() says whether a candidate is taken for this
+ * proto. Deterministic for a fixed seed. Range 49152..65535 (RFC 6335).
  * Returns 0 and *port, or -EADDRNOTAVAIL when every port is taken.
  */
 int sock_ephemeral_port(struct ustack *st, int protocol, uint32_t laddr,
@@ -127,6 +180,9 @@ int sock_ephemeral_port(struct ustack *st, int protocol, uint32_t laddr,
 			int (*in_use)(struct ustack *st, uint16_t port,
 				      void *ctx),
 			void *ctx, uint16_t *port);
+
+/* Seed the RFC 6056 table (sock_table_init calls it). */
+void sock_ports_init(struct ustack *st);
 
 #define SOCK_EPHEMERAL_LOW 49152
 #define SOCK_EPHEMERAL_HIGH 65535

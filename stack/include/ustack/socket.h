@@ -8,35 +8,79 @@
  * SO_REUSEADDR, IPPROTO_TCP, TCP_NODELAY, ...).
  *
  * Errors: every call returns a count or descriptor >= 0, or a negative errno:
- *   -EBADF     sd is not an open socket
- *   -EINVAL    bad argument or call in the wrong state
- *   -EAGAIN    non-blocking and the call would block
+ *   -EBADF     sd is not an open socket (also: closed by another thread
+ *              while this call was blocked in it)
+ *   -EINVAL    bad argument (address length, flags value, `how`) or call
+ *              in the wrong state (bind twice); st == NULL
+ *   -EFAULT    a NULL pointer where a buffer or address is needed
+ *   -EAFNOSUPPORT  an address family other than AF_INET
+ *   -EPROTONOSUPPORT  no such protocol for this socket type
+ *   -EAGAIN    non-blocking and the call would block, or SO_RCVTIMEO /
+ *              SO_SNDTIMEO ran out
  *   -EINPROGRESS  non-blocking connect started (completion: poll POLLOUT,
  *              then SO_ERROR)
+ *   -EINTR     ustack_wakeup() interrupted a blocked call (runtime.h)
+ *   -ECANCELED the threaded runtime was stopped (runtime.h)
  *   -ECONNREFUSED -ECONNRESET -ETIMEDOUT -EHOSTUNREACH -ENETUNREACH
+ *              (datagram sockets: an ICMP error or ARP failure about the
+ *              connected peer fails the next call once; SO_ERROR too)
  *   -EPIPE     send after shutdown(SHUT_WR) or after the peer reset
  *   -ENOTCONN  -EISCONN -EADDRINUSE -EADDRNOTAVAIL -EMFILE -ENOBUFS
- *   -EMSGSIZE  datagram larger than the send limit
- *   -EOPNOTSUPP  operation not for this socket type
+ *   -EDESTADDRREQ  send on an unconnected datagram socket without address
+ *   -EACCES    datagram to a broadcast address without SO_BROADCAST
+ *   -EMSGSIZE  datagram larger than the send limit (65507 bytes, and
+ *              SO_SNDBUF for UDP)
+ *   -EOPNOTSUPP  operation not for this socket type, or an unsupported
+ *              flag (MSG_OOB)
+ *   -ENOPROTOOPT  unknown option, or a read-only one set
  * ustack_strerror() gives the text.
  *
  * Blocking: sockets block by default, the way the runtime in use defines it
  * (runtime.h): the event-loop runtime drives the stack from inside the call,
- * the threaded runtime sleeps on a condition variable. With no runtime
- * attached (a test driving the stack by hand) every socket is non-blocking.
- * SOCK_NONBLOCK in `type`, ustack_set_nonblock() or MSG_DONTWAIT make calls
- * return -EAGAIN instead of blocking.
+ * the threaded runtime sleeps until the stack signals the socket. With no
+ * runtime attached (a test driving the stack by hand) every socket is
+ * non-blocking. SOCK_NONBLOCK in `type`, ustack_set_nonblock() or
+ * MSG_DONTWAIT make calls return -EAGAIN instead of blocking. A blocking
+ * stream send queues everything before it returns (as BSD); MSG_WAITALL
+ * makes a stream recv wait for `len` bytes, end of stream or an error.
+ * Partial progress followed by an error returns the partial count.
+ *
+ * More in docs/sockets.md.
  */
 #ifndef USTACK_SOCKET_H
 #define USTACK_SOCKET_H
 
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
 #include <ustack/ustack.h>
+
+/*
+ * The IPPROTO_TCP option names, with Linux's values, so this header does
+ * not need <netinet/tcp.h> (which also declares tcp_seq, struct tcphdr,
+ * ...). Including <netinet/tcp.h> as well is fine: same values.
+ */
+#ifndef TCP_NODELAY
+#define TCP_NODELAY 1
+#endif
+#ifndef TCP_MAXSEG
+#define TCP_MAXSEG 2
+#endif
+#ifndef TCP_KEEPIDLE
+#define TCP_KEEPIDLE 4
+#endif
+#ifndef TCP_KEEPINTVL
+#define TCP_KEEPINTVL 5
+#endif
+#ifndef TCP_KEEPCNT
+#define TCP_KEEPCNT 6
+#endif
+/* Linux's value; <poll.h> defines it only under _GNU_SOURCE. */
+#ifndef POLLRDHUP
+#define POLLRDHUP 0x2000
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,8 +102,15 @@ int ustack_accept(struct ustack *st, int sd, struct sockaddr *addr,
 int ustack_connect(struct ustack *st, int sd, const struct sockaddr *addr,
 		   socklen_t addrlen);
 
-/* flags: MSG_DONTWAIT, MSG_PEEK (recv), MSG_WAITALL (recv), MSG_NOSIGNAL
- * (accepted, no signals are ever raised). */
+/*
+ * send flags: MSG_DONTWAIT, MSG_NOSIGNAL (accepted; no signals are ever
+ * raised), MSG_MORE (a hint for TCP), MSG_EOR and MSG_CONFIRM (ignored).
+ * recv flags: MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL (streams), MSG_TRUNC
+ * (datagrams: return the datagram's real length). Other flags: -EOPNOTSUPP.
+ * Datagram sockets: one datagram per recv, cut to len (the rest is
+ * discarded, as on Linux); a zero-length datagram reads as 0. recvfrom
+ * on a stream socket sets *addrlen to 0.
+ */
 ssize_t ustack_send(struct ustack *st, int sd, const void *buf, size_t len,
 		    int flags);
 ssize_t ustack_recv(struct ustack *st, int sd, void *buf, size_t len,
@@ -69,7 +120,9 @@ ssize_t ustack_sendto(struct ustack *st, int sd, const void *buf, size_t len,
 ssize_t ustack_recvfrom(struct ustack *st, int sd, void *buf, size_t len,
 			int flags, struct sockaddr *addr, socklen_t *addrlen);
 
-/* SHUT_RD, SHUT_WR (TCP: send FIN, keep receiving), SHUT_RDWR. */
+/* SHUT_RD, SHUT_WR (TCP: send FIN, keep receiving), SHUT_RDWR. As on
+ * Linux, an unconnected datagram socket answers -ENOTCONN but is shut down
+ * anyway (recv then returns 0: the way to wake a blocked reader). */
 int ustack_shutdown(struct ustack *st, int sd, int how);
 /*
  * Release the descriptor. TCP: an orderly close (FIN after queued data)
@@ -80,11 +133,16 @@ int ustack_close(struct ustack *st, int sd);
 
 /*
  * Options:
- *   SOL_SOCKET: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER (struct linger),
- *               SO_RCVBUF, SO_SNDBUF, SO_ERROR (get, clears), SO_TYPE (get)
- *   IPPROTO_TCP: TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT (s),
- *               TCP_MAXSEG (get)
- * int-valued options take an int.
+ *   SOL_SOCKET: SO_REUSEADDR, SO_KEEPALIVE, SO_BROADCAST, SO_LINGER
+ *               (struct linger; l_linger clamped to 0..65535 s),
+ *               SO_RCVBUF, SO_SNDBUF (bytes, clamped to 1 KiB..16 MiB, read
+ *               back as stored: no doubling as Linux does),
+ *               SO_RCVTIMEO, SO_SNDTIMEO (struct timeval; 0 = forever;
+ *               SO_SNDTIMEO also bounds a blocking connect),
+ *               SO_ERROR (get, clears), SO_TYPE, SO_PROTOCOL, SO_DOMAIN (get)
+ *   IPPROTO_TCP (stream sockets): TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL
+ *               (1..32767 s), TCP_KEEPCNT (1..127), TCP_MAXSEG (get)
+ * int-valued options take an int (optlen >= sizeof(int), else -EINVAL).
  */
 int ustack_setsockopt(struct ustack *st, int sd, int level, int optname,
 		      const void *optval, socklen_t optlen);
@@ -100,8 +158,12 @@ int ustack_set_nonblock(struct ustack *st, int sd, int on);
  * Poll stack sockets and, optionally, OS file descriptors (an entry with
  * sd < 0 polls os_fd, e.g. stdin). events/revents use POLLIN, POLLOUT,
  * POLLHUP, POLLERR, POLLRDHUP, POLLNVAL. timeout_ms: -1 forever, 0 no wait.
- * Returns the number of entries with revents != 0, or -errno.
- * Under the event-loop runtime this is where the stack runs.
+ * Returns the number of entries with revents != 0, or -errno (-EINTR
+ * after ustack_wakeup(), -ECANCELED once the threaded runtime is stopped).
+ * POLLERR and POLLHUP are reported even if not asked for; a bad sd gets
+ * POLLNVAL; an entry with sd < 0 and os_fd < 0 is ignored. Without a
+ * runtime the call only evaluates (timeout ignored). Under the event-loop
+ * runtime this is where the stack runs.
  */
 struct ustack_pollfd {
 	int sd;          /* stack socket, or -1 to poll os_fd */

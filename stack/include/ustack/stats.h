@@ -103,7 +103,9 @@
 	X(UDP_DROP_BAD_LENGTH, "udp.drop_bad_length")                          \
 	X(UDP_DROP_BAD_CHECKSUM, "udp.drop_bad_checksum")                      \
 	X(UDP_DROP_NO_PORT, "udp.drop_no_port")       /* port unreachable */   \
-	X(UDP_DROP_RCVBUF, "udp.drop_rcvbuf")         /* receive queue full */
+	X(UDP_DROP_RCVBUF, "udp.drop_rcvbuf")         /* receive queue full */ \
+	X(UDP_ICMP_ERR, "udp.icmp_err")     /* ICMP error -> connected socket */ \
+	X(UDP_ICMP_ERR_IGNORED, "udp.icmp_err_ignored") /* no connected socket */
 
 #define USTACK_STATS_TCP(X)                                                    \
 	X(TCP_RX, "tcp.rx")                          /* segments received */   \
