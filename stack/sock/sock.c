@@ -1,0 +1,1250 @@
+/*
+ * sock.c - the socket layer: the descriptor table, the generic half of
+ * every call of <ustack/socket.h> (argument checks, blocking, common
+ * options, poll), and the helpers protocols share (datagram queues,
+ * wakeups, host-unreachable fan-out).
+ *
+ * Every public call is enter -> validate -> protocol op -> (wait, retry)
+ * -> leave. Protocol ops never block: -EAGAIN (or -EINPROGRESS for connect)
+ * on a blocking socket makes this layer wait through st->rt->wait() for
+ * the right poll events and try again. A wait may let other threads run
+ * (threaded runtime), so after every wait the socket is looked up again by
+ * (sd, gen): a socket closed meanwhile gives -EBADF, never a dangling
+ * pointer.
+ *
+ * May touch: st->socks, struct sock, the protocols' sock_ops, the runtime
+ * (rt.h). Never reads a clock: st->now is set by the runtime's enter().
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "core/assert.h"
+#include "core/stack.h"
+#include "proto/icmp.h"
+#include "proto/ipv4.h"
+#include "proto/tcp.h"
+#include "proto/udp.h"
+#include "sock/rt.h"
+#include "sock/sock.h"
+
+#define SOCK_MAX_BACKLOG 4096      /* listen() clamp, as Linux somaxconn */
+#define SOCK_POLL_MAX (1u << 20)   /* entries in one ustack_poll() */
+#define SOCK_KEEP_MAX_S 32767      /* TCP_KEEPIDLE/INTVL, as Linux */
+#define SOCK_KEEPCNT_MAX 127
+#define SOCK_LINGER_MAX_S 65535
+
+#define SEND_FLAGS (MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE | MSG_EOR | MSG_CONFIRM)
+#define RECV_FLAGS (MSG_DONTWAIT | MSG_PEEK | MSG_WAITALL | MSG_TRUNC)
+
+/* ---- the descriptor table --------------------------------------------- */
+
+int sock_table_init(struct ustack *st)
+{
+	struct sock_table *t = &st->socks;
+
+	t->tab = calloc(st->cfg.max_sockets, sizeof(*t->tab));
+	if (!t->tab)
+		return -ENOMEM;
+	t->size = st->cfg.max_sockets;
+	t->count = 0;
+	t->gen = 0;
+	t->low_free = 0;
+	sock_ports_init(st);
+	return 0;
+}
+
+void sock_table_fini(struct ustack *st)
+{
+	struct sock_table *t = &st->socks;
+
+	if (!t->tab)
+		return;
+	for (uint32_t i = 0; i < t->size; i++) {
+		struct sock *sk = t->tab[i];
+
+		if (!sk)
+			continue;
+		if (sk->ops->release)
+			sk->ops->release(st, sk);
+		sock_free(st, sk);
+	}
+	free(t->tab);
+	t->tab = NULL;
+	t->size = t->count = 0;
+}
+
+static void sock_defaults(const struct ustack *st, struct sock *sk)
+{
+	const struct ustack_config *c = &st->cfg;
+
+	if (sk->protocol == IPPROTO_TCP) {
+		sk->rcvbuf = c->tcp_rcvbuf;
+		sk->sndbuf = c->tcp_sndbuf;
+	} else {
+		sk->rcvbuf = c->udp_rcvbuf;
+		sk->sndbuf = c->udp_sndbuf;
+	}
+	sk->keepidle_s = (uint32_t)(c->tcp_keepidle_us / 1000000u);
+	sk->keepintvl_s = (uint32_t)(c->tcp_keepintvl_us / 1000000u);
+	sk->keepcnt = c->tcp_keepcnt;
+}
+
+/* sock_alloc() with the reason for a failure. */
+static struct sock *sock_new(struct ustack *st, int type, int protocol,
+			     const struct sock_ops *ops, int *errp)
+{
+	struct sock_table *t = &st->socks;
+	struct sock *sk;
+	uint32_t i;
+	int err;
+
+	if (!t->tab || t->count >= t->size) {
+		*errp = -EMFILE;
+		return NULL;
+	}
+	/* POSIX: the lowest free descriptor. low_free skips the full
+	 * prefix, so a busy table costs O(holes), not O(size). */
+	for (i = t->low_free; i < t->size && t->tab[i]; i++)
+		;
+	USTACK_ASSERT(i < t->size);
+	if ((sk = calloc(1, sizeof(*sk))) == NULL) {
+		*errp = -ENOMEM;
+		return NULL;
+	}
+	sk->sd = (int)i;
+	sk->type = type;
+	sk->protocol = protocol;
+	sk->ops = ops;
+	sk->gen = ++t->gen;
+	sock_defaults(st, sk);
+	pkb_queue_init(&sk->rcvq);
+	t->tab[i] = sk;
+	t->count++;
+	t->low_free = i + 1;
+	if (ops->init && (err = ops->init(st, sk)) < 0) {
+		sock_free(st, sk);
+		*errp = err;
+		return NULL;
+	}
+	return sk;
+}
+
+struct sock *sock_alloc(struct ustack *st, int type, int protocol,
+			const struct sock_ops *ops)
+{
+	int err;
+
+	return sock_new(st, type, protocol, ops, &err);
+}
+
+void sock_free(struct ustack *st, struct sock *sk)
+{
+	struct sock_table *t = &st->socks;
+
+	if (!sk)
+		return;
+	if (sk->sd >= 0 && (uint32_t)sk->sd < t->size && t->tab[sk->sd] == sk) {
+		t->tab[sk->sd] = NULL;
+		t->count--;
+		if ((uint32_t)sk->sd < t->low_free)
+			t->low_free = (uint32_t)sk->sd;
+	}
+	/* Calls blocked on it wake, look it up again and find it gone. */
+	if (st->rt && st->rt->notify)
+		st->rt->notify(st, sk);
+	pkb_queue_purge(st, &sk->rcvq);
+	free(sk);
+}
+
+struct sock *sock_get(struct ustack *st, int sd)
+{
+	if (sd < 0 || (uint32_t)sd >= st->socks.size)
+		return NULL;
+	return st->socks.tab[sd];
+}
+
+void sock_wakeup(struct ustack *st, struct sock *sk)
+{
+	if (sk)
+		sk->wait_seq++;
+	if (st->rt && st->rt->notify)
+		st->rt->notify(st, sk);
+}
+
+/* Rare (ARP gave up on a neighbour), so a scan of the table: O(size). */
+void sock_host_unreachable(struct ustack *st, uint32_t raddr)
+{
+	for (uint32_t i = 0; i < st->socks.size; i++) {
+		struct sock *sk = st->socks.tab[i];
+
+		if (sk && sk->type == SOCK_DGRAM && sk->connected &&
+		    sk->raddr == raddr) {
+			sk->so_error = EHOSTUNREACH;
+			sock_wakeup(st, sk);
+		}
+	}
+	tcp_host_unreachable(st, raddr);
+}
+
+/* ---- datagram queues (UDP, ICMP echo) --------------------------------- */
+
+int sock_queue_dgram(struct ustack *st, struct sock *sk, struct pkb *pkb)
+{
+	struct pkb_queue *q = &sk->rcvq;
+	uint64_t charge = (uint64_t)q->bytes + pkb->len +
+			  (uint64_t)(q->count + 1) * SOCK_DGRAM_OVERHEAD;
+
+	/* One datagram always fits in an empty queue (as Linux does), so a
+	 * small SO_RCVBUF does not make large datagrams undeliverable. */
+	if (q->count > 0 && charge > sk->rcvbuf)
+		return -ENOBUFS;
+	pkb_queue_push(q, pkb);
+	sock_wakeup(st, sk);
+	return 0;
+}
+
+ssize_t sock_recv_dgram(struct ustack *st, struct sock *sk, void *buf,
+			size_t len, int flags, struct sockaddr_in *src)
+{
+	struct pkb *p = sk->rcvq.head;
+	size_t n;
+	ssize_t ret;
+
+	if (!p)
+		return sk->shut_rd ? 0 : -EAGAIN;
+	n = USTACK_MIN(len, (size_t)p->len);
+	if (n)
+		memcpy(buf, p->data, n);
+	if (src) {
+		memset(src, 0, sizeof(*src));
+		src->sin_family = AF_INET;
+		src->sin_addr.s_addr = htonl(p->ip.src);
+		src->sin_port = htons((uint16_t)p->scratch);
+	}
+	ret = (flags & MSG_TRUNC) ? (ssize_t)p->len : (ssize_t)n;
+	if (!(flags & MSG_PEEK))
+		pkb_free(st, pkb_queue_pop(&sk->rcvq));
+	return ret;
+}
+
+/* ---- calls: entering, blocking ----------------------------------------- */
+
+static void api_enter(struct ustack *st)
+{
+	if (st->rt)
+		st->rt->enter(st);
+}
+
+static void api_leave(struct ustack *st)
+{
+	if (st->rt)
+		st->rt->leave(st);
+}
+
+/* One blocking-capable call on one socket. */
+struct call {
+	struct ustack *st;
+	struct sock *sk;
+	int sd;
+	uint32_t gen;
+	int blocking;
+	ustack_time_t deadline;   /* SO_RCVTIMEO/SO_SNDTIMEO, or NEVER */
+};
+
+static int call_begin(struct call *c, struct ustack *st, int sd, int flags,
+		      int for_send)
+{
+	ustack_time_t timeo;
+
+	c->st = st;
+	c->sd = sd;
+	if ((c->sk = sock_get(st, sd)) == NULL)
+		return -EBADF;
+	c->gen = c->sk->gen;
+	c->blocking = st->rt && !c->sk->nonblock && !(flags & MSG_DONTWAIT);
+	timeo = for_send ? c->sk->sndtimeo_us : c->sk->rcvtimeo_us;
+	c->deadline = timeo ? st->now + timeo : USTACK_TIME_NEVER;
+	return 0;
+}
+
+/* Wait for events on the call's socket, then find the socket again.
+ * A timeout (SO_RCVTIMEO/SO_SNDTIMEO) is -EAGAIN, as on Linux. */
+static int call_wait(struct call *c, short events)
+{
+	int err = c->st->rt->wait(c->st, c->sk, events, c->deadline);
+
+	c->sk = sock_get(c->st, c->sd);
+	if (!c->sk || c->sk->gen != c->gen) {
+		c->sk = NULL;
+		return -EBADF;
+	}
+	return err == -ETIMEDOUT ? -EAGAIN : err;
+}
+
+static int take_so_error(struct sock *sk)
+{
+	int e = sk->so_error;
+
+	sk->so_error = 0;
+	return e;
+}
+
+/* ---- addresses ---------------------------------------------------------- */
+
+static int addr_from_user(const struct sockaddr *a, socklen_t len,
+			  struct sockaddr_in *out, int allow_unspec)
+{
+	sa_family_t fam;
+
+	if (!a)
+		return -EFAULT;
+	if (len < sizeof(sa_family_t))
+		return -EINVAL;
+	memcpy(&fam, (const char *)a + offsetof(struct sockaddr, sa_family),
+	       sizeof(fam));
+	memset(out, 0, sizeof(*out));
+	if (fam == AF_UNSPEC && allow_unspec) {
+		out->sin_family = AF_UNSPEC;
+		return 0;
+	}
+	if (len < sizeof(struct sockaddr_in))
+		return -EINVAL;
+	memcpy(out, a, sizeof(*out));
+	return out->sin_family == AF_INET ? 0 : -EAFNOSUPPORT;
+}
+
+static int addr_out_check(const struct sockaddr *a, const socklen_t *len)
+{
+	if (a && !len)
+		return -EFAULT;
+	if (a && (int)*len < 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* POSIX: copy what fits, report the full length. */
+static void addr_to_user(struct sockaddr *a, socklen_t *len, uint32_t addr,
+			 uint16_t port)
+{
+	struct sockaddr_in sin;
+
+	if (!a)
+		return;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(addr);
+	memcpy(a, &sin, USTACK_MIN((size_t)*len, sizeof(sin)));
+	*len = sizeof(sin);
+}
+
+/* ---- socket, bind, listen, accept, connect ----------------------------- */
+
+/* A protocol whose ops table is empty is not linked in (yet). */
+static int ops_available(const struct sock_ops *ops)
+{
+	return ops->sendto || ops->recvfrom || ops->accept;
+}
+
+static int pick_ops(int type, int *protocol, const struct sock_ops **ops)
+{
+	switch (type) {
+	case SOCK_STREAM:
+		if (*protocol != 0 && *protocol != IPPROTO_TCP)
+			return -EPROTONOSUPPORT;
+		*protocol = IPPROTO_TCP;
+		*ops = &tcp_sock_ops;
+		break;
+	case SOCK_DGRAM:
+		if (*protocol == 0 || *protocol == IPPROTO_UDP) {
+			*protocol = IPPROTO_UDP;
+			*ops = &udp_sock_ops;
+		} else if (*protocol == IPPROTO_ICMP) {
+			*ops = &icmp_sock_ops;
+		} else {
+			return -EPROTONOSUPPORT;
+		}
+		break;
+	case SOCK_RAW:
+	case SOCK_SEQPACKET:
+	case SOCK_RDM:
+		return -EPROTONOSUPPORT;
+	default:
+		return -EINVAL;
+	}
+	return ops_available(*ops) ? 0 : -EPROTONOSUPPORT;
+}
+
+int ustack_socket(struct ustack *st, int domain, int type, int protocol)
+{
+	int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	const struct sock_ops *ops;
+	struct sock *sk;
+	int err;
+
+	if (!st)
+		return -EINVAL;
+	if (domain != AF_INET)
+		return -EAFNOSUPPORT;
+	if ((err = pick_ops(base, &protocol, &ops)) < 0)
+		return err;
+	api_enter(st);
+	sk = sock_new(st, base, protocol, ops, &err);
+	if (sk) {
+		sk->nonblock = (type & SOCK_NONBLOCK) != 0;
+		err = sk->sd;
+	}
+	api_leave(st);
+	return err;
+}
+
+static int do_bind(struct ustack *st, int sd, const struct sockaddr *addr,
+		   socklen_t len)
+{
+	struct sock *sk = sock_get(st, sd);
+	struct sockaddr_in sin;
+	uint32_t a;
+	int err;
+
+	if (!sk)
+		return -EBADF;
+	if ((err = addr_from_user(addr, len, &sin, 0)) < 0)
+		return err;
+	if (sk->bound)
+		return -EINVAL;
+	a = ntohl(sin.sin_addr.s_addr);
+	if (a != INADDR_ANY && !ip4_is_local(st, a))
+		return -EADDRNOTAVAIL;
+	if (!sk->ops->bind)
+		return -EOPNOTSUPP;
+	return sk->ops->bind(st, sk, &sin);
+}
+
+int ustack_bind(struct ustack *st, int sd, const struct sockaddr *addr,
+		socklen_t addrlen)
+{
+	int err;
+
+	if (!st)
+		return -EINVAL;
+	api_enter(st);
+	err = do_bind(st, sd, addr, addrlen);
+	api_leave(st);
+	return err;
+}
+
+int ustack_listen(struct ustack *st, int sd, int backlog)
+{
+	struct sock *sk;
+	int err;
+
+	if (!st)
+		return -EINVAL;
+	api_enter(st);
+	if ((sk = sock_get(st, sd)) == NULL)
+		err = -EBADF;
+	else if (sk->type != SOCK_STREAM || !sk->ops->listen)
+		err = -EOPNOTSUPP;
+	else {
+		/* As Linux: negative or huge means "the maximum". */
+		if ((unsigned)backlog > SOCK_MAX_BACKLOG)
+			backlog = SOCK_MAX_BACKLOG;
+		err = sk->ops->listen(st, sk, backlog);
+	}
+	api_leave(st);
+	return err;
+}
+
+static int do_accept(struct ustack *st, int sd, struct sockaddr *addr,
+		     socklen_t *alen)
+{
+	struct sock *child = NULL;
+	struct call c;
+	int err;
+
+	if ((err = addr_out_check(addr, alen)) < 0 ||
+	    (err = call_begin(&c, st, sd, 0, 0)) < 0)
+		return err;
+	if (c.sk->type != SOCK_STREAM || !c.sk->ops->accept)
+		return -EOPNOTSUPP;
+	for (;;) {
+		err = c.sk->ops->accept(st, c.sk, &child);
+		if (err != -EAGAIN || !c.blocking)
+			break;
+		if ((err = call_wait(&c, POLLIN)) < 0)
+			return err;
+	}
+	if (err < 0)
+		return err;
+	USTACK_ASSERT(child != NULL);
+	addr_to_user(addr, alen, child->raddr, child->rport);
+	return child->sd;
+}
+
+int ustack_accept(struct ustack *st, int sd, struct sockaddr *addr,
+		  socklen_t *addrlen)
+{
+	int err;
+
+	if (!st)
+		return -EINVAL;
+	api_enter(st);
+	err = do_accept(st, sd, addr, addrlen);
+	api_leave(st);
+	return err;
+}
+
+/* A blocking connect: wait for POLLOUT (or an error), then the result is
+ * SO_ERROR's, as a BSD program would read it after a non-blocking one. */
+static int connect_wait(struct call *c)
+{
+	short ev;
+	int err;
+
+	for (;;) {
+		ev = sock_poll_one(c->st, c->sk);
+		if (ev & (POLLOUT | POLLERR | POLLHUP))
+			break;
+		err = call_wait(c, POLLOUT);
+		if (err == -EAGAIN)
+			return -EINPROGRESS; /* SO_SNDTIMEO: Linux says so */
+		if (err < 0)
+			return err;
+	}
+	if ((err = take_so_error(c->sk)) != 0)
+		return -err;
+	return (ev & POLLOUT) ? 0 : -ECONNREFUSED;
+}
+
+static int do_connect(struct ustack *st, int sd, const struct sockaddr *addr,
+		      socklen_t len)
+{
+	struct sockaddr_in sin;
+	struct call c;
+	int err;
+
+	if ((err = call_begin(&c, st, sd, 0, 1)) < 0)
+		return err;
+	if ((err = addr_from_user(addr, len, &sin, 1)) < 0)
+		return err;
+	if (!c.sk->ops->connect)
+		return -EOPNOTSUPP;
+	err = c.sk->ops->connect(st, c.sk, &sin);
+	if (err != -EINPROGRESS || !c.blocking)
+		return err;
+	return connect_wait(&c);
+}
+
+int ustack_connect(struct ustack *st, int sd, const struct sockaddr *addr,
+		   socklen_t addrlen)
+{
+	int err;
+
+	if (!st)
+		return -EINVAL;
+	api_enter(st);
+	err = do_connect(st, sd, addr, addrlen);
+	api_leave(st);
+	return err;
+}
+
+/* ---- send, recv ----------------------------------------------------------- */
+
+/*
+ * Datagrams: one op call, retried only on -EAGAIN. Streams: as BSD blocking
+ * send, loop until everything is queued; a non-blocking stream send
+ * returns what was queued (or -EAGAIN). An error after a partial send
+ * returns the partial count; the error shows on the next call.
+ */
+static ssize_t send_loop(struct call *c, const uint8_t *buf, size_t len,
+			 int flags, const struct sockaddr_in *dst)
+{
+	int stream = c->sk->type == SOCK_STREAM;
+	size_t done = 0;
+	ssize_t n;
+	int err;
+
+	for (;;) {
+		if (c->sk->shut_wr)
+			return done ? (ssize_t)done : -EPIPE;
+		n = c->sk->ops->sendto(c->st, c->sk, buf + done, len - done,
+				       flags, dst);
+		if (n >= 0 && !stream)
+			return n;
+		if (n > 0)
+			done += (size_t)n;
+		if (n >= 0 && done == len)
+			return (ssize_t)done;
+		if (n < 0 && n != -EAGAIN)
+			return done ? (ssize_t)done : n;
+		/* -EAGAIN, or a stream took part of it. */
+		if (!c->blocking)
+			return done ? (ssize_t)done : -EAGAIN;
+		if ((err = call_wait(c, POLLOUT)) < 0)
+			return done ? (ssize_t)done : err;
+	}
+}
+
+static ssize_t do_sendto(struct ustack *st, int sd, const void *buf,
+			 size_t len, int flags, const struct sockaddr *addr,
+			 socklen_t alen)
+{
+	struct sockaddr_in sin;
+	struct call c;
+	int err;
+
+	if ((err = call_begin(&c, st, sd, flags, 1)) < 0)
+		return err;
+	if (!buf && len)
+		return -EFAULT;
+	if (flags & ~SEND_FLAGS)
+		return -EOPNOTSUPP;
+	if (addr && (err = addr_from_user(addr, alen, &sin, 0)) < 0)
+		return err;
+	if (!c.sk->ops->sendto)
+		return -EOPNOTSUPP;
+	return send_loop(&c, buf, len, flags & ~MSG_DONTWAIT,
+			 addr ? &sin : NULL);
+}
+
+ssize_t ustack_sendto(struct ustack *st, int sd, const void *buf, size_t len,
+		      int flags, const struct sockaddr *addr, socklen_t addrlen)
+{
+	ssize_t n;
+
+	if (!st)
+		return -EINVAL;
+	api_enter(st);
+	n = do_sendto(st, sd, buf, len, flags, addr, addrlen);
+	api_leave(st);
+	return n;
+}
+
+ssize_t ustack_send(struct ustack *st, int sd, const void *buf, size_t len,
+		    int flags)
+{
+	return ustack_sendto(st, sd, buf, len, flags, NULL, 0);
+}
+
+/*
+ * One datagram, or what a stream has; a blocking socket waits for
+ * something. MSG_WAITALL on a stream loops until len bytes, EOF or an
+ * error (then the partial count); it is ignored with MSG_PEEK.
+ */
+static ssize_t recv_loop(struct call *c, uint8_t *buf, size_t len, int flags,
+			 struct sockaddr_in *src)
+{
+	int waitall = (flags & MSG_WAITALL) && !(flags & MSG_PEEK) &&
+		      c->sk->type == SOCK_STREAM;
+	int opflags = flags & ~(MSG_WAITALL | MSG_DONTWAIT);
+	size_t done = 0;
+	ssize_t n;
+	int err;
+
+	for (;;) {
+		n = c->sk->ops->recvfrom(c->st, c->sk, buf + done, len - done,
+					 opflags, src);
+		if (n >= 0 && c->sk->type != SOCK_STREAM)
+			return n;
+		if (n > 0) {
+			done += (size_t)n;
+			if (!waitall || done >= len)
+				return (ssize_t)done;
+			continue;
+		}
+		if (n == 0)
+			return (ssize_t)done; /* end of stream */
+		if (n != -EAGAIN)
+			return done ? (ssize_t)done : n;
+		if (!c->blocking)
+			return done ? (ssize_t)done : -EAGAIN;
+		if ((err = call_wait(c, POLLIN)) < 0)
+			return done ? (ssize_t)done : err;
+	}
+}
+
+static ssize_t do_recvfrom(struct ustack *st, int sd, void *buf, size_t len,
+			   int flags, struct sockaddr *addr, socklen_t *alen)
+{
+	struct sockaddr_in src;
+	struct call c;
+	ssize_t n;
+	int err;
+
+	if ((err = call_begin(&c, st, sd, flags, 0)) < 0)
+		return err;
+	if (!buf && len)
+		return -EFAULT;
+	if (flags & ~RECV_FLAGS)
+		return -EOPNOTSUPP;
+	if ((err = addr_out_check(addr, alen)) < 0)
+		return err;
+	if (!c.sk->ops->recvfrom)
+		return -EOPNOTSUPP;
+	memset(&src, 0, sizeof(src));
+	n = recv_loop(&c, buf, len, flags, &src);
+	if (n >= 0 && addr) {
+		if (src.sin_family == AF_INET)
+			addr_to_user(addr, alen, ntohl(src.sin_addr.s_addr),
+				     ntohs(src.sin_port));
+		else
+			*alen = 0; /* streams: no address, as Linux */
+	}
+	return n;
+}
+
+ssize_t ustack_recvfrom(struct ustack *st, int sd, void *buf, size_t len,
+			int flags, struct sockaddr *addr, socklen_t *addrlen)
+{
+	ssize_t n;
+
+	if (!st)
+		return -EINVAL;
+	api_enter(st);
+	n = do_recvfrom(st, sd, buf, len, flags, addr, addrlen);
+	api_leave(st);
+	return n;
+}
+
+ssize_t ustack_recv(struct ustack *st, int sd, void *buf, size_t len,
+		    int flags)
+{
+	return ustack_recvfrom(st, sd, buf, len, flags, NULL, NULL);
+}
+
+/* ---- shutdown, close ---------------------------------------------------- */
+
+static int do_shutdown(struct ustack *st, int sd, int how)
+{
+	struct sock *sk = sock_get(st, sd);
+	int err;
+
+	if (!sk)
+		return -EBADF;
+	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+		return -EINVAL;
+	err = sk->ops->shutdown ? sk->ops->shutdown(st, sk, how) : 0;
+	/* As Linux, an unconnected datagram socket answers -ENOTCONN but is
+	 * shut down all the same: the way to wake a thread blocked in its
+	 * recvfrom(). */
+	if (err == 0 || (err == -ENOTCONN && sk->type == SOCK_DGRAM)) {
+		if (how != SHUT_WR)
+			sk->shut_rd = 1;
+		if (how != SHUT_RD)
+			sk->shut_wr = 1;
+		sock_wakeup(st, sk);
+	}
+	return err;
+}
+
+int ustack_shutdown(struct ustack *st, int sd, int how)
+{
+	int err;
+
+	if (!st)
+		return -EINVAL;
+	api_enter(st);
+	err = do_shutdown(st, sd, how);
+	api_leave(st);
+	return err;
+}
+
+int ustack_close(struct ustack *st, int sd)
+{
+	struct sock *sk;
+	int err = 0;
+
+	if (!st)
+		return -EINVAL;
+	api_enter(st);
+	if ((sk = sock_get(st, sd)) == NULL) {
+		err = -EBADF;
+	} else {
+		if (sk->ops->release)
+			sk->ops->release(st, sk);
+		sock_free(st, sk);
+	}
+	api_leave(st);
+	return err;
+}
+
+/* ---- options -------------------------------------------------------------- */
+
+/* The common options, saved so a protocol's refusal can undo the store. */
+struct opt_saved {
+	uint32_t rcvbuf, sndbuf, keepidle_s, keepintvl_s, keepcnt;
+	int linger_on, linger_s;
+	ustack_time_t rcvtimeo_us, sndtimeo_us;
+	unsigned reuseaddr, keepalive, nodelay, broadcast;
+};
+
+static void opt_save(const struct sock *sk, struct opt_saved *o)
+{
+	o->rcvbuf = sk->rcvbuf;
+	o->sndbuf = sk->sndbuf;
+	o->keepidle_s = sk->keepidle_s;
+	o->keepintvl_s = sk->keepintvl_s;
+	o->keepcnt = sk->keepcnt;
+	o->linger_on = sk->linger_on;
+	o->linger_s = sk->linger_s;
+	o->rcvtimeo_us = sk->rcvtimeo_us;
+	o->sndtimeo_us = sk->sndtimeo_us;
+	o->reuseaddr = sk->reuseaddr;
+	o->keepalive = sk->keepalive;
+	o->nodelay = sk->nodelay;
+	o->broadcast = sk->broadcast;
+}
+
+static void opt_restore(struct sock *sk, const struct opt_saved *o)
+{
+	sk->rcvbuf = o->rcvbuf;
+	sk->sndbuf = o->sndbuf;
+	sk->keepidle_s = o->keepidle_s;
+	sk->keepintvl_s = o->keepintvl_s;
+	sk->keepcnt = o->keepcnt;
+	sk->linger_on = o->linger_on;
+	sk->linger_s = o->linger_s;
+	sk->rcvtimeo_us = o->rcvtimeo_us;
+	sk->sndtimeo_us = o->sndtimeo_us;
+	sk->reuseaddr = o->reuseaddr & 1;
+	sk->keepalive = o->keepalive & 1;
+	sk->nodelay = o->nodelay & 1;
+	sk->broadcast = o->broadcast & 1;
+}
+
+static int opt_int(const void *val, socklen_t len, int *v)
+{
+	if (len < sizeof(int))
+		return -EINVAL;
+	memcpy(v, val, sizeof(int));
+	return 0;
+}
+
+/* SO_RCVBUF/SO_SNDBUF: clamped to [SOCK_BUF_MIN, SOCK_BUF_MAX], stored as
+ * given (no doubling as Linux does); getsockopt reads back the clamp. */
+static uint32_t buf_clamp(int v)
+{
+	if (v < (int)SOCK_BUF_MIN)
+		return SOCK_BUF_MIN;
+	if ((unsigned)v > SOCK_BUF_MAX)
+		return SOCK_BUF_MAX;
+	return (uint32_t)v;
+}
+
+static int set_linger(struct sock *sk, const void *val, socklen_t len)
+{
+	struct linger l;
+
+	if (len < sizeof(l))
+		return -EINVAL;
+	memcpy(&l, val, sizeof(l));
+	sk->linger_on = l.l_onoff != 0;
+	sk->linger_s = l.l_linger < 0 ? 0 :
+		       USTACK_MIN(l.l_linger, SOCK_LINGER_MAX_S);
+	return 0;
+}
+
+static int set_timeo(struct sock *sk, int name, const void *val,
+		     socklen_t len)
+{
+	struct timeval tv;
+	ustack_time_t us;
+
+	if (len < sizeof(tv))
+		return -EINVAL;
+	memcpy(&tv, val, sizeof(tv));
+	if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
+		return -EDOM;
+	if (tv.tv_sec < 0) /* Linux: a negative time means "don't wait" */
+		us = 1;
+	else if ((uint64_t)tv.tv_sec > UINT32_MAX)
+		us = 0;
+	else
+		us = (ustack_time_t)tv.tv_sec * 1000000u +
+		     (ustack_time_t)tv.tv_usec;
+	if (name == SO_RCVTIMEO)
+		sk->rcvtimeo_us = us;
+	else
+		sk->sndtimeo_us = us;
+	return 0;
+}
+
+#define OPT_NOT_COMMON 1
+
+/* Store a common option: 0, OPT_NOT_COMMON (ask the protocol), -errno. */
+static int set_sol_socket(struct sock *sk, int name, const void *val,
+			  socklen_t len)
+{
+	int v, err;
+
+	switch (name) {
+	case SO_LINGER:
+		return set_linger(sk, val, len);
+	case SO_RCVTIMEO:
+	case SO_SNDTIMEO:
+		return set_timeo(sk, name, val, len);
+	case SO_ERROR:
+	case SO_TYPE:
+	case SO_PROTOCOL:
+	case SO_DOMAIN:
+		return -ENOPROTOOPT; /* read-only */
+	case SO_REUSEADDR:
+	case SO_KEEPALIVE:
+	case SO_BROADCAST:
+	case SO_RCVBUF:
+	case SO_SNDBUF:
+		break;
+	default:
+		return OPT_NOT_COMMON;
+	}
+	if ((err = opt_int(val, len, &v)) < 0)
+		return err;
+	switch (name) {
+	case SO_REUSEADDR: sk->reuseaddr = v != 0; break;
+	case SO_KEEPALIVE: sk->keepalive = v != 0; break;
+	case SO_BROADCAST: sk->broadcast = v != 0; break;
+	case SO_RCVBUF: sk->rcvbuf = buf_clamp(v); break;
+	case SO_SNDBUF: sk->sndbuf = buf_clamp(v); break;
+	}
+	return 0;
+}
+
+static int set_ipproto_tcp(struct sock *sk, int name, const void *val,
+			   socklen_t len)
+{
+	int v, err;
+
+	if (name != TCP_NODELAY && name != TCP_KEEPIDLE &&
+	    name != TCP_KEEPINTVL && name != TCP_KEEPCNT)
+		return OPT_NOT_COMMON;
+	if ((err = opt_int(val, len, &v)) < 0)
+		return err;
+	switch (name) {
+	case TCP_NODELAY:
+		sk->nodelay = v != 0;
+		break;
+	case TCP_KEEPIDLE:
+	case TCP_KEEPINTVL:
+		if (v < 1 || v > SOCK_KEEP_MAX_S)
+			return -EINVAL;
+		if (name == TCP_KEEPIDLE)
+			sk->keepidle_s = (uint32_t)v;
+		else
+			sk->keepintvl_s = (uint32_t)v;
+		break;
+	case TCP_KEEPCNT:
+		if (v < 1 || v > SOCK_KEEPCNT_MAX)
+			return -EINVAL;
+		sk->keepcnt = (uint32_t)v;
+		break;
+	}
+	return 0;
+}
+
+static int do_setsockopt(struct ustack *st, int sd, int level, int name,
+			 const void *val, socklen_t len)
+{
+	struct sock *sk = sock_get(st, sd);
+	struct opt_saved saved;
+	int err = OPT_NOT_COMMON, r;
+
+	if (!sk)
+		return -EBADF;
+	if (!val)
+		return -EFAULT;
+	opt_save(sk, &saved);
+	if (level == SOL_SOCKET)
+		err = set_sol_socket(sk, name, val, len);
+	else if (level == IPPROTO_TCP && sk->type == SOCK_STREAM)
+		err = set_ipproto_tcp(sk, name, val, len);
+	if (err < 0)
+		return err;
+	if (err == OPT_NOT_COMMON)
+		return sk->ops->setsockopt ?
+		       sk->ops->setsockopt(st, sk, level, name, val, len) :
+		       -ENOPROTOOPT;
+	/* Stored; now the protocol may react (or refuse: undo). */
+	if (sk->ops->setsockopt) {
+		r = sk->ops->setsockopt(st, sk, level, name, val, len);
+		if (r < 0 && r != -ENOPROTOOPT) {
+			opt_restore(sk, &saved);
+			return r;
+		}
+	}
+	return 0;
+}
+
+int ustack_setsockopt(struct ustack *st, int sd, int level, int optname,
+		      const void *optval, socklen_t optlen)
+{
+	int err;
+
+	if (!st)
+		return -EINVAL;
+	api_enter(st);
+	err = do_setsockopt(st, sd, level, optname, optval, optlen);
+	api_leave(st);
+	return err;
+}
+
+static int put_opt(void *val, socklen_t *len, const void *v, size_t n)
+{
+	if (*len < n)
+		return -EINVAL;
+	memcpy(val, v, n);
+	*len = (socklen_t)n;
+	return 0;
+}
+
+static int put_int(void *val, socklen_t *len, int v)
+{
+	return put_opt(val, len, &v, sizeof(v));
+}
+
+static int get_sol_socket(struct sock *sk, int name, void *val,
+			  socklen_t *len)
+{
+	struct linger l;
+	struct timeval tv;
+	ustack_time_t us;
+
+	switch (name) {
+	case SO_REUSEADDR: return put_int(val, len, sk->reuseaddr);
+	case SO_KEEPALIVE: return put_int(val, len, sk->keepalive);
+	case SO_BROADCAST: return put_int(val, len, sk->broadcast);
+	case SO_RCVBUF: return put_int(val, len, (int)sk->rcvbuf);
+	case SO_SNDBUF: return put_int(val, len, (int)sk->sndbuf);
+	case SO_TYPE: return put_int(val, len, sk->type);
+	case SO_PROTOCOL: return put_int(val, len, sk->protocol);
+	case SO_DOMAIN: return put_int(val, len, AF_INET);
+	case SO_ERROR: {
+		int err;
+
+		if (*len < sizeof(int))
+			return -EINVAL;
+		err = take_so_error(sk); /* get and clear */
+		return put_int(val, len, err);
+	}
+	case SO_LINGER:
+		memset(&l, 0, sizeof(l));
+		l.l_onoff = sk->linger_on;
+		l.l_linger = sk->linger_s;
+		return put_opt(val, len, &l, sizeof(l));
+	case SO_RCVTIMEO:
+	case SO_SNDTIMEO:
+		us = name == SO_RCVTIMEO ? sk->rcvtimeo_us : sk->sndtimeo_us;
+		memset(&tv, 0, sizeof(tv));
+		tv.tv_sec = (time_t)(us / 1000000u);
+		tv.tv_usec = (suseconds_t)(us % 1000000u);
+		return put_opt(val, len, &tv, sizeof(tv));
+	}
+	return OPT_NOT_COMMON;
+}
+
+static int get_ipproto_tcp(struct sock *sk, int name, void *val,
+			   socklen_t *len)
+{
+	switch (name) {
+	case TCP_NODELAY: return put_int(val, len, sk->nodelay);
+	case TCP_KEEPIDLE: return put_int(val, len, (int)sk->keepidle_s);
+	case TCP_KEEPINTVL: return put_int(val, len, (int)sk->keepintvl_s);
+	case TCP_KEEPCNT: return put_int(val, len, (int)sk->keepcnt);
+	}
+	return OPT_NOT_COMMON;
+}
+
+static int do_getsockopt(struct ustack *st, int sd, int level, int name,
+			 void *val, socklen_t *len)
+{
+	struct sock *sk = sock_get(st, sd);
+	int err = OPT_NOT_COMMON;
+
+	if (!sk)
+		return -EBADF;
+	if (!val || !len)
+		return -EFAULT;
+	if (level == SOL_SOCKET)
+		err = get_sol_socket(sk, name, val, len);
+	else if (level == IPPROTO_TCP && sk->type == SOCK_STREAM)
+		err = get_ipproto_tcp(sk, name, val, len);
+	if (err != OPT_NOT_COMMON)
+		return err;
+	return sk->ops->getsockopt ?
+	       sk->ops->getsockopt(st, sk, level, name, val, len) :
+	       -ENOPROTOOPT;
+}
+
+int ustack_getsockopt(struct ustack *st, int sd, int level, int optname,
+		      void *optval, socklen_t *optlen)
+{
+	int err;
+
+	if (!st)
+		return -EINVAL;
+	api_enter(st);
+	err = do_getsockopt(st, sd, level, optname, optval, optlen);
+	api_leave(st);
+	return err;
+}
+
+/* ---- names, non-blocking, poll ------------------------------------------- */
+
+static int do_name(struct ustack *st, int sd, struct sockaddr *addr,
+		   socklen_t *alen, int peer)
+{
+	struct sock *sk = sock_get(st, sd);
+	int err;
+
+	if (!sk)
+		return -EBADF;
+	if (!addr)
+		return -EFAULT;
+	if ((err = addr_out_check(addr, alen)) < 0)
+		return err;
+	if (peer) {
+		if (!sk->connected)
+			return -ENOTCONN;
+		addr_to_user(addr, alen, sk->raddr, sk->rport);
+	} else {
+		/* Connected through a wildcard bind: the source address
+		 * it uses, which is our one address. */
+		uint32_t a = sk->laddr;
+
+		if (!a && sk->connected)
+			a = st->cfg.addr;
+		addr_to_user(addr, alen, a, sk->lport);
+	}
+	return 0;
+}
+
+int ustack_getsockname(struct ustack *st, int sd, struct sockaddr *addr,
+		       socklen_t *addrlen)
+{
+	int err;
+
+	if (!st)
+		return -EINVAL;
+	api_enter(st);
+	err = do_name(st, sd, addr, addrlen, 0);
+	api_leave(st);
+	return err;
+}
+
+int ustack_getpeername(struct ustack *st, int sd, struct sockaddr *addr,
+		       socklen_t *addrlen)
+{
+	int err;
+
+	if (!st)
+		return -EINVAL;
+	api_enter(st);
+	err = do_name(st, sd, addr, addrlen, 1);
+	api_leave(st);
+	return err;
+}
+
+int ustack_set_nonblock(struct ustack *st, int sd, int on)
+{
+	struct sock *sk;
+	int err = 0;
+
+	if (!st)
+		return -EINVAL;
+	api_enter(st);
+	if ((sk = sock_get(st, sd)) == NULL)
+		err = -EBADF;
+	else
+		sk->nonblock = on != 0;
+	api_leave(st);
+	return err;
+}
+
+short sock_poll_one(struct ustack *st, struct sock *sk)
+{
+	short m;
+
+	if (sk->ops->poll) {
+		m = sk->ops->poll(st, sk);
+	} else {
+		m = POLLOUT;
+		if (sk->rcvq.count)
+			m |= POLLIN;
+		if (sk->so_error)
+			m |= POLLERR;
+	}
+	if (m & POLLIN)
+		m |= POLLRDNORM;
+	if (m & POLLOUT)
+		m |= POLLWRNORM;
+	return m;
+}
+
+unsigned sock_poll_eval(struct ustack *st, struct ustack_pollfd *fds,
+			unsigned n)
+{
+	unsigned ready = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct sock *sk;
+		short rev;
+
+		if (fds[i].sd < 0)
+			continue;
+		if ((sk = sock_get(st, fds[i].sd)) == NULL)
+			rev = POLLNVAL;
+		else
+			rev = sock_poll_one(st, sk) &
+			      (fds[i].events | POLLERR | POLLHUP);
+		fds[i].revents = rev;
+		ready += rev != 0;
+	}
+	return ready;
+}
+
+int ustack_poll(struct ustack *st, struct ustack_pollfd *fds, unsigned nfds,
+		int timeout_ms)
+{
+	int r;
+
+	if (!st)
+		return -EINVAL;
+	if (nfds && !fds)
+		return -EFAULT;
+	if (nfds > SOCK_POLL_MAX)
+		return -EINVAL;
+	api_enter(st);
+	if (st->rt && st->rt->poll) {
+		r = st->rt->poll(st, fds, nfds, timeout_ms);
+	} else {
+		/* Driven by hand: evaluate, never wait. */
+		int os;
+
+		r = (int)sock_poll_eval(st, fds, nfds);
+		os = rt_poll_os_now(fds, nfds);
+		r = os < 0 ? os : r + os;
+	}
+	api_leave(st);
+	return r;
+}
+
+/* ---- runtime-independent entry points of runtime.h ---------------------- */
+
+void ustack_lock(struct ustack *st)
+{
+	if (st && st->rt)
+		st->rt->enter(st);
+}
+
+void ustack_unlock(struct ustack *st)
+{
+	if (st && st->rt)
+		st->rt->leave(st);
+}
+
+void ustack_wakeup(struct ustack *st)
+{
+	if (st && st->rt && st->rt->wakeup)
+		st->rt->wakeup(st);
+}

@@ -1,0 +1,520 @@
+/*
+ * thread.c - the threaded runtime: a stack thread drives the device and
+ * the timers; socket calls come from any thread, serialised by one mutex,
+ * and blocking calls sleep until the stack says their socket changed.
+ *
+ * The stack thread loops: take the mutex, read the clock, read the device
+ * (RT_DEV_BUDGET frames), fire timers, note when it means to wake up
+ * (sleep_until), drop the mutex and sleep in ppoll(2) on the device fd, a
+ * "kick" eventfd and the ustack_wakeup() eventfd. A socket call that moves
+ * the next deadline earlier than sleep_until (a timer armed by connect or
+ * send) kicks the thread on its way out, so it recomputes its sleep; calls
+ * that change nothing cost no system call.
+ *
+ * Waiting: one waiter record per blocked call, on the caller's stack, in a
+ * list in the runtime. A blocking call's waiter has its own condition
+ * variable and names its socket; sock_wakeup(sk) signals exactly the
+ * waiters of sk (all of them for sk == NULL). Why not a condition variable
+ * per socket: a socket closed by another thread while calls wait on it
+ * would take its condition variable with it; the waiter outlives nothing.
+ * Why not one broadcast for everything: a thread-per-connection server
+ * would wake every thread for every segment. The cost is a walk of the
+ * waiter list per wakeup: O(blocked calls), a first-fired flag keeps it to
+ * one signal per waiter per sleep.
+ *
+ * ustack_poll() has to wait on OS fds (stdin, a control socket) together
+ * with stack sockets, which a condition variable can not do. Its waiter
+ * carries an eventfd instead (from a small cache) that sock_wakeup()
+ * writes when one of its sockets changes; the poller sleeps in ppoll(2) on
+ * that eventfd plus its OS fds, without the mutex.
+ *
+ * ustack_wakeup() is async-signal-safe: it only writes an eventfd the stack
+ * thread watches; the stack thread then ends every blocked call with
+ * -EINTR (or, if none is blocked, the next blocking call). After
+ * ustack_thread_stop() the runtime stays attached but stopped: blocked and
+ * later blocking calls return -ECANCELED, non-blocking calls still work,
+ * nothing drives the device; ustack_thread_start() resumes it.
+ *
+ * May touch: the stack (under the mutex), the device fd, its eventfds, the
+ * clock.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/stack.h"
+#include "sock/rt.h"
+#include "sock/sock.h"
+
+#define THR_EFD_CACHE 16
+#define THR_MATCH_SCAN_MAX 64   /* larger poll sets wake on any change */
+
+struct thr_waiter {
+	struct thr_waiter *next, *prev;
+	struct sock *sk;                   /* blocking call: its socket */
+	const struct ustack_pollfd *fds;   /* poller: its set */
+	unsigned nfds;
+	int efd;                           /* poller: written on a match */
+	pthread_cond_t cond;               /* blocking call */
+	int fired;
+	uint32_t intr_gen;
+};
+
+struct thr_rt {
+	pthread_mutex_t mu;
+	pthread_condattr_t cattr;          /* CLOCK_MONOTONIC */
+	pthread_t thread;
+	ustack_clock_fn clock;
+	void *clock_ctx;
+	int kick_efd;                      /* calls -> stack thread */
+	int wake_efd;                      /* ustack_wakeup() */
+	int running, stopping, joining;
+	ustack_time_t sleep_until;         /* the stack thread's plan */
+	ustack_time_t idle_us;             /* fd-less device slices */
+	uint32_t intr_gen;                 /* bumped by each ustack_wakeup */
+	int intr_pending;                  /* ... that found nobody blocked */
+	struct thr_waiter *waiters;
+	int efd_cache[THR_EFD_CACHE];
+	unsigned nefd;
+};
+
+static struct thr_rt *thr_of(struct ustack *st)
+{
+	return st->rt_priv;
+}
+
+static ustack_time_t thr_clock(struct thr_rt *rt)
+{
+	return rt->clock(rt->clock_ctx);
+}
+
+/* ---- waiters (all under the mutex) ------------------------------------ */
+
+static void waiter_add(struct thr_rt *rt, struct thr_waiter *w)
+{
+	w->prev = NULL;
+	w->next = rt->waiters;
+	if (rt->waiters)
+		rt->waiters->prev = w;
+	rt->waiters = w;
+	w->fired = 0;
+	w->intr_gen = rt->intr_gen;
+}
+
+static void waiter_del(struct thr_rt *rt, struct thr_waiter *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		rt->waiters = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+}
+
+static void waiter_fire(struct thr_waiter *w)
+{
+	if (w->fired)
+		return;
+	w->fired = 1;
+	if (w->efd >= 0)
+		rt_efd_signal(w->efd);
+	else
+		pthread_cond_signal(&w->cond);
+}
+
+static int waiter_matches(const struct thr_waiter *w, const struct sock *sk)
+{
+	if (!sk)
+		return 1;
+	if (w->efd < 0)
+		return w->sk == sk;
+	if (w->nfds > THR_MATCH_SCAN_MAX)
+		return 1;
+	for (unsigned i = 0; i < w->nfds; i++)
+		if (w->fds[i].sd == sk->sd)
+			return 1;
+	return 0;
+}
+
+static void fire_all(struct thr_rt *rt)
+{
+	for (struct thr_waiter *w = rt->waiters; w; w = w->next)
+		waiter_fire(w);
+}
+
+/* ustack_wakeup() seen by the stack thread. */
+static void thr_interrupt(struct thr_rt *rt)
+{
+	rt->intr_gen++;
+	if (rt->waiters)
+		fire_all(rt);
+	else
+		rt->intr_pending = 1;
+}
+
+/* Why a wait ended: -ECANCELED, -EINTR, or 0. */
+static int waiter_verdict(struct thr_rt *rt, const struct thr_waiter *w)
+{
+	if (rt->stopping)
+		return -ECANCELED;
+	if (w->intr_gen != rt->intr_gen)
+		return -EINTR;
+	return 0;
+}
+
+/* Before sleeping: an interrupt nobody saw yet, or a stopped runtime. */
+static int wait_precheck(struct thr_rt *rt)
+{
+	if (rt->stopping)
+		return -ECANCELED;
+	if (rt->intr_pending) {
+		rt->intr_pending = 0;
+		return -EINTR;
+	}
+	return 0;
+}
+
+/* ---- the stack thread ----------------------------------------------------- */
+
+/* A call may have armed a timer earlier than the stack thread's planned
+ * wake-up: kick it once so it replans. */
+static void thr_kick(struct ustack *st, struct thr_rt *rt)
+{
+	if (rt->running && ustack_next_deadline(st) < rt->sleep_until) {
+		rt->sleep_until = 0;
+		rt_efd_signal(rt->kick_efd);
+	}
+}
+
+static void thr_sleep(struct ustack *st, struct thr_rt *rt, int busy)
+{
+	struct rt_pollset ps;
+	ustack_time_t us;
+	int kick_i, wake_i;
+
+	us = rt_sleep_us(st, busy ? st->now : USTACK_TIME_NEVER, &rt->idle_us);
+	rt->sleep_until = us == USTACK_TIME_NEVER ? USTACK_TIME_NEVER :
+			  st->now + us;
+	rt_pollset_init(&ps, 3); /* small: can not fail */
+	rt_pollset_add(&ps, ustack_dev_fd(st->dev), POLLIN);
+	kick_i = rt_pollset_add(&ps, rt->kick_efd, POLLIN);
+	wake_i = rt_pollset_add(&ps, rt->wake_efd, POLLIN);
+	pthread_mutex_unlock(&rt->mu);
+	if (rt_ppoll(&ps, us) > 0 && ps.p[kick_i].revents)
+		rt_efd_drain(rt->kick_efd);
+	pthread_mutex_lock(&rt->mu);
+	if (ps.p[wake_i].revents) {
+		rt_efd_drain(rt->wake_efd);
+		thr_interrupt(rt);
+	}
+	rt_pollset_fini(&ps);
+}
+
+static void *thr_main(void *arg)
+{
+	struct ustack *st = arg;
+	struct thr_rt *rt = thr_of(st);
+
+	pthread_mutex_lock(&rt->mu);
+	while (!rt->stopping) {
+		int n = rt_drive(st, thr_clock(rt));
+
+		if (n > 0)
+			rt->idle_us = RT_NOFD_MIN_US;
+		if (rt->stopping)
+			break;
+		thr_sleep(st, rt, n >= RT_DEV_BUDGET);
+	}
+	rt->sleep_until = 0;
+	pthread_mutex_unlock(&rt->mu);
+	return NULL;
+}
+
+/* ---- rt_ops ------------------------------------------------------------- */
+
+static void thr_enter(struct ustack *st)
+{
+	struct thr_rt *rt = thr_of(st);
+
+	pthread_mutex_lock(&rt->mu);
+	stack_set_now(st, thr_clock(rt));
+}
+
+static void thr_leave(struct ustack *st)
+{
+	struct thr_rt *rt = thr_of(st);
+
+	thr_kick(st, rt);
+	pthread_mutex_unlock(&rt->mu);
+}
+
+/* Absolute CLOCK_MONOTONIC time `us` from now. */
+static struct timespec abs_after(ustack_time_t us)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (us > USTACK_SEC(86400))
+		us = USTACK_SEC(86400); /* loops again if longer */
+	ts.tv_sec += (time_t)(us / 1000000u);
+	ts.tv_nsec += (long)(us % 1000000u) * 1000;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+static int thr_wait(struct ustack *st, struct sock *sk, short events,
+		    ustack_time_t deadline)
+{
+	struct thr_rt *rt = thr_of(st);
+	struct thr_waiter w = {.sk = sk, .efd = -1};
+	int err, timedout = 0;
+
+	(void)events; /* any change of sk wakes us; the caller re-checks */
+	if ((err = wait_precheck(rt)) < 0)
+		return err;
+	thr_kick(st, rt);
+	pthread_cond_init(&w.cond, &rt->cattr);
+	waiter_add(rt, &w);
+	while (!w.fired && !rt->stopping) {
+		if (deadline == USTACK_TIME_NEVER) {
+			pthread_cond_wait(&w.cond, &rt->mu);
+			continue;
+		}
+		ustack_time_t now = thr_clock(rt);
+		if (now >= deadline) {
+			timedout = 1;
+			break;
+		}
+		struct timespec ts = abs_after(deadline - now);
+		pthread_cond_timedwait(&w.cond, &rt->mu, &ts);
+	}
+	waiter_del(rt, &w);
+	pthread_cond_destroy(&w.cond);
+	stack_set_now(st, thr_clock(rt));
+	if ((err = waiter_verdict(rt, &w)) < 0)
+		return err;
+	return timedout ? -ETIMEDOUT : 0;
+}
+
+static void thr_notify(struct ustack *st, struct sock *sk)
+{
+	for (struct thr_waiter *w = thr_of(st)->waiters; w; w = w->next)
+		if (!w->fired && waiter_matches(w, sk))
+			waiter_fire(w);
+}
+
+static int efd_get(struct thr_rt *rt)
+{
+	if (rt->nefd > 0)
+		return rt->efd_cache[--rt->nefd];
+	return rt_efd_open();
+}
+
+static void efd_put(struct thr_rt *rt, int fd)
+{
+	rt_efd_drain(fd);
+	if (rt->nefd < THR_EFD_CACHE)
+		rt->efd_cache[rt->nefd++] = fd;
+	else
+		close(fd);
+}
+
+/* One sleep of a poller, without the mutex: its eventfd + the OS fds.
+ * Returns the OS entries ready, or -errno (incl. the verdict). */
+static int poll_sleep(struct ustack *st, struct thr_rt *rt,
+		      struct ustack_pollfd *fds, unsigned n, ustack_time_t end)
+{
+	struct thr_waiter w = {.fds = fds, .nfds = n};
+	struct rt_pollset ps;
+	ustack_time_t now;
+	unsigned first;
+	int r;
+
+	if ((w.efd = efd_get(rt)) < 0)
+		return w.efd;
+	if ((r = rt_pollset_init(&ps, n + 1)) < 0) {
+		efd_put(rt, w.efd);
+		return r;
+	}
+	rt_pollset_add(&ps, w.efd, POLLIN);
+	first = rt_pollset_add_os(&ps, fds, n);
+	waiter_add(rt, &w);
+	thr_kick(st, rt);
+	pthread_mutex_unlock(&rt->mu);
+	now = thr_clock(rt);
+	r = rt_ppoll(&ps, end == USTACK_TIME_NEVER ? USTACK_TIME_NEVER :
+			  end > now ? end - now : 0);
+	pthread_mutex_lock(&rt->mu);
+	waiter_del(rt, &w);
+	efd_put(rt, w.efd);
+	stack_set_now(st, thr_clock(rt));
+	if (r >= 0)
+		r = (int)rt_pollset_collect_os(&ps, first, fds, n);
+	rt_pollset_fini(&ps);
+	if (r >= 0 && (w.fired || r == 0)) {
+		int v = waiter_verdict(rt, &w);
+
+		if (v < 0)
+			r = v;
+	}
+	return r;
+}
+
+static int thr_poll(struct ustack *st, struct ustack_pollfd *fds, unsigned n,
+		    int timeout_ms)
+{
+	struct thr_rt *rt = thr_of(st);
+	ustack_time_t end = timeout_ms < 0 ? USTACK_TIME_NEVER :
+			    st->now + USTACK_MS(timeout_ms);
+	int ready, os;
+
+	for (;;) {
+		ready = (int)sock_poll_eval(st, fds, n);
+		if (ready || st->now >= end) {
+			os = rt_poll_os_now(fds, n);
+			return os < 0 ? os : ready + os;
+		}
+		if ((os = wait_precheck(rt)) < 0)
+			return os;
+		os = poll_sleep(st, rt, fds, n, end);
+		if (os < 0)
+			return os;
+		if (os > 0)
+			return (int)sock_poll_eval(st, fds, n) + os;
+	}
+}
+
+/* ---- start, stop, detach -------------------------------------------------- */
+
+static void thr_stop(struct ustack *st)
+{
+	struct thr_rt *rt = thr_of(st);
+
+	pthread_mutex_lock(&rt->mu);
+	if (!rt->running || rt->joining) {
+		pthread_mutex_unlock(&rt->mu);
+		return;
+	}
+	rt->stopping = 1;
+	rt->joining = 1;
+	fire_all(rt);
+	pthread_mutex_unlock(&rt->mu);
+	rt_efd_signal(rt->kick_efd);
+	pthread_join(rt->thread, NULL);
+	pthread_mutex_lock(&rt->mu);
+	rt->running = 0;
+	rt->joining = 0;
+	pthread_mutex_unlock(&rt->mu);
+}
+
+static void thr_detach(struct ustack *st)
+{
+	struct thr_rt *rt = thr_of(st);
+
+	thr_stop(st);
+	while (rt->nefd > 0)
+		close(rt->efd_cache[--rt->nefd]);
+	close(rt->kick_efd);
+	close(rt->wake_efd);
+	pthread_condattr_destroy(&rt->cattr);
+	pthread_mutex_destroy(&rt->mu);
+	free(rt);
+	st->rt = NULL;
+	st->rt_priv = NULL;
+}
+
+static void thr_wakeup(struct ustack *st)
+{
+	rt_efd_signal(thr_of(st)->wake_efd);
+}
+
+static const struct rt_ops thr_ops = {
+	.enter = thr_enter,
+	.leave = thr_leave,
+	.wait = thr_wait,
+	.notify = thr_notify,
+	.poll = thr_poll,
+	.detach = thr_detach,
+	.wakeup = thr_wakeup,
+};
+
+static struct thr_rt *thr_new(void)
+{
+	struct thr_rt *rt = calloc(1, sizeof(*rt));
+
+	if (!rt)
+		return NULL;
+	rt->kick_efd = rt_efd_open();
+	rt->wake_efd = rt_efd_open();
+	if (rt->kick_efd < 0 || rt->wake_efd < 0) {
+		if (rt->kick_efd >= 0)
+			close(rt->kick_efd);
+		if (rt->wake_efd >= 0)
+			close(rt->wake_efd);
+		free(rt);
+		return NULL;
+	}
+	pthread_mutex_init(&rt->mu, NULL);
+	pthread_condattr_init(&rt->cattr);
+	pthread_condattr_setclock(&rt->cattr, CLOCK_MONOTONIC);
+	return rt;
+}
+
+/* With the mutex held and the thread not running. */
+static int thr_launch(struct ustack *st, struct thr_rt *rt,
+		      ustack_clock_fn clock, void *ctx)
+{
+	int err;
+
+	rt->clock = clock ? clock : ustack_clock_monotonic;
+	rt->clock_ctx = ctx;
+	rt->stopping = 0;
+	rt->intr_pending = 0;
+	rt->idle_us = RT_NOFD_MIN_US;
+	rt->sleep_until = 0;
+	stack_set_now(st, thr_clock(rt));
+	if ((err = pthread_create(&rt->thread, NULL, thr_main, st)) != 0)
+		return -err;
+	rt->running = 1;
+	return 0;
+}
+
+int ustack_thread_start(struct ustack *st, ustack_clock_fn clock, void *ctx)
+{
+	struct thr_rt *rt;
+	int err;
+
+	if (!st)
+		return -EINVAL;
+	if (st->rt && st->rt != &thr_ops)
+		return -EBUSY;
+	if (st->rt) {
+		/* A stopped runtime: resume it. */
+		rt = thr_of(st);
+		pthread_mutex_lock(&rt->mu);
+		err = rt->running ? -EBUSY : thr_launch(st, rt, clock, ctx);
+		pthread_mutex_unlock(&rt->mu);
+		return err;
+	}
+	if ((rt = thr_new()) == NULL)
+		return -ENOMEM;
+	st->rt_priv = rt;
+	st->rt = &thr_ops;
+	pthread_mutex_lock(&rt->mu);
+	err = thr_launch(st, rt, clock, ctx);
+	pthread_mutex_unlock(&rt->mu);
+	if (err < 0)
+		thr_detach(st);
+	return err;
+}
+
+void ustack_thread_stop(struct ustack *st)
+{
+	if (st && st->rt == &thr_ops)
+		thr_stop(st);
+}
