@@ -157,8 +157,11 @@ else
 fi
 
 say "The stack's counters (ustack-stat -z: the ones that are not zero)"
-"$BIN/ustack-stat" -z "$CTL" stats | column -c 100 2>/dev/null | sed 's/^/  /' ||
+if command -v column >/dev/null 2>&1; then
+	"$BIN/ustack-stat" -z "$CTL" stats | column -c 100 | expand | sed 's/^/  /'
+else
 	"$BIN/ustack-stat" -z "$CTL" stats | sed 's/^/  /'
+fi
 
 say "Stop the stack (SIGTERM): it closes cleanly and flushes the capture"
 for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
