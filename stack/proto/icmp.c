@@ -15,6 +15,12 @@
  *   it), as are redirects (a host with one gateway has nothing to
  *   update), timestamps and the other queries: ICMP_DROP_BAD_TYPE.
  * - icmp_rate_per_sec 0 means no limit (like Linux's icmp_ratelimit=0).
+ * - ICMP_ERR_DELIVERED counts errors handed to UDP or TCP (they count
+ *   whether a socket matched) or to a matching echo socket;
+ *   ICMP_ERR_NO_SOCKET the rest (no echo socket, other protocols).
+ * - Echo requests are answered whatever their code and options; the
+ *   reply carries no options (RFC 1122 3.2.2.6's record-route/timestamp
+ *   SHOULD is not done).
  */
 #include <errno.h>
 #include <poll.h>

@@ -53,8 +53,11 @@ struct ip4_tx {
 /*
  * Send pkb (pkb->data at the transport header, PKB_HEADROOM in front):
  * route, prepend the IP header, fragment if larger than the MTU, resolve the
- * next hop. Consumes pkb. Returns 0, or -ENETUNREACH (no route),
- * -EMSGSIZE (DF and too big), -EHOSTUNREACH, -ENOBUFS.
+ * next hop. Consumes pkb. Returns 0, or -ENETUNREACH (no route; also 0/8,
+ * 127/8 and 240/4 destinations), -EMSGSIZE (DF and too big, or more than
+ * 65535 bytes), -EHOSTUNREACH, -ENOBUFS. A packet to our own address is
+ * looped back: queued (at most IP4_LOOP_MAX) and delivered by
+ * ustack_run_timers() at the current time, never from inside this call.
  */
 int ip4_output(struct ustack *st, struct pkb *pkb, const struct ip4_tx *tx);
 
