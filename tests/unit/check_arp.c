@@ -504,9 +504,25 @@ START_TEST(test_arp_off_link_asker_answered_not_learnt)
 }
 END_TEST
 
+static void count_warn(void *ctx, int level, ustack_time_t now,
+		       const char *msg)
+{
+	(void)now;
+	if (level == USTACK_LOG_WARN && strstr(msg, "conflict"))
+		(*(int *)ctx)++;
+}
+
 START_TEST(test_arp_conflict_counted_and_defended)
 {
-	struct tb *tb = tb_new(NULL);
+	struct ustack_config cfg;
+	struct tb *tb;
+	int warnings = 0;
+
+	tb_config(&cfg);
+	cfg.log_level = USTACK_LOG_WARN;
+	cfg.log_fn = count_warn;
+	cfg.log_ctx = &warnings;
+	tb = tb_new(&cfg);
 
 	inject_arp(tb, ETH_BCAST_MAC, MAC_A, ARP_OP_REQUEST, MAC_A, TB_ADDR,
 		   NULL, TB_ADDR);
@@ -526,6 +542,8 @@ START_TEST(test_arp_conflict_counted_and_defended)
 	expect_arp(tb, ETH_BCAST_MAC, ARP_OP_REQUEST, TB_ADDR, ZERO_MAC,
 		   TB_ADDR);
 	ck_assert_int_eq(ustack_arp_list(tb->st, NULL, 0), 0);
+	/* logged once per interval, not once per packet */
+	ck_assert_int_eq(warnings, 2);
 	tb_free(tb);
 }
 END_TEST
