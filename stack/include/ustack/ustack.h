@@ -167,7 +167,7 @@ struct ustack_dev *ustack_get_dev(const struct ustack *st);
 struct ustack_arp_info {
 	uint32_t addr;             /* host order */
 	uint8_t mac[6];            /* zero while INCOMPLETE */
-	const char *state;         /* "INCOMPLETE", "REACHABLE", "STALE", "FAILED" */
+	const char *state;         /* INCOMPLETE REACHABLE STALE DELAY PROBE FAILED */
 	ustack_time_t expires_at;  /* next state change */
 	uint32_t pending;          /* frames waiting for resolution */
 };
