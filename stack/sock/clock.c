@@ -37,8 +37,39 @@ int rt_drive(struct ustack *st, ustack_time_t now)
 	return n;
 }
 
+void rt_devwait_init(struct rt_devwait *dw)
+{
+	dw->idle_us = RT_NOFD_MIN_US;
+	dw->suspect = 0;
+	dw->broken = 0;
+}
+
+int rt_dev_fd(struct ustack *st, const struct rt_devwait *dw)
+{
+	return dw->broken ? -1 : ustack_dev_fd(st->dev);
+}
+
+void rt_dev_polled(struct rt_devwait *dw, short revents)
+{
+	if (revents & (POLLERR | POLLHUP | POLLNVAL))
+		dw->suspect = 1;
+}
+
+void rt_dev_drained(struct ustack *st, struct rt_devwait *dw, int frames)
+{
+	if (frames > 0) {
+		dw->idle_us = RT_NOFD_MIN_US;
+		dw->suspect = 0;
+	} else if (dw->suspect && !dw->broken) {
+		dw->broken = 1;
+		ULOG_WARN(st, "device fd reports an error or hang-up with "
+			  "nothing to read: polling it every %u us at most",
+			  RT_NOFD_MAX_US);
+	}
+}
+
 ustack_time_t rt_sleep_us(struct ustack *st, ustack_time_t until,
-			  ustack_time_t *idle_us)
+			  struct rt_devwait *dw)
 {
 	ustack_time_t next = ustack_next_deadline(st);
 	ustack_time_t us;
@@ -49,13 +80,10 @@ ustack_time_t rt_sleep_us(struct ustack *st, ustack_time_t until,
 		us = USTACK_TIME_NEVER;
 	else
 		us = until > st->now ? until - st->now : 0;
-	if (ustack_dev_fd(st->dev) < 0 && idle_us) {
-		/* Nothing to wake us when a frame arrives: poll in slices
-		 * that grow while idle. */
-		if (*idle_us < us)
-			us = *idle_us;
-		if (*idle_us < RT_NOFD_MAX_US)
-			*idle_us = USTACK_MIN(*idle_us * 2, RT_NOFD_MAX_US);
+	if (rt_dev_fd(st, dw) < 0) {
+		if (dw->idle_us < us)
+			us = dw->idle_us;
+		dw->idle_us = USTACK_MIN(dw->idle_us * 2, RT_NOFD_MAX_US);
 	}
 	return us;
 }

@@ -6,10 +6,10 @@
  * fires due timers and evaluates readiness; if nothing is ready it sleeps in
  * ppoll(2) on the device fd, the caller's OS fds and the wakeup eventfd
  * until the caller's timeout or the stack's next deadline, whichever comes
- * first. A device without an fd (memlink) has nothing to wake us when a
- * frame arrives, so the sleep is cut into slices that grow from
- * RT_NOFD_MIN_US to RT_NOFD_MAX_US while idle: bounded latency and CPU,
- * no busy spinning.
+ * first. A device without an fd has nothing to wake us when a frame
+ * arrives (nor has one whose fd keeps reporting an error), so the sleep is
+ * cut into slices that grow from RT_NOFD_MIN_US to RT_NOFD_MAX_US while
+ * idle (rt_devwait): bounded latency and CPU, no busy spinning.
  *
  * ustack_wakeup() writes the eventfd: the sleep (or the next one, if none
  * is in progress) ends with -EINTR; the wakeup is never lost.
@@ -29,7 +29,7 @@ struct loop_rt {
 	ustack_clock_fn clock;
 	void *clock_ctx;
 	int efd;                 /* ustack_wakeup() */
-	ustack_time_t idle_us;   /* sleep slice for a device without an fd */
+	struct rt_devwait dw;    /* device without a (working) fd */
 };
 
 static struct loop_rt *loop_of(struct ustack *st)
@@ -47,8 +47,7 @@ static int loop_drive(struct ustack *st, struct loop_rt *lr)
 {
 	int n = rt_drive(st, loop_clock(lr));
 
-	if (n > 0)
-		lr->idle_us = RT_NOFD_MIN_US;
+	rt_dev_drained(st, &lr->dw, n);
 	return n >= RT_DEV_BUDGET;
 }
 
@@ -63,14 +62,16 @@ static int loop_sleep(struct ustack *st, struct loop_rt *lr,
 {
 	struct rt_pollset ps;
 	unsigned first;
-	int efd_i, r;
+	int dev_i, efd_i, r;
 
 	if ((r = rt_pollset_init(&ps, n + 2)) < 0)
 		return r;
-	rt_pollset_add(&ps, ustack_dev_fd(st->dev), POLLIN);
+	dev_i = rt_pollset_add(&ps, rt_dev_fd(st, &lr->dw), POLLIN);
 	efd_i = rt_pollset_add(&ps, lr->efd, POLLIN);
 	first = rt_pollset_add_os(&ps, fds, n);
-	r = rt_ppoll(&ps, rt_sleep_us(st, until, &lr->idle_us));
+	r = rt_ppoll(&ps, rt_sleep_us(st, until, &lr->dw));
+	if (r > 0 && dev_i >= 0)
+		rt_dev_polled(&lr->dw, ps.p[dev_i].revents);
 	if (r > 0 && ps.p[efd_i].revents) {
 		rt_efd_drain(lr->efd);
 		r = -EINTR;
@@ -190,7 +191,7 @@ int ustack_loop_attach(struct ustack *st, ustack_clock_fn clock, void *ctx)
 	lr->clock = clock ? clock : ustack_clock_monotonic;
 	lr->clock_ctx = ctx;
 	lr->efd = fd;
-	lr->idle_us = RT_NOFD_MIN_US;
+	rt_devwait_init(&lr->dw);
 	st->rt_priv = lr;
 	st->rt = &loop_ops;
 	stack_set_now(st, loop_clock(lr));

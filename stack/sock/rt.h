@@ -54,15 +54,33 @@ struct rt_ops {
 int rt_drive(struct ustack *st, ustack_time_t now);
 
 /*
+ * Waiting for the device. A device without an fd has nothing to wake us
+ * when a frame arrives, and neither has one whose fd reports an error or
+ * hang-up (it would make ppoll return at once, forever): both are polled
+ * in slices that grow from RT_NOFD_MIN_US to RT_NOFD_MAX_US while idle
+ * and start again when frames arrive: bounded latency, no busy spinning.
+ */
+struct rt_devwait {
+	ustack_time_t idle_us;   /* the next slice */
+	int suspect;             /* the fd reported POLLERR/POLLHUP/POLLNVAL */
+	int broken;              /* ... and then had nothing: not polled */
+};
+void rt_devwait_init(struct rt_devwait *dw);
+/* The fd to sleep on, or -1 (none, or broken). */
+int rt_dev_fd(struct ustack *st, const struct rt_devwait *dw);
+/* After ppoll, with the revents of the device fd. */
+void rt_dev_polled(struct rt_devwait *dw, short revents);
+/* After a pass, with the frames it read. */
+void rt_dev_drained(struct ustack *st, struct rt_devwait *dw, int frames);
+
+/*
  * How long to sleep from st->now: until `until` and the stack's next
- * deadline, whichever is first (0 if passed). For a device without an fd
- * there is nothing to wake us when a frame arrives, so the sleep is also
- * capped by *idle_us, which doubles on every idle pass up to RT_NOFD_MAX_US
- * (reset it to RT_NOFD_MIN_US when frames arrive): bounded latency, no
- * busy spinning. USTACK_TIME_NEVER means forever.
+ * deadline, whichever is first (0 if passed), and no longer than the
+ * current slice if the device can not wake us (rt_devwait).
+ * USTACK_TIME_NEVER means forever.
  */
 ustack_time_t rt_sleep_us(struct ustack *st, ustack_time_t until,
-			  ustack_time_t *idle_us);
+			  struct rt_devwait *dw);
 
 /* A pollfd array, on the stack for small sets. */
 #define RT_POLLSET_SMALL 32

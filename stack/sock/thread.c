@@ -72,7 +72,7 @@ struct thr_rt {
 	int wake_efd;                      /* ustack_wakeup() */
 	int running, stopping, joining;
 	ustack_time_t sleep_until;         /* the stack thread's plan */
-	ustack_time_t idle_us;             /* fd-less device slices */
+	struct rt_devwait dw;              /* fd-less (or broken) device */
 	uint32_t intr_gen;                 /* bumped by each ustack_wakeup */
 	int intr_pending;                  /* ... that found nobody blocked */
 	struct thr_waiter *waiters;
@@ -192,19 +192,22 @@ static void thr_sleep(struct ustack *st, struct thr_rt *rt, int busy)
 {
 	struct rt_pollset ps;
 	ustack_time_t us;
-	int kick_i, wake_i;
+	int dev_i, kick_i, wake_i, r;
 
-	us = rt_sleep_us(st, busy ? st->now : USTACK_TIME_NEVER, &rt->idle_us);
+	us = rt_sleep_us(st, busy ? st->now : USTACK_TIME_NEVER, &rt->dw);
 	rt->sleep_until = us == USTACK_TIME_NEVER ? USTACK_TIME_NEVER :
 			  st->now + us;
 	rt_pollset_init(&ps, 3); /* small: can not fail */
-	rt_pollset_add(&ps, ustack_dev_fd(st->dev), POLLIN);
+	dev_i = rt_pollset_add(&ps, rt_dev_fd(st, &rt->dw), POLLIN);
 	kick_i = rt_pollset_add(&ps, rt->kick_efd, POLLIN);
 	wake_i = rt_pollset_add(&ps, rt->wake_efd, POLLIN);
 	pthread_mutex_unlock(&rt->mu);
-	if (rt_ppoll(&ps, us) > 0 && ps.p[kick_i].revents)
+	r = rt_ppoll(&ps, us);
+	if (r > 0 && ps.p[kick_i].revents)
 		rt_efd_drain(rt->kick_efd);
 	pthread_mutex_lock(&rt->mu);
+	if (r > 0 && dev_i >= 0)
+		rt_dev_polled(&rt->dw, ps.p[dev_i].revents);
 	if (ps.p[wake_i].revents) {
 		rt_efd_drain(rt->wake_efd);
 		thr_interrupt(rt);
@@ -221,8 +224,7 @@ static void *thr_main(void *arg)
 	while (!rt->stopping) {
 		int n = rt_drive(st, thr_clock(rt));
 
-		if (n > 0)
-			rt->idle_us = RT_NOFD_MIN_US;
+		rt_dev_drained(st, &rt->dw, n);
 		if (rt->stopping)
 			break;
 		thr_sleep(st, rt, n >= RT_DEV_BUDGET);
@@ -475,7 +477,7 @@ static int thr_launch(struct ustack *st, struct thr_rt *rt,
 	rt->clock_ctx = ctx;
 	rt->stopping = 0;
 	rt->intr_pending = 0;
-	rt->idle_us = RT_NOFD_MIN_US;
+	rt_devwait_init(&rt->dw);
 	rt->sleep_until = 0;
 	stack_set_now(st, thr_clock(rt));
 	if ((err = pthread_create(&rt->thread, NULL, thr_main, st)) != 0)

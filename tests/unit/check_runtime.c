@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ustack/dev.h>
@@ -628,6 +629,83 @@ START_TEST(test_runtime_thread_fdless_device)
 }
 END_TEST
 
+/* A device whose fd always reports a hang-up (a pipe with its writer
+ * closed) and never has a frame: the runtimes must not spin on it. */
+static long hup_receive(struct ustack_dev *d, void *buf, size_t cap,
+			ustack_time_t now)
+{
+	(void)d, (void)buf, (void)cap, (void)now;
+	return 0;
+}
+
+static int hup_transmit(struct ustack_dev *d, const void *f, size_t len,
+			ustack_time_t now)
+{
+	(void)d, (void)f, (void)len, (void)now;
+	return 0;
+}
+
+static const struct ustack_dev_ops hup_ops = {
+	.transmit = hup_transmit,
+	.receive = hup_receive,
+	.get_fd = sp_get_fd,
+	.close = sp_close,
+};
+
+static ustack_time_t cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (ustack_time_t)ts.tv_sec * 1000000u +
+	       (ustack_time_t)ts.tv_nsec / 1000u;
+}
+
+static void hup_device(int threaded)
+{
+	struct ustack_config c;
+	struct ustack *st;
+	struct spdev *d = calloc(1, sizeof(*d));
+	int pfd[2], sd;
+	ustack_time_t t0, c0;
+	char ch;
+
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(pipe(pfd), 0);
+	close(pfd[1]);
+	d->base.ops = &hup_ops;
+	d->base.kind = "hup";
+	d->base.mtu = 1500;
+	d->fd = pfd[0];
+	stack_cfg(&c, ADDR_A);
+	ck_assert_int_eq(ustack_create(&st, &c, &d->base, now_us()), 0);
+	if (threaded)
+		ck_assert_int_eq(ustack_thread_start(st, NULL, NULL), 0);
+	else
+		ck_assert_int_eq(ustack_loop_attach(st, NULL, NULL), 0);
+	sd = udp_on(st, 5000, 300);
+	t0 = now_us();
+	c0 = cpu_us();
+	ck_assert_int_eq(ustack_recv(st, sd, &ch, 1, 0), -EAGAIN);
+	ck_assert_uint_ge(now_us() - t0, 295000);
+	/* polled in slices, not spinning: a fraction of the 300 ms */
+	ck_assert_uint_lt(cpu_us() - c0, 150000);
+	ustack_destroy(st);
+	ustack_dev_close(&d->base);
+}
+
+START_TEST(test_runtime_loop_hung_up_device_fd_no_spin)
+{
+	hup_device(0);
+}
+END_TEST
+
+START_TEST(test_runtime_thread_hung_up_device_fd_no_spin)
+{
+	hup_device(1);
+}
+END_TEST
+
 static Suite *runtime_suite(void)
 {
 	Suite *s = suite_create("runtime");
@@ -647,6 +725,8 @@ static Suite *runtime_suite(void)
 	tcase_add_test(tc, test_runtime_thread_poll_os_pipe_and_socket);
 	tcase_add_test(tc, test_runtime_thread_timer_deadline_kick);
 	tcase_add_test(tc, test_runtime_thread_fdless_device);
+	tcase_add_test(tc, test_runtime_loop_hung_up_device_fd_no_spin);
+	tcase_add_test(tc, test_runtime_thread_hung_up_device_fd_no_spin);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
