@@ -54,14 +54,16 @@ int ustack_thread_start(struct ustack *st, ustack_clock_fn clock, void *ctx);
  * runtime stays attached but stopped: blocking calls (and ustack_poll that
  * would wait) return -ECANCELED, non-blocking calls still work, nothing
  * drives the device until ustack_thread_start() resumes it.
- * ustack_destroy() stops it too.
+ * ustack_destroy() stops it too; destroy the stack only when no other
+ * thread is inside a call on it.
  */
 void ustack_thread_stop(struct ustack *st);
 
 /* Hold the stack (threaded runtime: its mutex; event loop: sets the time;
- * otherwise no-op) to use the functions of ustack.h from an application
- * thread. Do not call the socket API while holding it (the mutex is not
- * recursive). */
+ * otherwise no-op) to use the functions of ustack.h, and the inspection
+ * functions ustack_conn_list()/ustack_tcp_state_name(), from an
+ * application thread. Do not call the other socket functions while
+ * holding it (the mutex is not recursive). */
 void ustack_lock(struct ustack *st);
 void ustack_unlock(struct ustack *st);
 
