@@ -1,11 +1,17 @@
 /*
  * tcp.h - the TCP layer's interface to the rest of the stack (RFC 9293).
- * Its internals live in tcp_int.h.
+ * Its internals (the TCB, segment views, helpers shared by the tcp_*.c
+ * files) live in tcp_int.h; other modules see only what is here.
+ *
+ * May touch: ip4_output/ip4_route, the socket layer (sock_alloc,
+ * sock_wakeup, sock_ephemeral_port), timers, st->rand.
  */
 #ifndef USTACK_PROTO_TCP_H
 #define USTACK_PROTO_TCP_H
 
 #include <stdint.h>
+
+#include <ustack/ustack.h>
 
 struct ustack;
 struct pkb;
@@ -14,9 +20,20 @@ struct sock_ops;
 struct tcp_conn;
 
 struct tcp_state {
-	struct tcp_conn **hash;      /* connections by 4-tuple */
-	uint32_t hash_size;
-	uint32_t nconns;
+	struct tcp_conn **hash;      /* connections by 4-tuple (SipHash) */
+	uint32_t hash_mask;          /* buckets - 1 (a power of two) */
+	struct tcp_conn **lhash;     /* listeners by local port */
+	uint32_t lhash_mask;
+	struct tcp_conn **bhash;     /* every TCB with a local port, by port */
+	uint32_t bhash_mask;
+	struct tcp_conn *all;        /* every TCB: conn_list, fini */
+	struct tcp_conn *tw_head;    /* TIME_WAIT, oldest first (evicted */
+	struct tcp_conn *tw_tail;    /*  first when the table is full) */
+	uint32_t nconns;             /* in the 4-tuple hash, <= tcp_max_conns */
+	uint32_t ntcb;               /* allocated control blocks */
+	/* RFC 5961 7: challenge ACKs sent in the current one-second slot. */
+	ustack_time_t chal_slot_at;
+	uint32_t chal_count;
 };
 
 int tcp_init(struct ustack *st);

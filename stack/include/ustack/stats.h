@@ -144,7 +144,16 @@
 	X(TCP_DROP_OOO_FULL, "tcp.drop_ooo_full")                              \
 	X(TCP_DROP_NO_MEM, "tcp.drop_no_mem")                                  \
 	X(TCP_DROP_SYN_QUEUE_FULL, "tcp.drop_syn_queue_full")                  \
-	X(TCP_DROP_CONNS_FULL, "tcp.drop_conns_full")
+	X(TCP_DROP_CONNS_FULL, "tcp.drop_conns_full")                          \
+	X(TCP_DROP_BAD_OPTIONS, "tcp.drop_bad_options") /* illegal length */   \
+	X(TCP_DROP_NO_TS, "tcp.drop_no_ts")  /* RFC 7323 3.2: TSopt missing */ \
+	X(TCP_DROP_NO_ACK, "tcp.drop_no_ack") /* synchronized, ACK bit off */  \
+	X(TCP_DROP_STATE, "tcp.drop_state")  /* not for this state, ignored */ \
+	X(TCP_RST_IGNORED_TW, "tcp.rst_ignored_time_wait") /* RFC 1337 */      \
+	X(TCP_ABORT_ON_DATA, "tcp.abort_on_data") /* data after close() */     \
+	X(TCP_ABORT_ON_CLOSE, "tcp.abort_on_close") /* unread data, linger 0 */\
+	X(TCP_ABORT_ON_TIMEOUT, "tcp.abort_on_timeout") /* retries, keepalive */\
+	X(TCP_PMTU_UPDATES, "tcp.pmtu_updates")   /* MSS lowered by ICMP */
 
 #define USTACK_STATS(X)                                                        \
 	USTACK_STATS_LINK(X)                                                   \

@@ -1,0 +1,389 @@
+/*
+ * tcp_conn.c - control blocks and the tables that find them: the 4-tuple
+ * hash (keyed SipHash, so remote peers can not aim at one chain), the
+ * listen hash by local port, the bind hash by local port (bind conflicts,
+ * ephemeral ports), the list of every TCB, and the TIME_WAIT list (oldest
+ * first, evicted when the table is full). Also initial sequence numbers
+ * (RFC 6528) and per-connection set-up.
+ *
+ * May touch: st->tcp, st->rand, timers (through tcp_timer.c), malloc.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "proto/ipv4.h"
+#include "proto/tcp_int.h"
+
+/* Hash inputs; every byte is initialised (no padding: 16 bytes). */
+struct tcp_key {
+	uint32_t laddr, raddr;
+	uint16_t lport, rport;
+	uint32_t tag;
+};
+
+enum { KEY_TABLE = 1, KEY_ISN = 2, KEY_TS = 3 };
+
+static uint64_t tuple_hash(const struct ustack *st, uint32_t laddr,
+			   uint16_t lport, uint32_t raddr, uint16_t rport,
+			   uint32_t tag)
+{
+	struct tcp_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.laddr = laddr;
+	k.raddr = raddr;
+	k.lport = lport;
+	k.rport = rport;
+	k.tag = tag;
+	return rand_hash(&st->rand, &k, sizeof(k));
+}
+
+static uint32_t pow2_at_least(uint32_t n, uint32_t lo, uint32_t hi)
+{
+	uint32_t s = lo;
+
+	while (s < n && s < hi)
+		s <<= 1;
+	return s;
+}
+
+int tcp_init(struct ustack *st)
+{
+	struct tcp_state *t = &st->tcp;
+	uint32_t n = pow2_at_least(st->cfg.tcp_max_conns, 64, 1u << 20);
+	uint32_t nb = pow2_at_least(st->cfg.tcp_max_conns, 64, 4096);
+
+	memset(t, 0, sizeof(*t));
+	t->hash = calloc(n, sizeof(*t->hash));
+	t->lhash = calloc(64, sizeof(*t->lhash));
+	t->bhash = calloc(nb, sizeof(*t->bhash));
+	if (!t->hash || !t->lhash || !t->bhash) {
+		free(t->hash);
+		free(t->lhash);
+		free(t->bhash);
+		memset(t, 0, sizeof(*t));
+		return -ENOMEM;
+	}
+	t->hash_mask = n - 1;
+	t->lhash_mask = 63;
+	t->bhash_mask = nb - 1;
+	return 0;
+}
+
+void tcp_fini(struct ustack *st)
+{
+	struct tcp_state *t = &st->tcp;
+
+	while (t->all) {
+		struct tcp_conn *c = t->all;
+
+		/* A socket that still points at c is being torn down too. */
+		if (c->sk && c->sk->pcb == c)
+			c->sk->pcb = NULL;
+		c->sk = NULL;
+		tcp_conn_free(st, c);
+	}
+	free(t->hash);
+	free(t->lhash);
+	free(t->bhash);
+	memset(t, 0, sizeof(*t));
+}
+
+struct tcp_conn *tcp_conn_alloc(struct ustack *st)
+{
+	struct tcp_conn *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		STAT_INC(st, TCP_DROP_NO_MEM);
+		return NULL;
+	}
+	c->state = USTACK_TCP_CLOSED;
+	tcp_timers_init(c);
+	c->anext = st->tcp.all;
+	if (st->tcp.all)
+		st->tcp.all->aprev = c;
+	st->tcp.all = c;
+	st->tcp.ntcb++;
+	c->rcv_cap = st->cfg.tcp_rcvbuf;
+	c->snd_cap = st->cfg.tcp_sndbuf;
+	return c;
+}
+
+void tcp_conn_free(struct ustack *st, struct tcp_conn *c)
+{
+	USTACK_ASSERT(c->sk == NULL);
+	tcp_timers_stop(st, c);
+	if (c->parent)
+		tcp_child_unlink(st, c);
+	if (c->hashed)
+		tcp_hash_remove(st, c);
+	if (c->lhashed)
+		tcp_lhash_remove(st, c);
+	if (c->bhashed)
+		tcp_bhash_remove(st, c);
+	if (c->in_tw)
+		tcp_tw_unlink(st, c);
+	if (c->aprev)
+		c->aprev->anext = c->anext;
+	else
+		st->tcp.all = c->anext;
+	if (c->anext)
+		c->anext->aprev = c->aprev;
+	tcp_ring_free(&c->sbuf);
+	tcp_ring_free(&c->rbuf);
+	st->tcp.ntcb--;
+	free(c);
+}
+
+/* ---- 4-tuple hash -------------------------------------------------------- */
+
+static struct tcp_conn **bucket(struct ustack *st, uint32_t laddr,
+				uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+	uint64_t h = tuple_hash(st, laddr, lport, raddr, rport, KEY_TABLE);
+
+	return &st->tcp.hash[h & st->tcp.hash_mask];
+}
+
+/* Make room in a full table by ending the oldest TIME_WAIT connection
+ * (what Linux does past tcp_max_tw_buckets). */
+static int evict_time_wait(struct ustack *st)
+{
+	struct tcp_conn *tw = st->tcp.tw_head;
+
+	if (!tw)
+		return -1;
+	tcp_done(st, tw, 0, TCP_CAUSE_ABORT);
+	return 0;
+}
+
+int tcp_hash_insert(struct ustack *st, struct tcp_conn *c)
+{
+	struct tcp_conn **b;
+
+	USTACK_ASSERT(!c->hashed);
+	if (st->tcp.nconns >= st->cfg.tcp_max_conns && evict_time_wait(st) < 0) {
+		STAT_INC(st, TCP_DROP_CONNS_FULL);
+		return -ENOBUFS;
+	}
+	b = bucket(st, c->laddr, c->lport, c->raddr, c->rport);
+	c->hprev = NULL;
+	c->hnext = *b;
+	if (*b)
+		(*b)->hprev = c;
+	*b = c;
+	c->hashed = 1;
+	st->tcp.nconns++;
+	return 0;
+}
+
+void tcp_hash_remove(struct ustack *st, struct tcp_conn *c)
+{
+	if (!c->hashed)
+		return;
+	if (c->hprev)
+		c->hprev->hnext = c->hnext;
+	else
+		*bucket(st, c->laddr, c->lport, c->raddr, c->rport) = c->hnext;
+	if (c->hnext)
+		c->hnext->hprev = c->hprev;
+	c->hnext = c->hprev = NULL;
+	c->hashed = 0;
+	st->tcp.nconns--;
+}
+
+struct tcp_conn *tcp_lookup(struct ustack *st, uint32_t laddr, uint16_t lport,
+			    uint32_t raddr, uint16_t rport)
+{
+	struct tcp_conn *c = *bucket(st, laddr, lport, raddr, rport);
+
+	for (; c; c = c->hnext)
+		if (c->lport == lport && c->rport == rport &&
+		    c->laddr == laddr && c->raddr == raddr)
+			return c;
+	return NULL;
+}
+
+/* ---- listen hash --------------------------------------------------------- */
+
+static struct tcp_conn **lbucket(struct ustack *st, uint16_t lport)
+{
+	return &st->tcp.lhash[lport & st->tcp.lhash_mask];
+}
+
+void tcp_lhash_insert(struct ustack *st, struct tcp_conn *c)
+{
+	struct tcp_conn **b = lbucket(st, c->lport);
+
+	USTACK_ASSERT(!c->lhashed && !c->hashed);
+	c->hprev = NULL;
+	c->hnext = *b;
+	if (*b)
+		(*b)->hprev = c;
+	*b = c;
+	c->lhashed = 1;
+}
+
+void tcp_lhash_remove(struct ustack *st, struct tcp_conn *c)
+{
+	if (!c->lhashed)
+		return;
+	if (c->hprev)
+		c->hprev->hnext = c->hnext;
+	else
+		*lbucket(st, c->lport) = c->hnext;
+	if (c->hnext)
+		c->hnext->hprev = c->hprev;
+	c->hnext = c->hprev = NULL;
+	c->lhashed = 0;
+}
+
+/* A listener bound to laddr exactly wins over one bound to any address. */
+struct tcp_conn *tcp_listener_lookup(struct ustack *st, uint32_t laddr,
+				     uint16_t lport)
+{
+	struct tcp_conn *c, *any = NULL;
+
+	for (c = *lbucket(st, lport); c; c = c->hnext) {
+		if (c->lport != lport)
+			continue;
+		if (c->laddr == laddr)
+			return c;
+		if (c->laddr == 0)
+			any = c;
+	}
+	return any;
+}
+
+/* ---- bind hash ----------------------------------------------------------- */
+
+static struct tcp_conn **bbucket(struct ustack *st, uint16_t lport)
+{
+	return &st->tcp.bhash[lport & st->tcp.bhash_mask];
+}
+
+void tcp_bhash_insert(struct ustack *st, struct tcp_conn *c)
+{
+	struct tcp_conn **b = bbucket(st, c->lport);
+
+	USTACK_ASSERT(!c->bhashed);
+	c->bprev = NULL;
+	c->bnext = *b;
+	if (*b)
+		(*b)->bprev = c;
+	*b = c;
+	c->bhashed = 1;
+}
+
+void tcp_bhash_remove(struct ustack *st, struct tcp_conn *c)
+{
+	if (!c->bhashed)
+		return;
+	if (c->bprev)
+		c->bprev->bnext = c->bnext;
+	else
+		*bbucket(st, c->lport) = c->bnext;
+	if (c->bnext)
+		c->bnext->bprev = c->bprev;
+	c->bnext = c->bprev = NULL;
+	c->bhashed = 0;
+}
+
+/* First TCB of the chain holding lport; callers filter on c->lport. */
+struct tcp_conn *tcp_bhash_first(struct ustack *st, uint16_t lport)
+{
+	return *bbucket(st, lport);
+}
+
+/* ---- TIME_WAIT list ------------------------------------------------------ */
+
+void tcp_tw_link(struct ustack *st, struct tcp_conn *c)
+{
+	if (c->in_tw)
+		return;
+	c->twnext = NULL;
+	c->twprev = st->tcp.tw_tail;
+	if (st->tcp.tw_tail)
+		st->tcp.tw_tail->twnext = c;
+	else
+		st->tcp.tw_head = c;
+	st->tcp.tw_tail = c;
+	c->in_tw = 1;
+}
+
+void tcp_tw_unlink(struct ustack *st, struct tcp_conn *c)
+{
+	if (!c->in_tw)
+		return;
+	if (c->twprev)
+		c->twprev->twnext = c->twnext;
+	else
+		st->tcp.tw_head = c->twnext;
+	if (c->twnext)
+		c->twnext->twprev = c->twprev;
+	else
+		st->tcp.tw_tail = c->twprev;
+	c->twnext = c->twprev = NULL;
+	c->in_tw = 0;
+}
+
+/* ---- per-connection set-up ----------------------------------------------- */
+
+/* RFC 6528 3: ISN = M + F(localip, localport, remoteip, remoteport,
+ * secretkey), M a 4-microsecond timer, F a keyed hash (SipHash). */
+uint32_t tcp_isn(struct ustack *st, uint32_t laddr, uint16_t lport,
+		 uint32_t raddr, uint16_t rport)
+{
+	return (uint32_t)(st->now / 4) +
+	       (uint32_t)tuple_hash(st, laddr, lport, raddr, rport, KEY_ISN);
+}
+
+/* RFC 7323 7.1: a random timestamp offset per connection; per 4-tuple, so
+ * a new incarnation of a 4-tuple continues the old one's clock (RFC 6191
+ * TIME_WAIT reuse relies on it) and SYN cookies can recompute it. */
+uint32_t tcp_ts_offset(struct ustack *st, uint32_t laddr, uint16_t lport,
+		       uint32_t raddr, uint16_t rport)
+{
+	return (uint32_t)tuple_hash(st, laddr, lport, raddr, rport, KEY_TS);
+}
+
+static uint8_t wscale_for(uint32_t space)
+{
+	uint8_t s = 0;
+
+	while (s < TCP_MAX_WSCALE && (space >> s) > 65535)
+		s++;
+	return s;
+}
+
+void tcp_conn_start(struct ustack *st, struct tcp_conn *c)
+{
+	uint32_t mtu_mss = ip4_max_payload(st) - TCP_HDR_LEN;
+
+	if (mtu_mss > 65535)
+		mtu_mss = 65535;
+	c->iss = tcp_isn(st, c->laddr, c->lport, c->raddr, c->rport);
+	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+	c->snd_buf_seq = c->iss + 1;
+	c->rcv_mss = (uint16_t)mtu_mss;
+	c->mss_clamp = (uint16_t)mtu_mss;
+	c->smss = (uint16_t)mtu_mss;
+	c->rcv_wscale = st->cfg.tcp_wscale ? wscale_for(c->rcv_cap) : 0;
+	c->ts_offset = tcp_ts_offset(st, c->laddr, c->lport, c->raddr, c->rport);
+	c->rto_us = tcp_rto_clamp(st, st->cfg.tcp_rto_initial_us);
+	c->last_rcv_at = st->now;
+	c->rcv_mss_est = TCP_DEFAULT_MSS;
+	tcp_cc_init(st, c);
+}
+
+char *tcp_fmt_tuple(const struct tcp_conn *c, char *buf)
+{
+	char l[IP4_STRLEN], r[IP4_STRLEN];
+
+	snprintf(buf, 48, "%s:%u %s:%u", ustack_fmt_ip4(c->laddr, l),
+		 c->lport, ustack_fmt_ip4(c->raddr, r), c->rport);
+	return buf;
+}

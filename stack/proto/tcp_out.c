@@ -1,0 +1,401 @@
+/*
+ * tcp_out.c - building and sending segments: the header, options, window
+ * and checksum of every segment; tcp_output(), which decides what may be
+ * sent now (peer window, congestion window, Nagle, sender SWS avoidance);
+ * ACKs, SYNs, RSTs, zero-window and keepalive probes.
+ *
+ * May touch: the TCB's send state, rings (read), timers (through
+ * tcp_timer.c), ip4_output, the TCP counters.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "proto/ipv4.h"
+#include "proto/tcp_int.h"
+#include "wire/checksum.h"
+#include "wire/ipv4.h"
+
+static void trace_out(struct ustack *st, uint32_t laddr, uint16_t lport,
+		      uint32_t raddr, uint16_t rport, const uint8_t *h,
+		      uint32_t dlen, const char *state)
+{
+	char l[IP4_STRLEN], r[IP4_STRLEN], f[8];
+	uint8_t fl = tcp_flags(h);
+	int n = 0;
+
+	if (fl & TCP_SYN)
+		f[n++] = 'S';
+	if (fl & TCP_FIN)
+		f[n++] = 'F';
+	if (fl & TCP_RST)
+		f[n++] = 'R';
+	if (fl & TCP_PSH)
+		f[n++] = 'P';
+	if (fl & TCP_ACK)
+		f[n++] = '.';
+	f[n] = 0;
+	ULOG_TRACE(st, "tcp out %s:%u > %s:%u [%s] seq %u ack %u win %u len %u %s",
+		   ustack_fmt_ip4(laddr, l), lport, ustack_fmt_ip4(raddr, r),
+		   rport, f, tcp_seq(h), tcp_ack(h), tcp_win(h), dlen, state);
+}
+
+/* Header into h (options already at h + 20), checksum over hl + dlen. */
+static void finish_segment(uint8_t *h, uint32_t laddr, uint16_t lport,
+			   uint32_t raddr, uint16_t rport, uint32_t seq,
+			   uint32_t ack, uint8_t flags, uint16_t wnd,
+			   unsigned hl, uint32_t dlen)
+{
+	uint32_t sum;
+
+	be16_store(h + TCP_OFF_SPORT, lport);
+	be16_store(h + TCP_OFF_DPORT, rport);
+	be32_store(h + TCP_OFF_SEQ, seq);
+	be32_store(h + TCP_OFF_ACK, ack);
+	h[TCP_OFF_DOFF] = (uint8_t)((hl / 4) << 4);
+	h[TCP_OFF_FLAGS] = flags;
+	be16_store(h + TCP_OFF_WIN, wnd);
+	be16_store(h + TCP_OFF_CSUM, 0);
+	be16_store(h + TCP_OFF_URP, 0);
+	sum = csum_pseudo(laddr, raddr, IP4_PROTO_TCP, hl + dlen);
+	be16_store(h + TCP_OFF_CSUM, csum_fold(csum_partial(h, hl + dlen, sum)));
+}
+
+static int send_pkb(struct ustack *st, struct pkb *pkb, uint32_t laddr,
+		    uint32_t raddr)
+{
+	struct ip4_tx tx;
+
+	memset(&tx, 0, sizeof(tx));
+	tx.src = laddr;
+	tx.dst = raddr;
+	tx.proto = IP4_PROTO_TCP;
+	tx.df = 1;              /* RFC 1191 path MTU discovery */
+	STAT_INC(st, TCP_TX);
+	return ip4_output(st, pkb, &tx);
+}
+
+int tcp_send_raw(struct ustack *st, uint32_t laddr, uint16_t lport,
+		 uint32_t raddr, uint16_t rport, uint32_t seq, uint32_t ack,
+		 uint8_t flags, uint16_t wnd, const uint8_t *opts,
+		 unsigned optlen)
+{
+	unsigned hl = TCP_HDR_LEN + ((optlen + 3u) & ~3u);
+	struct pkb *pkb = pkb_alloc(st, hl);
+	uint8_t *h;
+
+	if (!pkb)
+		return -ENOBUFS;
+	h = pkb_put(pkb, hl);
+	memset(h + TCP_HDR_LEN, 0, hl - TCP_HDR_LEN);
+	if (optlen)
+		memcpy(h + TCP_HDR_LEN, opts, optlen);
+	finish_segment(h, laddr, lport, raddr, rport, seq, ack, flags, wnd, hl, 0);
+	if (flags & TCP_RST)
+		STAT_INC(st, TCP_RST_TX);
+	trace_out(st, laddr, lport, raddr, rport, h, 0, "-");
+	return send_pkb(st, pkb, laddr, raddr);
+}
+
+/* ---- the receive window -------------------------------------------------- */
+
+/*
+ * RFC 9293 3.8.6.2.2: move the right edge only by at least
+ * min(RCV.BUFF / 2, MSS), and never back (RFC 9293 3.8.6). rcv_adv is the
+ * exact edge; the field is rounded down to the scale (RFC 7323 2.4 lets
+ * that look like a small shrink; we still accept up to rcv_adv).
+ */
+uint16_t tcp_window_field(struct tcp_conn *c)
+{
+	uint32_t space = tcp_rcv_space(c), edge = c->rcv_nxt + space;
+	uint32_t thresh = USTACK_MIN(c->rcv_cap / 2, (uint32_t)c->rcv_mss);
+	uint32_t wnd;
+
+	if (seq_lt(c->rcv_adv, c->rcv_nxt))
+		c->rcv_adv = c->rcv_nxt;
+	if (seq_gt(edge, c->rcv_adv) && edge - c->rcv_adv >= thresh)
+		c->rcv_adv = edge;
+	wnd = (c->rcv_adv - c->rcv_nxt) >> c->rcv_wscale;
+	return (uint16_t)(wnd > 65535 ? 65535 : wnd);
+}
+
+void tcp_rcv_space_update(struct ustack *st, struct tcp_conn *c)
+{
+	uint32_t edge = c->rcv_nxt + tcp_rcv_space(c);
+	uint32_t thresh = USTACK_MIN(c->rcv_cap / 2, (uint32_t)c->rcv_mss);
+
+	if (c->state != USTACK_TCP_ESTABLISHED &&
+	    c->state != USTACK_TCP_FIN_WAIT_1 &&
+	    c->state != USTACK_TCP_FIN_WAIT_2)
+		return;
+	if (c->fin_rcvd)
+		return;
+	if (seq_gt(edge, c->rcv_adv) && edge - c->rcv_adv >= thresh)
+		tcp_send_ack(st, c);
+}
+
+/* ---- segments of a connection --------------------------------------------- */
+
+/*
+ * Build and send one segment of c: `len` data bytes from the send ring at
+ * seq. Every segment but a SYN carries the ACK; this is where an ACK
+ * is known to have gone out (delayed ACK cancelled, Last.ACK.sent).
+ */
+static int xmit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
+		uint8_t flags, uint32_t len)
+{
+	uint8_t opts[TCP_HDR_MAX - TCP_HDR_LEN];
+	unsigned ol, hl;
+	struct pkb *pkb;
+	uint16_t wnd;
+	uint8_t *h;
+
+	if (flags & TCP_SYN) {
+		ol = tcp_opt_build_syn(st, c, opts);
+		wnd = (uint16_t)USTACK_MIN(tcp_rcv_space(c), 65535u);
+		if (flags & TCP_ACK)      /* SYN-ACK: the window starts here */
+			c->rcv_adv = c->rcv_nxt + wnd;
+	} else if (flags & TCP_RST) {
+		ol = 0;
+		wnd = 0;
+	} else {
+		ol = tcp_opt_build(st, c, opts, 1);
+		wnd = tcp_window_field(c);
+	}
+	hl = TCP_HDR_LEN + ol;
+	USTACK_ASSERT(hl <= TCP_HDR_MAX && (hl & 3) == 0);
+	if ((pkb = pkb_alloc(st, hl + len)) == NULL)
+		return -ENOBUFS;
+	h = pkb_put(pkb, hl + len);
+	memcpy(h + TCP_HDR_LEN, opts, ol);
+	if (len)
+		tcp_ring_read(&c->sbuf, seq - c->snd_buf_seq, h + hl, len);
+	if (flags & TCP_ACK) {
+		c->last_ack_sent = c->rcv_nxt;
+		c->ack_now = 0;
+		c->delack_bytes = 0;
+		tcp_delack_cancel(st, c);
+	}
+	finish_segment(h, c->laddr, c->lport, c->raddr, c->rport, seq,
+		       (flags & TCP_ACK) ? c->rcv_nxt : 0, flags, wnd, hl, len);
+	if (flags & TCP_RST)
+		STAT_INC(st, TCP_RST_TX);
+	trace_out(st, c->laddr, c->lport, c->raddr, c->rport, h, len,
+		  ustack_tcp_state_name(c->state));
+	return send_pkb(st, pkb, c->laddr, c->raddr);
+}
+
+void tcp_send_ack(struct ustack *st, struct tcp_conn *c)
+{
+	xmit(st, c, c->snd_nxt, TCP_ACK, 0);
+}
+
+void tcp_send_syn(struct ustack *st, struct tcp_conn *c)
+{
+	uint8_t flags = TCP_SYN;
+
+	if (c->state != USTACK_TCP_SYN_SENT)
+		flags |= TCP_ACK;   /* SYN-ACK (passive or simultaneous) */
+	if (seq_gt(c->snd_max, c->iss)) {
+		STAT_INC(st, TCP_RETRANS_SEGS);
+		c->total_retrans++;
+		c->rtt_timing = 0;  /* Karn */
+	} else {
+		c->rtt_timing = 1;
+		c->rtt_seq = c->iss;
+		c->rtt_at = st->now;
+	}
+	xmit(st, c, c->iss, flags, 0);
+	if (seq_leq(c->snd_nxt, c->iss))
+		c->snd_nxt = c->iss + 1;
+	c->snd_max = seq_max(c->snd_max, c->iss + 1);
+}
+
+void tcp_send_rst(struct ustack *st, struct tcp_conn *c)
+{
+	xmit(st, c, c->snd_nxt, TCP_RST | TCP_ACK, 0);
+}
+
+void tcp_send_keepalive(struct ustack *st, struct tcp_conn *c)
+{
+	STAT_INC(st, TCP_KEEPALIVE_PROBES);
+	xmit(st, c, c->snd_una - 1, TCP_ACK, 0);
+}
+
+/* Data bytes that fit next to the options a data segment carries. */
+static uint32_t seg_room(const struct tcp_conn *c)
+{
+	uint32_t ol = tcp_opt_len(c, 1), m = c->mss_clamp;
+
+	return m > ol ? m - ol : 1;
+}
+
+uint32_t tcp_send_at(struct ustack *st, struct tcp_conn *c, uint32_t seq,
+		     uint32_t max_len)
+{
+	uint32_t end = tcp_data_end(c), len = 0;
+	uint8_t flags = TCP_ACK;
+
+	if (seq_lt(seq, c->snd_buf_seq))
+		seq = c->snd_buf_seq;
+	if (seq_lt(seq, end))
+		len = USTACK_MIN(USTACK_MIN(max_len, end - seq), seg_room(c));
+	if (len && seq + len == end)
+		flags |= TCP_PSH;
+	if (seq + len == end && tcp_fin_sent(c))
+		flags |= TCP_FIN;    /* the FIN rides with the last data again */
+	if (!len && !(flags & TCP_FIN))
+		return 0;
+	if (seq_lt(seq, c->snd_max)) {
+		STAT_INC(st, TCP_RETRANS_SEGS);
+		c->total_retrans++;
+		/* Karn: a retransmitted segment gives no RTT sample. */
+		if (c->rtt_timing && seq_leq(seq, c->rtt_seq) &&
+		    seq_lt(c->rtt_seq, seq + len + 1))
+			c->rtt_timing = 0;
+	}
+	xmit(st, c, seq, flags, len);
+	c->last_send_at = st->now;
+	return len + !!(flags & TCP_FIN);
+}
+
+/*
+ * RFC 9293 3.8.6.2.1 sender SWS avoidance with RFC 1122 4.2.3.4 Nagle:
+ * send a full segment; or all that is queued when nothing is unacknowledged
+ * (or TCP_NODELAY, or the FIN follows); or at least half the largest window
+ * the peer ever offered.
+ */
+static int sws_ok(const struct tcp_conn *c, uint32_t len, uint32_t unsent,
+		  uint32_t in_flight)
+{
+	if (len >= seg_room(c) || len >= c->smss)
+		return 1;
+	if (len == unsent && (c->nodelay || in_flight == 0 || c->fin_queued))
+		return 1;
+	return c->max_snd_wnd && len >= c->max_snd_wnd / 2;
+}
+
+/* Send one new segment at snd_nxt if allowed. Returns 1 if sent. */
+static int send_new(struct ustack *st, struct tcp_conn *c, int force)
+{
+	uint32_t end = tcp_data_end(c);
+	uint32_t unsent = seq_lt(c->snd_nxt, end) ? end - c->snd_nxt : 0;
+	int fin_pending = c->fin_queued && seq_leq(c->snd_nxt, end);
+	uint32_t wnd = USTACK_MIN(c->snd_wnd, c->cwnd);
+	uint32_t off = c->snd_nxt - c->snd_una;
+	uint32_t usable = wnd > off ? wnd - off : 0, len, seq = c->snd_nxt;
+	uint8_t flags = TCP_ACK;
+
+	if (!unsent && !fin_pending)
+		return 0;
+	if (force && !usable && c->snd_wnd > off)
+		usable = c->snd_wnd - off;     /* persist override: ignore cwnd */
+	len = USTACK_MIN(USTACK_MIN(unsent, usable), seg_room(c));
+	if (unsent && !len) {
+		if (off == 0)
+			tcp_persist_start(st, c);
+		return 0;
+	}
+	if (unsent && !force && !sws_ok(c, len, unsent, off)) {
+		if (off == 0)
+			tcp_persist_start(st, c);
+		return 0;
+	}
+	/* The FIN goes with the last data when the window has room for it. */
+	if (fin_pending && len == unsent && usable > len)
+		flags |= TCP_FIN;
+	if (!len && !(flags & TCP_FIN)) {
+		if (off == 0 && c->snd_wnd == 0)
+			tcp_persist_start(st, c);
+		return 0;
+	}
+	if (len && len == unsent)
+		flags |= TCP_PSH;
+	if (seq == c->snd_max)
+		tcp_cc_before_send(st, c);
+	xmit(st, c, seq, flags, len);
+	c->snd_nxt = seq + len + !!(flags & TCP_FIN);
+	if (seq_lt(seq, c->snd_max)) {
+		STAT_INC(st, TCP_RETRANS_SEGS);     /* go-back-N after an RTO */
+		c->total_retrans++;
+	} else if (!c->rtt_timing) {
+		c->rtt_timing = 1;
+		c->rtt_seq = seq;
+		c->rtt_at = st->now;
+	}
+	c->snd_max = seq_max(c->snd_max, c->snd_nxt);
+	c->last_send_at = st->now;
+	if (!timer_armed(&c->t_rtx) || c->rtx_kind != TCP_RTX_RETRANSMIT)
+		tcp_rtx_start(st, c);         /* RFC 6298 5.1 */
+	return 1;
+}
+
+static int can_send_data(const struct tcp_conn *c)
+{
+	switch (c->state) {
+	case USTACK_TCP_ESTABLISHED:
+	case USTACK_TCP_CLOSE_WAIT:
+	case USTACK_TCP_FIN_WAIT_1:
+	case USTACK_TCP_CLOSING:
+	case USTACK_TCP_LAST_ACK:
+		/* not before our SYN is acknowledged */
+		return seq_gt(c->snd_una, c->iss);
+	default:
+		return 0;
+	}
+}
+
+static void output(struct ustack *st, struct tcp_conn *c, int force)
+{
+	int sent = 0;
+
+	if (can_send_data(c)) {
+		if (c->in_recovery && c->sack_ok) {
+			uint32_t before = c->snd_max + c->rxt_high;
+
+			tcp_sack_output(st, c);
+			sent = before != c->snd_max + c->rxt_high;
+		} else {
+			/* Bounded by the windows; the cap is belt and braces. */
+			for (int i = 0; i < 4096 && send_new(st, c, force); i++) {
+				sent = 1;
+				force = 0;
+			}
+		}
+	}
+	if (c->ack_now && !sent && c->state != USTACK_TCP_SYN_SENT &&
+	    c->state != USTACK_TCP_LISTEN && c->state != USTACK_TCP_CLOSED)
+		tcp_send_ack(st, c);
+}
+
+void tcp_output(struct ustack *st, struct tcp_conn *c)
+{
+	output(st, c, 0);
+}
+
+/* Persist timer: probe a zero window with one byte of new data (RFC 1122
+ * 4.2.2.17, RFC 9293 3.8.6.1), or override SWS avoidance when the window
+ * is open but small. */
+void tcp_send_probe(struct ustack *st, struct tcp_conn *c)
+{
+	uint32_t end = tcp_data_end(c);
+
+	if (c->snd_wnd) {
+		output(st, c, 1);
+		return;
+	}
+	STAT_INC(st, TCP_ZERO_WINDOW_PROBES);
+	if (seq_lt(c->snd_nxt, end)) {
+		xmit(st, c, c->snd_nxt, TCP_ACK, 1);
+		c->snd_max = seq_max(c->snd_max, c->snd_nxt + 1);
+	} else if (c->fin_queued && !tcp_fin_sent(c)) {
+		/* Only the FIN is left: send it; the RTO takes over. */
+		xmit(st, c, c->snd_nxt, TCP_ACK | TCP_FIN, 0);
+		c->snd_nxt++;
+		c->snd_max = seq_max(c->snd_max, c->snd_nxt);
+		tcp_rtx_start(st, c);
+	} else {
+		xmit(st, c, c->snd_una - 1, TCP_ACK, 0);
+	}
+	c->last_send_at = st->now;
+}
