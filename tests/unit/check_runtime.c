@@ -608,6 +608,47 @@ START_TEST(test_runtime_thread_poll_os_pipe_and_socket)
 }
 END_TEST
 
+struct client {
+	struct ustack *st;
+	int sd;
+	int rounds;
+	pthread_t th;
+};
+
+static void *client_main(void *arg)
+{
+	struct client *c = arg;
+
+	echo_exchange(c->st, c->sd, c->rounds);
+	return NULL;
+}
+
+START_TEST(test_runtime_thread_concurrent_clients)
+{
+	enum { NCLI = 4, ROUNDS = 50 };
+	struct pair p;
+	struct echo e;
+	struct client c[NCLI];
+
+	pair_new(&p, 0, NULL);
+	ck_assert_int_eq(ustack_thread_start(p.a, NULL, NULL), 0);
+	ck_assert_int_eq(ustack_thread_start(p.b, NULL, NULL), 0);
+	echo_start(&e, p.b, NCLI * ROUNDS);
+	for (int i = 0; i < NCLI; i++) {
+		c[i].st = p.a;
+		c[i].sd = udp_on(p.a, (uint16_t)(5000 + i), 5000);
+		c[i].rounds = ROUNDS;
+		ck_assert_int_eq(pthread_create(&c[i].th, NULL, client_main,
+						&c[i]), 0);
+	}
+	for (int i = 0; i < NCLI; i++)
+		pthread_join(c[i].th, NULL);
+	pthread_join(e.th, NULL);
+	ck_assert_int_eq(e.echoed, NCLI * ROUNDS);
+	pair_free(&p);
+}
+END_TEST
+
 START_TEST(test_runtime_thread_timer_deadline_kick)
 {
 	arp_failure(1);
@@ -724,6 +765,7 @@ static Suite *runtime_suite(void)
 	tcase_add_test(tc, test_runtime_thread_rcvtimeo_and_poll_timeout);
 	tcase_add_test(tc, test_runtime_thread_poll_os_pipe_and_socket);
 	tcase_add_test(tc, test_runtime_thread_timer_deadline_kick);
+	tcase_add_test(tc, test_runtime_thread_concurrent_clients);
 	tcase_add_test(tc, test_runtime_thread_fdless_device);
 	tcase_add_test(tc, test_runtime_loop_hung_up_device_fd_no_spin);
 	tcase_add_test(tc, test_runtime_thread_hung_up_device_fd_no_spin);
