@@ -443,6 +443,9 @@ static void ack_new(struct ustack *st, struct tcp_conn *c,
 {
 	uint32_t acked = seg->ack - c->snd_una;
 
+	if (seq_leq(c->snd_una, c->iss))
+		acked--;                 /* our SYN is not data */
+
 	/* RTT: RFC 7323 4 (TSecr of an ACK for new data) or one timed
 	 * segment at a time, never a retransmitted one (RFC 6298 3). */
 	if (c->ts_ok && seg->opt.has_ts && seg->opt.tsecr) {
@@ -546,10 +549,13 @@ static int step_ack(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 	sack_new = tcp_sack_update(c, &seg->opt);
 	if (seq_gt(seg->ack, c->snd_una)) {
 		ack_new(st, c, seg);
-	} else if (seg->ack == c->snd_una && c->snd_max != c->snd_una &&
+	} else if (seg->ack == c->snd_una && c->snd_nxt != c->snd_una &&
 		   !seg->len && !(seg->flags & (TCP_SYN | TCP_FIN)) &&
-		   (wnd == c->snd_wnd || sack_new)) {
-		tcp_cc_dupack(st, c);    /* RFC 5681 3.2, RFC 6675 2 */
+		   (wnd == c->snd_wnd || sack_new) && wnd &&
+		   c->rtx_kind != TCP_RTX_PERSIST) {
+		/* RFC 5681 3.2, RFC 6675 2 (answers to window probes are
+		 * not duplicate ACKs: nothing is in flight but the probe) */
+		tcp_cc_dupack(st, c);
 	}
 	ack_window(st, c, seg);
 	return ack_closing_states(st, c);

@@ -244,8 +244,10 @@ static void cookie_send(struct ustack *st, struct tcp_conn *lc,
 
 		while ((lc->rcv_cap >> ws) > 65535 && ws < TCP_MAX_WSCALE)
 			ws++;
+		/* The peer's shift rides in our TSval (ours is recomputed). */
 		tsval = (now & ~COOKIE_TS_MASK) |
-			(use_ws ? ws : COOKIE_NO_WS) | (sack ? COOKIE_SACK : 0);
+			(use_ws ? seg->opt.wscale : COOKIE_NO_WS) |
+			(sack ? COOKIE_SACK : 0);
 	}
 	ol = tcp_opt_build_syn_raw(opts, rcv_mss, ts && use_ws ? ws : -1, sack,
 				   ts, tsval, seg->opt.tsval);
