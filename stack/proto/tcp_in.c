@@ -284,6 +284,23 @@ static void rcv_time_wait(struct ustack *st, struct tcp_conn *c,
 
 /* ---- synchronized states and SYN_RCVD (3.10.7.4) ------------------------- */
 
+/*
+ * The ACK that answers an unacceptable segment (RFC 9293 first step, RFC
+ * 7323 R1). When that segment is itself a bare ACK, at most one answer per
+ * TCP_OOW_ACK_US: two ends that each find the other's ACKs unacceptable
+ * must not ping-pong forever (Linux's tcp_invalid_ratelimit).
+ */
+static void oow_ack(struct ustack *st, struct tcp_conn *c,
+		    const struct tcp_seg *seg)
+{
+	if (!seg->len && !(seg->flags & (TCP_SYN | TCP_FIN))) {
+		if (c->oow_ack_at && st->now - c->oow_ack_at < TCP_OOW_ACK_US)
+			return;
+		c->oow_ack_at = st->now;
+	}
+	tcp_send_ack(st, c);
+}
+
 /* RFC 7323 5.3 R1 (PAWS) and 3.2 (segments missing TSopt). */
 static int step_paws(struct ustack *st, struct tcp_conn *c,
 		     struct tcp_seg *seg)
@@ -310,7 +327,7 @@ static int step_paws(struct ustack *st, struct tcp_conn *c,
 		return STEP_CONT;
 	}
 	STAT_INC(st, TCP_DROP_PAWS);
-	tcp_send_ack(st, c);
+	oow_ack(st, c, seg);
 	return STEP_STOP;
 }
 
@@ -346,7 +363,7 @@ static int step_seq(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 	if (!ok) {
 		STAT_INC(st, TCP_DROP_OUT_OF_WINDOW);
 		if (!(seg->flags & TCP_RST))
-			tcp_send_ack(st, c);
+			oow_ack(st, c, seg);
 		return STEP_STOP;
 	}
 	if (seq_lt(seg->seq, nxt) && !(seg->flags & TCP_SYN)) {
@@ -461,6 +478,8 @@ static void ack_new(struct ustack *st, struct tcp_conn *c,
 	c->snd_una = seg->ack;
 	if (seq_lt(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
+	if (seq_geq(c->snd_una, c->snd_max))
+		c->probe_out = 0;
 	tcp_sbuf_ack(c);
 	tcp_sack_trim(c);
 	c->nrexmit = 0;
@@ -513,9 +532,13 @@ static int ack_closing_states(struct ustack *st, struct tcp_conn *c)
 		tcp_wakeup(st, c);
 		break;
 	case USTACK_TCP_CLOSING:
-		if (tcp_fin_acked(c))
+		if (tcp_fin_acked(c)) {
 			tcp_enter_time_wait(st, c, TCP_CAUSE_ACK);
-		return STEP_STOP;
+			return STEP_STOP;
+		}
+		/* Not yet: data (or the FIN itself) may still wait to be
+		 * sent behind the window; carry on to tcp_output(). */
+		break;
 	case USTACK_TCP_LAST_ACK:
 		if (!tcp_fin_acked(c))
 			break;

@@ -48,6 +48,8 @@
 #define TCP_PAWS_IDLE_US (24ull * 24 * 3600 * 1000000) /* RFC 7323 5.5 */
 #define TCP_SYNCOOKIE_PERIOD_US (64ull * 1000000)
 #define TCP_SYNCOOKIE_MAX_AGE 2    /* periods a cookie stays valid */
+#define TCP_OOW_ACK_US 500000u     /* one ACK per 500 ms answers bare
+				      unacceptable ACKs (ACK wars) */
 
 /* Why a transition happened (the trace's "(FIN)"). */
 enum tcp_cause {
@@ -162,6 +164,8 @@ struct tcp_conn {
 	unsigned reset : 1;              /* ended by RST/abort: send -> EPIPE */
 	unsigned linger0 : 1;            /* SO_LINGER with zero timeout */
 	unsigned shut_rd : 1;            /* SHUT_RD: discard arriving data */
+	unsigned probe_out : 1;          /* snd_max includes a zero-window
+					    probe byte not yet taken */
 
 	struct sock *sk;                 /* owning socket, NULL if none */
 	struct tcp_conn *parent;         /* listener, until accepted */
@@ -241,6 +245,8 @@ struct tcp_conn {
 	uint32_t ooo_bytes;
 	uint32_t ooo_stamp;
 	uint32_t delack_bytes;           /* received since our last ACK */
+	ustack_time_t oow_ack_at;        /* last ACK for an unacceptable
+					    bare ACK (rate limit) */
 	uint32_t rcv_mss_est;            /* largest segment seen */
 
 	int soft_err;                    /* RFC 1122 4.2.3.9: reported if we

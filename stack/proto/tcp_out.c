@@ -185,9 +185,20 @@ static int xmit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
 	return send_pkb(st, pkb, c->laddr, c->raddr);
 }
 
+/*
+ * The sequence number of a segment without data: RFC 9293's SND.NXT, the
+ * highest we sent (snd_max), not where a retransmission restarted (BSD
+ * does the same): a peer drops a bare ACK below its RCV.NXT. A zero-window
+ * probe byte the peer has not taken is left out.
+ */
+static uint32_t ack_seq(const struct tcp_conn *c)
+{
+	return c->probe_out ? c->snd_max - 1 : c->snd_max;
+}
+
 void tcp_send_ack(struct ustack *st, struct tcp_conn *c)
 {
-	xmit(st, c, c->snd_nxt, TCP_ACK, 0);
+	xmit(st, c, ack_seq(c), TCP_ACK, 0);
 }
 
 void tcp_send_syn(struct ustack *st, struct tcp_conn *c)
@@ -213,7 +224,7 @@ void tcp_send_syn(struct ustack *st, struct tcp_conn *c)
 
 void tcp_send_rst(struct ustack *st, struct tcp_conn *c)
 {
-	xmit(st, c, c->snd_nxt, TCP_RST | TCP_ACK, 0);
+	xmit(st, c, ack_seq(c), TCP_RST | TCP_ACK, 0);
 }
 
 void tcp_send_keepalive(struct ustack *st, struct tcp_conn *c)
@@ -256,7 +267,16 @@ uint32_t tcp_send_at(struct ustack *st, struct tcp_conn *c, uint32_t seq,
 	}
 	xmit(st, c, seq, flags, len);
 	c->last_send_at = st->now;
-	return len + !!(flags & TCP_FIN);
+	/* Segments are cut afresh (options vary), so a retransmission may
+	 * reach past what was sent before: snd_max is the highest sent. */
+	len += !!(flags & TCP_FIN);
+	if (seq_gt(seq + len, c->snd_max)) {
+		c->snd_max = seq + len;
+		c->probe_out = 0;
+	}
+	if (seq_gt(seq + len, c->snd_nxt))
+		c->snd_nxt = seq + len;
+	return len;
 }
 
 /*
@@ -324,6 +344,7 @@ static int send_new(struct ustack *st, struct tcp_conn *c, int force)
 		c->rtt_at = st->now;
 	}
 	c->snd_max = seq_max(c->snd_max, c->snd_nxt);
+	c->probe_out = 0;             /* a probe byte is now real data */
 	c->last_send_at = st->now;
 	if (!timer_armed(&c->t_rtx) || c->rtx_kind != TCP_RTX_RETRANSMIT)
 		tcp_rtx_start(st, c);         /* RFC 6298 5.1 */
@@ -386,13 +407,19 @@ void tcp_send_probe(struct ustack *st, struct tcp_conn *c)
 	}
 	STAT_INC(st, TCP_ZERO_WINDOW_PROBES);
 	if (seq_lt(c->snd_nxt, end)) {
+		/* The byte goes beyond the window; snd_nxt stays so that it
+		 * is sent again as ordinary data when the window opens. */
 		xmit(st, c, c->snd_nxt, TCP_ACK, 1);
-		c->snd_max = seq_max(c->snd_max, c->snd_nxt + 1);
+		if (seq_geq(c->snd_nxt, c->snd_max)) {
+			c->snd_max = c->snd_nxt + 1;
+			c->probe_out = 1;
+		}
 	} else if (c->fin_queued && !tcp_fin_sent(c)) {
 		/* Only the FIN is left: send it; the RTO takes over. */
 		xmit(st, c, c->snd_nxt, TCP_ACK | TCP_FIN, 0);
 		c->snd_nxt++;
 		c->snd_max = seq_max(c->snd_max, c->snd_nxt);
+		c->probe_out = 0;
 		tcp_rtx_start(st, c);
 	} else {
 		xmit(st, c, c->snd_una - 1, TCP_ACK, 0);
