@@ -14,8 +14,10 @@
  *      IPv4 header and TCP/UDP checksums patched incrementally (RFC 1624)
  *      so frames that were valid stay valid and broken ones stay broken.
  *      The stack is 10.0.0.2/8 with a gateway, so replies go through ARP
- *      resolution and its pending queue; sockets listen and are serviced
- *      (accept, read, echo, close) when the socket layer is linked in.
+ *      resolution, which the harness answers for every address (so
+ *      SYN-ACKs, RSTs, ICMP errors and retransmissions really go out);
+ *      sockets listen and are serviced (accept, read, echo, close) when
+ *      the socket layer is linked in.
  * The stack logs at TRACE into a sink, so the log formatting sees hostile
  * fields too. After the last frame, time runs on 20 minutes (reassembly,
  * ARP, TCP timers), the sockets close, time runs again, and the stack is
@@ -71,6 +73,7 @@ struct mode_result {
 	uint64_t current;          /* frame in flight (crash reports) */
 	int phase;                 /* 0 feeding, 1 timers after, 2 destroy */
 	uint64_t truncated, too_big, read_error, tx, socks, accepted;
+	uint64_t arp_replies;      /* mode b: injected by the harness */
 	uint64_t stats[USTACK_STAT__COUNT];
 };
 
@@ -144,23 +147,69 @@ static void rewrite(uint8_t *f, size_t n)
 		rewrite_ip4(f + 14, n - 14);
 }
 
-/* A device over the capture source that rewrites what it receives. */
+/*
+ * A device over the capture source that rewrites what it receives, and
+ * plays every neighbour: an ARP request from the stack is answered at once
+ * (from PEER_MAC), so replies, SYN-ACKs and retransmissions really leave
+ * instead of dying in the ARP pending queue.
+ */
+#define RW_ARPQ 16
+static const uint8_t PEER_MAC[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x99};
+
 struct rw_dev {
 	struct ustack_dev base;
 	struct ustack_dev *lower;
+	uint8_t arpq[RW_ARPQ][42];   /* replies waiting for receive() */
+	unsigned arp_head, arp_n;
+	uint64_t arp_replies;        /* delivered */
 };
+
+static void rw_answer_arp(struct rw_dev *rw, const uint8_t *f, size_t len)
+{
+	uint8_t *r;
+
+	if (len < 42 || be16_load(f + 12) != 0x0806 || be16_load(f + 20) != 1 ||
+	    rw->arp_n == RW_ARPQ || be32_load(f + 38) == MY_IP ||
+	    be32_load(f + 38) == be32_load(f + 28))
+		return;  /* not a question, or the stack's own announcement */
+	r = rw->arpq[(rw->arp_head + rw->arp_n++) % RW_ARPQ];
+	memcpy(r, f + 6, 6);             /* to the asker */
+	memcpy(r + 6, PEER_MAC, 6);
+	be16_store(r + 12, 0x0806);
+	be16_store(r + 14, 1);           /* Ethernet */
+	be16_store(r + 16, 0x0800);      /* IPv4 */
+	r[18] = 6;
+	r[19] = 4;
+	be16_store(r + 20, 2);           /* reply */
+	memcpy(r + 22, PEER_MAC, 6);     /* sender: the address asked for */
+	memcpy(r + 28, f + 38, 4);
+	memcpy(r + 32, f + 22, 6);       /* target: the asker */
+	memcpy(r + 38, f + 28, 4);
+}
 
 static int rw_transmit(struct ustack_dev *d, const void *f, size_t len,
 		       ustack_time_t now)
 {
-	return ustack_dev_transmit(((struct rw_dev *)d)->lower, f, len, now);
+	struct rw_dev *rw = (struct rw_dev *)d;
+
+	rw_answer_arp(rw, f, len);
+	return ustack_dev_transmit(rw->lower, f, len, now);
 }
 
 static long rw_receive(struct ustack_dev *d, void *buf, size_t cap,
 		       ustack_time_t now)
 {
-	long n = ustack_dev_receive(((struct rw_dev *)d)->lower, buf, cap, now);
+	struct rw_dev *rw = (struct rw_dev *)d;
+	long n;
 
+	if (rw->arp_n && cap >= 42) {
+		memcpy(buf, rw->arpq[rw->arp_head], 42);
+		rw->arp_head = (rw->arp_head + 1) % RW_ARPQ;
+		rw->arp_n--;
+		rw->arp_replies++;
+		return 42;
+	}
+	n = ustack_dev_receive(rw->lower, buf, cap, now);
 	if (n > 0)
 		rewrite(buf, (size_t)n);
 	return n;
@@ -168,7 +217,9 @@ static long rw_receive(struct ustack_dev *d, void *buf, size_t cap,
 
 static ustack_time_t rw_next_at(struct ustack_dev *d, ustack_time_t now)
 {
-	return ustack_dev_next_at(((struct rw_dev *)d)->lower, now);
+	struct rw_dev *rw = (struct rw_dev *)d;
+
+	return rw->arp_n ? now : ustack_dev_next_at(rw->lower, now);
 }
 
 static void rw_close(struct ustack_dev *d)
@@ -376,6 +427,7 @@ static void run_mode(const char *path, const char *name, int mode,
 	struct ustack_pcap_source_stats ps;
 	struct ustack_config cfg;
 	struct ustack_dev *src, *dev;
+	struct rw_dev *rw = NULL;
 	struct ustack *st;
 	struct socks s;
 	ustack_time_t now;
@@ -393,8 +445,7 @@ static void run_mode(const char *path, const char *name, int mode,
 	ck_assert_msg(e == 0, "%s", err);
 	dev = src;
 	if (mode == 1) {
-		struct rw_dev *rw = calloc(1, sizeof(*rw));
-
+		rw = calloc(1, sizeof(*rw));
 		ck_assert_ptr_nonnull(rw);
 		rw->base = *src;
 		rw->base.ops = &rw_ops;
@@ -417,10 +468,11 @@ static void run_mode(const char *path, const char *name, int mode,
 	r->too_big = ps.too_big;
 	r->read_error = (uint64_t)ps.read_error;
 	r->tx = ps.tx_discarded;
+	r->arp_replies = rw ? rw->arp_replies : 0;
 	ck_assert_msg(ps.eof, "%s: capture not read to the end", name);
 	/* Every frame the device delivered reached eth_input, and every
 	 * frame it had to refuse was counted as too big. */
-	ck_assert_uint_eq(r->stats[USTACK_STAT_ETH_RX], ps.frames);
+	ck_assert_uint_eq(r->stats[USTACK_STAT_ETH_RX], ps.frames + r->arp_replies);
 	ck_assert_uint_eq(r->stats[USTACK_STAT_ETH_DROP_TOO_BIG], ps.too_big);
 	ck_assert_uint_eq(r->stats[USTACK_STAT_ETH_TX], ps.tx_discarded);
 	r->phase = 2;
@@ -544,7 +596,7 @@ static void print_mode_stats(void)
 static void summary(void)
 {
 	static uint64_t sum[USTACK_STAT__COUNT];
-	uint64_t frames = 0, tx = 0, accepted = 0, socks = 0;
+	uint64_t frames = 0, tx = 0, accepted = 0, socks = 0, arp = 0;
 	int i, m, s, refused = 0, failed = 0;
 
 	for (i = 0; i < ncaps; i++) {
@@ -565,6 +617,7 @@ static void summary(void)
 				       caps[i].name);
 			}
 			frames += r->frames;
+			arp += r->arp_replies;
 			tx += r->tx;
 			accepted += r->accepted;
 			socks = r->socks > socks ? r->socks : socks;
@@ -573,9 +626,10 @@ static void summary(void)
 		}
 	}
 	printf("corpus: %d captures (%d refused by libpcap), %llu frames fed "
-	       "in %d modes, %d failed; stack sent %llu frames; %llu sockets "
-	       "open%s, %llu connections accepted\n", ncaps, refused,
-	       (unsigned long long)frames, MODES, failed, (unsigned long long)tx,
+	       "in %d modes (+%llu ARP replies), %d failed; stack sent %llu "
+	       "frames; %llu sockets open%s, %llu connections accepted\n",
+	       ncaps, refused, (unsigned long long)frames, MODES,
+	       (unsigned long long)arp, failed, (unsigned long long)tx,
 	       (unsigned long long)socks,
 	       have_sockets() ? "" : " (socket layer not linked)",
 	       (unsigned long long)accepted);
