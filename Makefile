@@ -176,5 +176,48 @@ install: lib apps
 clean:
 	rm -rf build build-san build-cov build-fuzz build-*
 
+# ---- fuzzing and valgrind (owner: replay; tests/fuzz/, tests/tools/) ------
+# `make fuzz` runs tests/fuzz/run.sh, which builds the libFuzzer targets with
+# `fuzz-build`: clang, ASan+UBSan, in $(FUZZ_BUILD)/. fuzz_regress is the
+# same target code as a normal program in every build; check-replay runs it
+# over tests/fuzz/regressions/.
+FUZZ_CC ?= clang
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer \
+	$(filter-out -Werror,$(WARN)) -fno-strict-aliasing $(FUZZ_SAN) \
+	-Istack/include -Istack -Itests -MMD -MP
+FUZZ_COMMON := tests/fuzz/harness.c tests/fuzz/targets.c
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_COMMON_OBJS := $(FUZZ_COMMON:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_REGRESS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,tests/fuzz/regress.c $(FUZZ_COMMON))
+
+.PHONY: fuzz-build valgrind
+fuzz-build: $(FUZZ_BUILD)/fuzz_frame $(FUZZ_BUILD)/fuzz_seq
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,FUZZCC,$<)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJS) $(FUZZ_LIB_OBJS)
+	$(call say,LD,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/fuzz_regress: $(FUZZ_REGRESS_OBJS) $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+tests: $(BUILD)/tests/fuzz_regress
+check-replay: $(BUILD)/tests/fuzz_regress
+.SECONDARY: $(FUZZ_LIB_OBJS) $(FUZZ_COMMON_OBJS) \
+	$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_frame.o $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_seq.o
+
+valgrind: all
+	@tests/tools/valgrind.sh $(BUILD)
+
+-include $(FUZZ_REGRESS_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_COMMON_OBJS:.o=.d)
+
 -include $(LIB_OBJS:.o=.d) $(APPLIB_OBJS:.o=.d) $(TLIB_OBJS:.o=.d) \
 	$(patsubst %.c,$(BUILD)/obj/%.d,$(APP_SRCS) $(UNIT_SRCS) $(SIM_SRCS) $(BENCH_SRCS))
