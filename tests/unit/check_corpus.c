@@ -8,7 +8,8 @@
  *
  * Each capture is one Check test (forked, so a crash names its capture) and
  * is fed twice:
- *   a) as is: almost everything is "not us";
+ *   a) as is, through a pcap tee (to /dev/null): almost everything is
+ *      "not us";
  *   b) rewritten to reach the stack: unicast destination MAC and IPv4
  *      destination set to the stack's own (ARP target address too), the
  *      IPv4 header and TCP/UDP checksums patched incrementally (RFC 1624)
@@ -444,7 +445,10 @@ static void run_mode(const char *path, const char *name, int mode,
 	}
 	ck_assert_msg(e == 0, "%s", err);
 	dev = src;
-	if (mode == 1) {
+	if (mode == 0) {  /* the tee sees every frame too (to /dev/null) */
+		ck_assert_msg(ustack_pcap_tee(&dev, src, "/dev/null", err,
+					      sizeof(err)) == 0, "%s", err);
+	} else {
 		rw = calloc(1, sizeof(*rw));
 		ck_assert_ptr_nonnull(rw);
 		rw->base = *src;
