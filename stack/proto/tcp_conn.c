@@ -80,9 +80,8 @@ void tcp_fini(struct ustack *st)
 	while (t->all) {
 		struct tcp_conn *c = t->all;
 
-		/* A socket that still points at c is being torn down too. */
-		if (c->sk && c->sk->pcb == c)
-			c->sk->pcb = NULL;
+		/* The socket table was released first (sock_table_fini); a
+		 * socket that still pointed here is gone with it. */
 		c->sk = NULL;
 		tcp_conn_free(st, c);
 	}

@@ -337,10 +337,13 @@ static int step_seq(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 	uint32_t nxt = c->rcv_nxt, wnd, slen;
 	int ok;
 
-	/* A SYN we already hold (sequence irs): a retransmitted SYN-ACK, or
-	 * the SYN-ACK of a simultaneous open. Trim the SYN as duplicate
-	 * data (BSD does this too); its ACK still counts; ACK it back. */
-	if ((seg->flags & TCP_SYN) && seg->seq == c->irs) {
+	/* A SYN-ACK whose SYN we already hold (sequence irs): retransmitted
+	 * because our ACK was lost, or the SYN-ACK of a simultaneous open.
+	 * Trim the SYN as duplicate data (BSD does this too): its ACK still
+	 * counts, and an ACK goes back. A bare SYN is left to step four
+	 * (RFC 5961 4.2: a challenge ACK whatever its sequence number). */
+	if ((seg->flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK) &&
+	    seg->seq == c->irs) {
 		seg->flags &= (uint8_t)~TCP_SYN;
 		seg->seq++;
 		c->ack_now = 1;

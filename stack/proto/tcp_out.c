@@ -156,7 +156,7 @@ static int xmit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
 		if (flags & TCP_ACK)      /* SYN-ACK: the window starts here */
 			c->rcv_adv = c->rcv_nxt + wnd;
 	} else if (flags & TCP_RST) {
-		ol = 0;
+		ol = tcp_opt_build(st, c, opts, 0); /* RFC 7323 3.2: TS SHOULD */
 		wnd = 0;
 	} else {
 		ol = tcp_opt_build(st, c, opts, 1);
