@@ -15,7 +15,7 @@ nc_pid=$APP_PID
 exec 3>"$T/fifo"
 wait_ready
 
-bg_ns "$PY" - "$US" >"$T/client.log" 2>&1 <<'PYEOF'
+cat >"$T/client.py" <<'PYEOF'
 import socket, sys
 s = socket.create_connection((sys.argv[1], 5000), timeout=20)
 s.sendall(b"hello\n")
@@ -30,6 +30,7 @@ while True:
 print("received %r" % data, flush=True)
 sys.exit(0 if data == b"bye\n" else 1)
 PYEOF
+bg_ns "$PY" "$T/client.py" "$US" >"$T/client.log" 2>&1 3>&- # not the FIFO
 client=$BG_PID
 cw() { ustat conns | grep -E "^tcp +$US:5000 .* CLOSE_WAIT"; }
 wait_for 10 "CLOSE_WAIT on the stack" cw

@@ -1,0 +1,65 @@
+#!/bin/bash
+# ustack-httpd (threaded runtime, a thread per connection) with curl: the
+# pages, /bytes?n=N throughput checked byte for byte, keep-alive, HEAD, 404,
+# 405, 50 clients at once, and a clean stop on SIGTERM with a client still
+# connected.
+. "$(dirname "$0")/lib.sh"
+require_root
+require_cmd curl
+require_bin httpd stat
+setup
+start_app httpd --port 80
+wait_ready
+URL=http://$US
+
+c() { nsx curl -s -m 10 "$@"; }
+c "$URL/" | grep -q "<h1>ustack-httpd</h1>" || fail "GET / has no title"
+c "$URL/stats" | grep -qE "^tcp.passive_opens +[1-9]" || fail "/stats: no passive opens counted"
+c "$URL/conns" | grep -qE "^tcp +$US:80 +$KS:[0-9]+ +ESTABLISHED" || fail "/conns does not show its own connection"
+c "$URL/arp" | grep -q "^$KS " || fail "/arp"
+code=$(c -o /dev/null -w '%{http_code}' "$URL/nope")
+[ "$code" = 404 ] || fail "/nope gave $code"
+code=$(c -o /dev/null -w '%{http_code}' -X POST -d x=1 "$URL/")
+[ "$code" = 405 ] || fail "POST gave $code"
+len=$(c -I "$URL/bytes?n=12345" | tr -d '\r' | awk 'tolower($1) == "content-length:" { print $2 }')
+[ "$len" = 12345 ] || fail "HEAD /bytes?n=12345: Content-Length $len"
+
+# Keep-alive: two requests, one connection.
+nsx curl -sv -m 10 -o /dev/null -o /dev/null "$URL/stats" "$URL/conns" 2>"$T/keep.log" || fail "keep-alive curl"
+grep -qi "re-using existing connection" "$T/keep.log" || fail "curl did not reuse the connection"
+
+# /bytes: the size and the pattern, and the speed.
+n=50000000
+out=$(c -o "$T/bytes.bin" -w '%{size_download} %{speed_download}' "$URL/bytes?n=$n") || fail "/bytes download"
+read -r size speed <<<"$out"
+[ "$size" = "$n" ] || fail "/bytes?n=$n: got $size bytes"
+head -c 64 "$T/bytes.bin" | grep -q "^0123456789abcdef" || fail "/bytes: unexpected content"
+[ "$(sort -u <"$T/bytes.bin" | wc -l)" = 1 ] || fail "/bytes lines differ"
+log "/bytes: $size bytes at $((${speed%.*} / 1000000)) MB/s"
+
+# 50 clients at once, each a new connection (and thread).
+pids=""
+for i in $(seq 50); do
+	nsx curl -s -m 20 -o "$T/par.$i" "$URL/bytes?n=100000" &
+	pids="$pids $!"
+done
+for p in $pids; do wait "$p" || fail "a parallel curl failed"; done
+for i in $(seq 50); do
+	[ "$(stat -c %s "$T/par.$i")" = 100000 ] || fail "parallel client $i got $(stat -c %s "$T/par.$i") bytes"
+done
+log "50 parallel clients served"
+
+# SIGTERM with an idle keep-alive client connected: stops cleanly.
+cat >"$T/idle.py" <<'PYEOF'
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 80), timeout=10)
+s.sendall(b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n")
+s.recv(65536)
+print("connected", flush=True)
+time.sleep(8)
+PYEOF
+bg_ns "$PY" "$T/idle.py" "$US" >"$T/idle.log" 2>&1
+idle_connected() { grep -q connected "$T/idle.log"; }
+wait_for 5 "the idle client" idle_connected
+stop_app
+log "pass"
