@@ -123,7 +123,9 @@ say "The other way: the stack pings the kernel (ustack-ping on a second TAP)"
 note "ustack-ping brings up a stack of its own on tap1 as 10.0.1.2, pinging 10.0.1.1."
 run "$BIN/ustack-ping" --dev tap1 --addr 10.0.1.2/24 -c 3 -i 0.2 10.0.1.1
 
-if "$BIN/ustack-stat" "$CTL" conns 2>/dev/null | grep -q '^tcp .*LISTEN'; then
+HAS_TCP=
+"$BIN/ustack-stat" "$CTL" conns 2>/dev/null | grep -q '^tcp .*LISTEN' && HAS_TCP=1
+if [ -n "$HAS_TCP" ]; then
 	say "TCP: echo (7), daytime (13), chargen (19) with the kernel's nc"
 	printf '%s$ %s%s\n' "$B" "echo 'hello over TCP' | nc -N $US 7" "$N"
 	echo "hello over TCP" | timeout 5 ip netns exec "$NS" nc -N "$US" 7 2>&1 | sed 's/^/  /'
@@ -137,8 +139,8 @@ if "$BIN/ustack-stat" "$CTL" conns 2>/dev/null | grep -q '^tcp .*LISTEN'; then
 	wait_until 5 "the discard connection" est
 	printf '%s$ %s%s\n' "$B" "ustack-stat \$CTL conns" "$N"
 	"$BIN/ustack-stat" "$CTL" conns | sed 's/^/  /'
-	note "Every TCP state transition, as --trace logged it (last few):"
-	grep -E -- '->' "$DIR/inetd.log" | tail -n 6 | sed 's/^/  /'
+	note "The daytime connection's life, as --trace logged every state transition:"
+	grep -E -- ':13 .*->' "$DIR/inetd.log" | sed 's/^/  /'
 
 	say "HTTP: ustack-httpd (one thread per connection) on tap2, and curl"
 	ip netns exec "$NS" "$BIN/ustack-httpd" --dev tap2 --addr 10.0.2.2/24 \
@@ -168,8 +170,11 @@ for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
 for p in $PIDS; do wait "$p" 2>/dev/null; done
 PIDS=""
 if [ -s "$PCAP" ] && command -v tcpdump >/dev/null 2>&1; then
-	printf '%s$ %s%s\n' "$B" "tcpdump -n -r $PCAP | head" "$N"
-	tcpdump -n -r "$PCAP" 2>/dev/null | head -n 12 | sed 's/^/  /'
+	filter="arp or icmp"
+	[ -n "$HAS_TCP" ] && filter="tcp port 13"
+	note "From the capture: the $filter frames."
+	printf '%s$ %s%s\n' "$B" "tcpdump -n -r $PCAP '$filter' | head -n 12" "$N"
+	tcpdump -n -r "$PCAP" "$filter" 2>/dev/null | head -n 12 | sed 's/^/  /'
 	echo "  ... $(tcpdump -n -r "$PCAP" 2>/dev/null | wc -l) frames in all"
 fi
 say - "Done."
