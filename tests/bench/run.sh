@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.." || exit 1
 BUILD=${1:-build}
 BIN=$BUILD/bin
 MB=${BENCH_MB:-100}
-CONNS=${BENCH_CONNS:-1000}
+CONNS=${BENCH_CONNS:-3000}
 PY=/usr/bin/python3
 
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (sudo make bench)" >&2; exit 1; }
@@ -183,4 +183,5 @@ echo "ustack vs the Linux kernel, $(date -u +%Y-%m-%d), $(nproc) CPUs, $(uname -
 printf '%-34s %12s %14s %8s\n' "" "ustack (TAP)" "kernel (veth)" "ratio"
 printf '%s\n' "${ROWS[@]}"
 echo "(throughput: $MB MiB with nc -N, FIN included; connections/s: $CONNS"
-echo " sequential connect/read-a-line/close from Python against daytime)"
+echo " sequential connect/read-a-line/close from one Python client against daytime:"
+echo " the client dominates, so this ratio says little until a C client replaces it)"
