@@ -4,6 +4,8 @@
 # 1. Replays every case under tests/replay/cases/ (a directory with a
 #    case.conf) with BUILD/bin/ustack-replay; a failing case prints the
 #    runner's report (the first differing frame, decoded).
+#    Cases under tests/replay/xfail/ (known bugs, each with an xfail.txt)
+#    are replayed and reported but do not fail the check.
 # 2. Proves the runner can fail: on copies of tests/replay/selftest it must
 #    exit 1 when one byte of an expected frame changes, when an expected
 #    frame is missing from what the stack sends, when the stack sends an
@@ -44,6 +46,18 @@ for conf in "$TOP"/tests/replay/cases/*/case.conf; do
 	fi
 done
 echo "replay: $n cases, $fail failed"
+
+# Known failures: cases that pin the behaviour the RFCs ask for where the
+# stack does not (yet). Reported, not counted; one that passes is news.
+for conf in "$TOP"/tests/replay/xfail/*/case.conf; do
+	[ -f "$conf" ] || continue
+	dir=$(dirname "$conf")
+	if "$R" "$dir" >"$TMP/log" 2>&1; then
+		echo "  XPASS replay xfail/$(basename "$dir"): fixed? see its xfail.txt"
+	else
+		echo "  XFAIL replay xfail/$(basename "$dir"): $(head -1 "$dir/xfail.txt")"
+	fi
+done
 
 # ---- 2. the runner's self-tests -----------------------------------------
 # expect NAME WANT_RC PATTERN CMD...: run a mutated copy and check the
