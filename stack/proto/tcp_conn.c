@@ -340,9 +340,10 @@ uint32_t tcp_isn(struct ustack *st, uint32_t laddr, uint16_t lport,
 	       (uint32_t)tuple_hash(st, laddr, lport, raddr, rport, KEY_ISN);
 }
 
-/* RFC 7323 7.1: a random timestamp offset per connection; per 4-tuple, so
- * a new incarnation of a 4-tuple continues the old one's clock (RFC 6191
- * TIME_WAIT reuse relies on it) and SYN cookies can recompute it. */
+/* RFC 7323 7 (security): a random timestamp offset per connection. Per
+ * 4-tuple, so a new incarnation of a 4-tuple continues the old one's clock
+ * (RFC 6191 TIME_WAIT reuse relies on it) and SYN cookies can recompute
+ * it. */
 uint32_t tcp_ts_offset(struct ustack *st, uint32_t laddr, uint16_t lport,
 		       uint32_t raddr, uint16_t rport)
 {

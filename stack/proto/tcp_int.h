@@ -202,7 +202,7 @@ struct tcp_conn {
 					    peer's MSS, our MTU, the PMTU */
 	uint16_t smss;                   /* data in a full segment (SMSS) */
 	uint8_t snd_wscale, rcv_wscale;
-	uint32_t ts_offset;              /* RFC 7323 7.1: per 4-tuple */
+	uint32_t ts_offset;              /* RFC 7323 7: random, per 4-tuple */
 	uint32_t ts_recent;              /* RFC 7323 4.3: TS.Recent */
 	ustack_time_t ts_recent_at;
 
@@ -315,7 +315,7 @@ void tcp_bhash_remove(struct ustack *st, struct tcp_conn *c);
 struct tcp_conn *tcp_bhash_first(struct ustack *st, uint16_t lport);
 void tcp_tw_link(struct ustack *st, struct tcp_conn *c);
 void tcp_tw_unlink(struct ustack *st, struct tcp_conn *c);
-/* RFC 6528 ISN, and the RFC 7323 7.1 timestamp offset, for c's 4-tuple. */
+/* RFC 6528 ISN, and the RFC 7323 7 timestamp offset, for c's 4-tuple. */
 uint32_t tcp_isn(struct ustack *st, uint32_t laddr, uint16_t lport,
 		 uint32_t raddr, uint16_t rport);
 uint32_t tcp_ts_offset(struct ustack *st, uint32_t laddr, uint16_t lport,
