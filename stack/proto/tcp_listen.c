@@ -299,6 +299,9 @@ static int cookie_check(struct ustack *st, struct tcp_conn *lc,
 	child_options(st, c, &syn.opt, seg->wnd);
 	c->snd_nxt = c->snd_max = c->iss + 1;  /* our SYN-ACK was "sent" */
 	c->rcv_adv = c->rcv_nxt + USTACK_MIN(tcp_rcv_space(c), 65535u);
+	/* Should this ACK not complete the handshake after all, the child
+	 * retries and times out like any other SYN_RCVD. */
+	tcp_rtx_start(st, c);
 	STAT_INC(st, TCP_SYNCOOKIES_OK);
 	tcp_rcv_established(st, c, seg);
 	return 1;

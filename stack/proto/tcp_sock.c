@@ -295,13 +295,47 @@ static struct tcp_conn *renew(struct ustack *st, struct sock *sk,
 	return c;
 }
 
+/* Local address and port for a connection to raddr:rport, and the TCB
+ * in the 4-tuple hash. */
+static int connect_bind(struct ustack *st, struct tcp_conn *c, uint32_t raddr,
+			uint16_t rport)
+{
+	struct port_ctx pc = {.raddr = raddr, .rport = rport};
+	uint32_t laddr = c->laddr ? c->laddr : st->cfg.addr;
+	uint16_t lport = c->lport;
+	int err;
+
+	if (!lport) {
+		err = sock_ephemeral_port(st, IPPROTO_TCP, laddr, raddr, rport,
+					  connect_port_in_use, &pc, &lport);
+		if (err < 0)
+			return err;
+	} else if (tcp_lookup(st, laddr, lport, raddr, rport)) {
+		return -EADDRNOTAVAIL;
+	}
+	if (c->bhashed)
+		tcp_bhash_remove(st, c);
+	c->laddr = laddr;
+	c->lport = lport;
+	c->raddr = raddr;
+	c->rport = rport;
+	if ((err = tcp_hash_insert(st, c)) < 0) {
+		c->raddr = 0;
+		c->rport = 0;
+		if (!c->bound)
+			c->lport = 0;
+	}
+	if (c->lport)
+		tcp_bhash_insert(st, c);
+	return err;
+}
+
 static int tcp_sock_connect(struct ustack *st, struct sock *sk,
 			    const struct sockaddr_in *addr)
 {
 	struct tcp_conn *c = get_conn(st, sk);
-	uint32_t raddr = ntohl(addr->sin_addr.s_addr), nh, laddr;
-	uint16_t rport = ntohs(addr->sin_port), lport;
-	struct port_ctx pc = {.raddr = raddr, .rport = rport};
+	uint32_t raddr = ntohl(addr->sin_addr.s_addr), nh;
+	uint16_t rport = ntohs(addr->sin_port);
 	int err;
 
 	if (!c)
@@ -328,41 +362,17 @@ static int tcp_sock_connect(struct ustack *st, struct sock *sk,
 	if (ip4_is_multicast(raddr) || ip4_is_broadcast(st, raddr) ||
 	    ip4_route(st, raddr, &nh) < 0)
 		return -ENETUNREACH;
-	if ((c->reset || c->was_synchronized || c->iss) &&
+	if ((c->reset || c->was_synchronized || c->snd_max) &&
 	    (c = renew(st, sk, c)) == NULL)
 		return -ENOBUFS;
-	laddr = c->laddr ? c->laddr : st->cfg.addr;
-	lport = c->lport;
-	if (!lport) {
-		err = sock_ephemeral_port(st, IPPROTO_TCP, laddr, raddr, rport,
-					  connect_port_in_use, &pc, &lport);
-		if (err < 0)
-			return err;
-	} else if (tcp_lookup(st, laddr, lport, raddr, rport)) {
-		return -EADDRNOTAVAIL;
-	}
-	if (c->bhashed)
-		tcp_bhash_remove(st, c);
-	c->laddr = laddr;
-	c->lport = lport;
-	c->raddr = raddr;
-	c->rport = rport;
-	if (tcp_hash_insert(st, c) < 0) {
-		c->raddr = 0;
-		c->rport = 0;
-		if (c->bound)
-			tcp_bhash_insert(st, c);
-		else
-			c->lport = 0;
-		return -ENOBUFS;
-	}
-	tcp_bhash_insert(st, c);
+	if ((err = connect_bind(st, c, raddr, rport)) < 0)
+		return err;
 	tcp_conn_start(st, c);
 	c->ws_ok = !!st->cfg.tcp_wscale;
 	c->sack_ok = !!st->cfg.tcp_sack;
 	c->ts_ok = !!st->cfg.tcp_timestamps;
-	sk->laddr = laddr;
-	sk->lport = lport;
+	sk->laddr = c->laddr;
+	sk->lport = c->lport;
 	sk->raddr = raddr;
 	sk->rport = rport;
 	sk->bound = 1;
