@@ -88,6 +88,30 @@ __attribute__((noreturn)) static void bad_output(const uint8_t *f, size_t len,
 	abort();
 }
 
+/*
+ * Known findings not fixed yet, ignored only when USTACK_FUZZ_SKIP_KNOWN is
+ * set (exploratory runs: tests/fuzz/run.sh with FUZZ_SKIP_KNOWN=1), so the
+ * fuzzer can look past them. Each one also has a failing input in
+ * tests/fuzz/regressions/. Remove an entry once its bug is fixed.
+ */
+static int known_finding(const uint8_t *ip, const uint8_t *l4, uint32_t n)
+{
+	const char *skip = getenv("USTACK_FUZZ_SKIP_KNOWN");
+	uint32_t i;
+
+	if (!skip || !*skip)
+		return 0;
+	/* icmp-echo-all-zero-words: echo reply with checksum 0x0000 where
+	 * every other word is zero (should be 0xffff) */
+	if (ip[9] == 1 && n >= 8 && l4[0] == 0) {
+		for (i = 0; i < n && !l4[i]; i++)
+			;
+		if (i == n)
+			return 1;
+	}
+	return 0;
+}
+
 static void check_ip4(const uint8_t *f, size_t len)
 {
 	const uint8_t *ip = f + 14, *l4;
@@ -112,7 +136,8 @@ static void check_ip4(const uint8_t *f, size_t len)
 	if (ip[9] == 17 && (n < 8 || ld16(l4 + 4) != n ||
 			    (ld16(l4 + 6) && l4_sum(ip, l4, n) != 0)))
 		bad_output(f, len, "UDP length or checksum");
-	if (ip[9] == 1 && (n < 8 || fold(sum_bytes(0, l4, n)) != 0))
+	if (ip[9] == 1 && (n < 8 || fold(sum_bytes(0, l4, n)) != 0) &&
+	    !known_finding(ip, l4, n))
 		bad_output(f, len, "ICMP checksum");
 }
 

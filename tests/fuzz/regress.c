@@ -9,13 +9,17 @@
  *   fuzz_regress -t frame|seq FILE...
  *   fuzz_regress --states  print the harness's connections after set-up
  *
- * A regression that still crashes aborts the program (the name of the
- * input is printed first). Exit 0 when all ran.
+ * Each input runs in a child process, so one that still crashes is
+ * reported (with the harness's or the sanitizer's message) and the others
+ * still run. Exit 0 when none crashed, 1 otherwise.
  */
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <ustack/socket.h>
 
@@ -27,6 +31,8 @@ static int run_file(const char *path, target_fn fn)
 {
 	FILE *f = fopen(path, "rb");
 	uint8_t *buf;
+	int status;
+	pid_t pid;
 	long n;
 
 	if (!f) {
@@ -43,11 +49,23 @@ static int run_file(const char *path, target_fn fn)
 		return -1;
 	}
 	fclose(f);
-	printf("  %s\n", path);
 	fflush(stdout);
-	fn(buf, (size_t)(n > 0 ? n : 0));
+	pid = fork();
+	if (pid == 0) {
+		fn(buf, (size_t)(n > 0 ? n : 0));
+		_exit(0);
+	}
 	free(buf);
-	return 0;
+	if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+		perror("fork");
+		return -1;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	printf("  CRASH %s (%s %d)\n", path, WIFSIGNALED(status) ? "signal" :
+	       "exit", WIFSIGNALED(status) ? WTERMSIG(status) :
+	       WEXITSTATUS(status));
+	return 1;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -55,12 +73,13 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Every regular file of dir, in name order. Returns how many ran. */
-static int run_dir(const char *dir, target_fn fn)
+/* Every regular file of dir, in name order. Returns how many ran;
+ * *crashed counts those that crashed. */
+static int run_dir(const char *dir, target_fn fn, int *crashed)
 {
 	char *names[4096], path[4096];
 	struct dirent *e;
-	int n = 0, done = 0;
+	int n = 0, done = 0, r;
 	DIR *d = opendir(dir);
 
 	if (!d)
@@ -72,8 +91,11 @@ static int run_dir(const char *dir, target_fn fn)
 	qsort(names, (size_t)n, sizeof(names[0]), cmp_names);
 	for (int i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		if (names[i] && run_file(path, fn) == 0)
-			done++;
+		if (!names[i])
+			continue;
+		r = run_file(path, fn);
+		done += r >= 0;
+		*crashed += r > 0;
 		free(names[i]);
 	}
 	return done;
@@ -112,7 +134,7 @@ static int print_states(void)
 int main(int argc, char **argv)
 {
 	char path[4096];
-	int frames = 0, seqs = 0;
+	int frames = 0, seqs = 0, crashed = 0;
 
 	if (argc == 2 && !strcmp(argv[1], "--states"))
 		return print_states();
@@ -120,17 +142,17 @@ int main(int argc, char **argv)
 		target_fn fn = !strcmp(argv[2], "seq") ? fz_seq_one : fz_frame_one;
 
 		for (int i = 3; i < argc; i++)
-			if (run_file(argv[i], fn) < 0)
-				return 1;
-		return 0;
+			if (run_file(argv[i], fn) != 0)
+				crashed++;
+		return crashed ? 1 : 0;
 	}
 	for (int i = 1; i < argc; i++) {
 		snprintf(path, sizeof(path), "%s/frame", argv[i]);
-		frames += run_dir(path, fz_frame_one);
+		frames += run_dir(path, fz_frame_one, &crashed);
 		snprintf(path, sizeof(path), "%s/seq", argv[i]);
-		seqs += run_dir(path, fz_seq_one);
+		seqs += run_dir(path, fz_seq_one, &crashed);
 	}
 	printf("fuzz regressions: %d frame and %d sequence inputs replayed, "
-	       "no crash\n", frames, seqs);
-	return 0;
+	       "%d crashed\n", frames, seqs, crashed);
+	return crashed ? 1 : 0;
 }
