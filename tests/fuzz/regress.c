@@ -53,7 +53,8 @@ static int run_file(const char *path, target_fn fn)
 	pid = fork();
 	if (pid == 0) {
 		fn(buf, (size_t)(n > 0 ? n : 0));
-		_exit(0);
+		free(buf);
+		exit(0);
 	}
 	free(buf);
 	if (pid < 0 || waitpid(pid, &status, 0) < 0) {
