@@ -176,7 +176,7 @@ install: lib apps
 clean:
 	rm -rf build build-san build-cov build-fuzz build-*
 
-# ---- fuzzing and valgrind (owner: replay; tests/fuzz/, tests/tools/) ------
+# ---- replay, fuzzing and valgrind (owner: replay) --------------------------
 # `make fuzz` runs tests/fuzz/run.sh, which builds the libFuzzer targets with
 # `fuzz-build`: clang, ASan+UBSan, in $(FUZZ_BUILD)/. fuzz_regress is the
 # same target code as a normal program in every build; check-replay runs it
@@ -191,6 +191,13 @@ FUZZ_COMMON := tests/fuzz/harness.c tests/fuzz/targets.c
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_COMMON_OBJS := $(FUZZ_COMMON:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_REGRESS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,tests/fuzz/regress.c $(FUZZ_COMMON))
+
+# ustack-replay is apps/replay.c plus its parts in apps/replay/.
+REPLAY_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard apps/replay/*.c)))
+$(BUILD)/bin/ustack-replay: $(BUILD)/obj/apps/replay.o $(REPLAY_OBJS) $(APPLIB_OBJS) $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(REPLAY_OBJS) $(APPLIB_OBJS) $(LIB_OBJS) $(LIBS)
 
 .PHONY: fuzz-build valgrind
 fuzz-build: $(FUZZ_BUILD)/fuzz_frame $(FUZZ_BUILD)/fuzz_seq
@@ -217,7 +224,8 @@ check-replay: $(BUILD)/tests/fuzz_regress
 valgrind: all
 	@tests/tools/valgrind.sh $(BUILD)
 
--include $(FUZZ_REGRESS_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_COMMON_OBJS:.o=.d)
+-include $(FUZZ_REGRESS_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_COMMON_OBJS:.o=.d) \
+	$(REPLAY_OBJS:.o=.d)
 
 -include $(LIB_OBJS:.o=.d) $(APPLIB_OBJS:.o=.d) $(TLIB_OBJS:.o=.d) \
 	$(patsubst %.c,$(BUILD)/obj/%.d,$(APP_SRCS) $(UNIT_SRCS) $(SIM_SRCS) $(BENCH_SRCS))

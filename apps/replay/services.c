@@ -1,0 +1,518 @@
+/*
+ * services.c - the programs a case runs, driven by hand through the public
+ * socket API in the same order of calls as ustack-inetd (apps/inetd.c) and
+ * ustack-nc (apps/nc.c), so a replayed stack sees what the live one saw.
+ * Part of ustack-replay (replay.h); touches the stack only through <ustack/socket.h>.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "replay.h"
+
+static const char default_daytime[] = "Thursday, January 01, 1970 00:00:00-UTC\r\n";
+
+static int sock_open(struct replay *r, int type, uint16_t port, int backlog)
+{
+	struct sockaddr_in sin;
+	int one = 1, sd, e;
+
+	sd = ustack_socket(r->st, AF_INET, type | SOCK_NONBLOCK, 0);
+	if (sd < 0)
+		return sd;
+	ustack_setsockopt(r->st, sd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	e = ustack_bind(r->st, sd, (struct sockaddr *)&sin, sizeof(sin));
+	if (e == 0 && type == SOCK_STREAM)
+		e = ustack_listen(r->st, sd, backlog);
+	if (e < 0) {
+		ustack_close(r->st, sd);
+		return e;
+	}
+	return sd;
+}
+
+int svc_open_all(struct replay *r)
+{
+	for (int i = 0; i < r->nsvc; i++) {
+		struct svc *s = &r->svc[i];
+		int udp = s->kind == SVC_UDP_ECHO || s->kind == SVC_UDP_DISCARD;
+
+		if (s->kind == SVC_NC_CONNECT)
+			s->sd = ustack_socket(r->st, AF_INET,
+					      SOCK_STREAM | SOCK_NONBLOCK, 0);
+		else
+			s->sd = sock_open(r, udp ? SOCK_DGRAM : SOCK_STREAM,
+					  s->port, s->kind == SVC_NC_LISTEN ? 1 : 511);
+		if (s->sd < 0) {
+			fprintf(stderr, "ustack-replay: service %d (port %u): %s\n",
+				i + 1, s->port, ustack_strerror(s->sd));
+			return -1;
+		}
+		if (s->kind == SVC_TCP_DAYTIME && !s->data &&
+		    set_text(r, s, default_daytime) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void conn_close(struct replay *r, struct conn *c)
+{
+	ustack_close(r->st, c->sd);
+	free(c->buf);
+	memset(c, 0, sizeof(*c));
+	c->sd = -1;
+}
+
+/* ustack-inetd's flush_buf: 1 all sent, 0 would block, -1 error. */
+static int flush_buf(struct replay *r, struct conn *c)
+{
+	while (c->off < c->len) {
+		ssize_t n = ustack_send(r->st, c->sd, c->buf + c->off,
+					c->len - c->off, MSG_DONTWAIT);
+
+		if (n == -EAGAIN)
+			return 0;
+		if (n < 0)
+			return -1;
+		c->off += (uint32_t)n;
+	}
+	c->off = c->len = 0;
+	return 1;
+}
+
+/* ustack-inetd's do_echo. */
+static int do_echo(struct replay *r, struct conn *c)
+{
+	for (int round = 0; round < INETD_ROUNDS; round++) {
+		int progress = 0;
+		ssize_t n;
+
+		if (flush_buf(r, c) < 0)
+			return -1;
+		if (c->off > 0 && c->len == ECHO_BUF) {
+			memmove(c->buf, c->buf + c->off, c->len - c->off);
+			c->len -= c->off;
+			c->off = 0;
+		}
+		if (!c->rd_eof && c->len < ECHO_BUF) {
+			n = ustack_recv(r->st, c->sd, c->buf + c->len,
+					ECHO_BUF - c->len, MSG_DONTWAIT);
+			if (n == 0)
+				c->rd_eof = 1;
+			else if (n > 0)
+				c->len += (uint32_t)n, progress = 1;
+			else if (n != -EAGAIN)
+				return -1;
+		}
+		if (c->rd_eof && c->len == c->off)
+			return -1;
+		if (!progress)
+			break;
+	}
+	return 0;
+}
+
+/* ustack-inetd's do_discard (65536-byte reads). */
+static int do_discard(struct replay *r, struct conn *c)
+{
+	for (int round = 0; round < INETD_ROUNDS; round++) {
+		ssize_t n = ustack_recv(r->st, c->sd, r->scratch, 65536,
+					MSG_DONTWAIT);
+
+		if (n == -EAGAIN)
+			return 0;
+		if (n <= 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int do_chargen(struct replay *r, struct conn *c)
+{
+	const uint32_t total = sizeof(r->chargen);
+
+	for (int round = 0; round < INETD_ROUNDS; round++) {
+		ssize_t n = ustack_send(r->st, c->sd, r->chargen + c->pos,
+					total - c->pos, MSG_DONTWAIT);
+
+		if (n == -EAGAIN)
+			break;
+		if (n < 0)
+			return -1;
+		c->pos = (c->pos + (uint32_t)n) % total;
+	}
+	return do_discard(r, c);
+}
+
+static int hold_reading(const struct replay *r, const struct svc *s)
+{
+	return s->read_at.set && ustack_now(r->st) >= s->read_at.v;
+}
+
+static int conn_io(struct replay *r, struct conn *c)
+{
+	switch (c->svc->kind) {
+	case SVC_TCP_ECHO:
+		return do_echo(r, c);
+	case SVC_TCP_DISCARD:
+		return do_discard(r, c);
+	case SVC_TCP_CHARGEN:
+		return do_chargen(r, c);
+	case SVC_TCP_DAYTIME:
+		return flush_buf(r, c) == 0 ? 0 : -1;
+	case SVC_TCP_HOLD:
+		return hold_reading(r, c->svc) ? do_discard(r, c) : 0;
+	default:
+		return -1;
+	}
+}
+
+static short conn_events(const struct replay *r, const struct conn *c)
+{
+	switch (c->svc->kind) {
+	case SVC_TCP_ECHO:
+		return (short)((c->len > c->off ? POLLOUT : 0) |
+			       (!c->rd_eof && c->len < ECHO_BUF ? POLLIN : 0));
+	case SVC_TCP_DISCARD:
+		return POLLIN;
+	case SVC_TCP_CHARGEN:
+		return POLLIN | POLLOUT;
+	case SVC_TCP_HOLD:
+		return hold_reading(r, c->svc) ? POLLIN : 0;
+	default:
+		return POLLOUT;
+	}
+}
+
+/* ustack-inetd's do_accept + conn_start. */
+static void do_accept(struct replay *r, struct svc *s)
+{
+	for (int k = 0; k < 64; k++) {
+		struct sockaddr_in sin;
+		socklen_t slen = sizeof(sin);
+		struct conn *c = NULL;
+		int sd = ustack_accept(r->st, s->sd, (struct sockaddr *)&sin, &slen);
+
+		if (sd < 0)
+			return;
+		ustack_set_nonblock(r->st, sd, 1);
+		for (int i = 0; i < MAX_CONNS && !c; i++)
+			if (r->conns[i].sd < 0)
+				c = &r->conns[i];
+		if (!c) {
+			ustack_close(r->st, sd);
+			continue;
+		}
+		c->sd = sd;
+		c->svc = s;
+		if (s->kind == SVC_TCP_ECHO)
+			c->buf = malloc(ECHO_BUF);
+		else if (s->kind == SVC_TCP_DAYTIME && (c->buf = malloc(s->dlen + 1)))
+			memcpy(c->buf, s->data, s->dlen), c->len = (uint32_t)s->dlen;
+		if ((s->kind == SVC_TCP_ECHO || s->kind == SVC_TCP_DAYTIME) &&
+		    !c->buf)
+			conn_close(r, c);
+		else if (conn_io(r, c) < 0)
+			conn_close(r, c);
+	}
+}
+
+/* ustack-inetd's do_udp. */
+static void do_udp(struct replay *r, struct svc *s)
+{
+	for (int k = 0; k < 64; k++) {
+		struct sockaddr_in sin;
+		socklen_t slen = sizeof(sin);
+		ssize_t n = ustack_recvfrom(r->st, s->sd, r->scratch, 65536,
+					    MSG_DONTWAIT, (struct sockaddr *)&sin,
+					    &slen);
+
+		if (n < 0)
+			return;
+		if (s->kind == SVC_UDP_ECHO)
+			ustack_sendto(r->st, s->sd, r->scratch, (size_t)n,
+				      MSG_DONTWAIT, (struct sockaddr *)&sin, slen);
+	}
+}
+
+/* One ustack-inetd loop turn over the server services: 1 if anything
+ * was ready. */
+static int inetd_pass(struct replay *r)
+{
+	struct ustack_pollfd pfd[MAX_SVC + MAX_CONNS];
+	int map[MAX_SVC + MAX_CONNS];
+	unsigned n = 0;
+
+	for (int i = 0; i < r->nsvc; i++) {
+		struct svc *s = &r->svc[i];
+
+		if (s->kind >= SVC_NC_CONNECT || s->sd < 0)
+			continue;
+		pfd[n] = (struct ustack_pollfd){.sd = s->sd, .events = POLLIN};
+		map[n++] = -1 - i;
+	}
+	for (int i = 0; i < MAX_CONNS; i++) {
+		struct conn *c = &r->conns[i];
+
+		if (c->sd < 0 || !conn_events(r, c))
+			continue;
+		pfd[n] = (struct ustack_pollfd){.sd = c->sd,
+						.events = conn_events(r, c)};
+		map[n++] = i;
+	}
+	if (!n || ustack_poll(r->st, pfd, n, 0) <= 0)
+		return 0;
+	for (unsigned k = 0; k < n; k++) {
+		struct svc *s;
+
+		if (!pfd[k].revents)
+			continue;
+		if (map[k] >= 0) {
+			struct conn *c = &r->conns[map[k]];
+
+			if (c->sd >= 0 && conn_io(r, c) < 0)
+				conn_close(r, c);
+			continue;
+		}
+		s = &r->svc[-1 - map[k]];
+		if (s->kind == SVC_UDP_ECHO || s->kind == SVC_UDP_DISCARD)
+			do_udp(r, s);
+		else
+			do_accept(r, s);
+	}
+	return 1;
+}
+
+/* tcp-hold close-at: close that service's connections once. */
+static void hold_close(struct replay *r, struct svc *s)
+{
+	if (!s->close_at.set || ustack_now(r->st) < s->close_at.v)
+		return;
+	for (int i = 0; i < MAX_CONNS; i++)
+		if (r->conns[i].sd >= 0 && r->conns[i].svc == s)
+			conn_close(r, &r->conns[i]);
+	s->close_at.set = 0;
+}
+
+/* ---- ustack-nc, call for call (apps/nc.c) ------------------------------ */
+
+/* app_linger's test: no TCP connection left outside LISTEN/TIME_WAIT. */
+static int tcp_settled(struct ustack *st)
+{
+	struct ustack_conn_info v[64];
+	int n = ustack_conn_list(st, v, 64);
+
+	if (n > 64)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (v[i].proto == IPPROTO_TCP && v[i].state != USTACK_TCP_LISTEN &&
+		    v[i].state != USTACK_TCP_TIME_WAIT &&
+		    v[i].state != USTACK_TCP_CLOSED)
+			return 0;
+	return 1;
+}
+
+/* The program is gone: the stack is destroyed now, nothing more runs. */
+static void nc_exit(struct replay *r, struct svc *s)
+{
+	s->nc = NC_DONE;
+	r->exited = 1;
+}
+
+static void nc_start_copy(struct svc *s)
+{
+	s->nc = NC_COPY;
+	s->pump_now = 1;
+	s->in_eof = s->no_stdin;
+}
+
+/* pump(): stdin -> to_net -> socket -> stdout. >0 progress, <0 error. */
+static int nc_pump(struct replay *r, struct svc *s)
+{
+	int progress = 0;
+	ssize_t n;
+
+	if (s->off == s->len)                        /* compact() */
+		s->off = s->len = 0;
+	else if (s->off > NC_BUF / 2)
+		s->len -= s->off, s->off = 0;
+	if (!s->in_eof && !s->net_eof && s->len < NC_BUF) {
+		size_t take = s->dlen - s->rd;
+
+		if (take > NC_BUF - s->len)
+			take = NC_BUF - s->len;
+		if (!take)
+			s->in_eof = 1;
+		s->rd += take;
+		s->len += take;
+		progress = 1;
+	}
+	while (s->off < s->len) {
+		n = ustack_send(r->st, s->sd, s->data + s->rd - (s->len - s->off),
+				s->len - s->off, MSG_DONTWAIT);
+		if (n == -EAGAIN)
+			break;
+		if (n < 0)
+			return (int)n;
+		s->off += (size_t)n;
+		progress = 1;
+	}
+	if (s->off == s->len && s->in_eof && !s->shut_sent && !s->no_stdin) {
+		ustack_shutdown(r->st, s->sd, SHUT_WR);
+		s->shut_sent = progress = 1;
+	}
+	if (!s->net_eof) {
+		n = ustack_recvfrom(r->st, s->sd, r->scratch, NC_BUF, MSG_DONTWAIT,
+				    NULL, NULL);
+		if (n == 0)
+			s->net_eof = 1;
+		if (n >= 0)
+			progress = 1;
+		else if (n != -EAGAIN)
+			return (int)n;
+	}
+	return progress;
+}
+
+static int nc_copy(struct replay *r, struct svc *s)
+{
+	int p;
+
+	if (!s->pump_now && (s->in_eof || s->net_eof || s->len == NC_BUF)) {
+		/* stdin (a file, always readable) is not polled: the socket */
+		struct ustack_pollfd pfd = {.sd = s->sd, .events = (short)(
+			(s->net_eof ? 0 : POLLIN) | (s->off < s->len ? POLLOUT : 0))};
+
+		if (ustack_poll(r->st, &pfd, 1, 0) <= 0)
+			return 0;
+	}
+	s->pump_now = 0;
+	while ((p = nc_pump(r, s)) > 0)
+		;
+	if (p < 0) {
+		nc_exit(r, s);
+		return 0;
+	}
+	if (s->net_eof && s->off == s->len) {         /* finished() */
+		ustack_close(r->st, s->sd);
+		s->nc = NC_LINGER;
+		s->deadline = ustack_now(r->st) + NC_LINGER_US;
+		if (tcp_settled(r->st))
+			nc_exit(r, s);
+	}
+	return 1;
+}
+
+static int nc_step(struct replay *r, struct svc *s)
+{
+	ustack_time_t now = ustack_now(r->st);
+	struct ustack_pollfd pfd = {.sd = s->sd};
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+	int e = 0, sd;
+
+	switch (s->nc) {
+	case NC_IDLE:
+		if (s->kind == SVC_NC_LISTEN) {
+			pfd.events = POLLIN;
+			if (ustack_poll(r->st, &pfd, 1, 0) <= 0)
+				return 0;
+			sd = ustack_accept(r->st, s->sd, (struct sockaddr *)&sin, &slen);
+			if (sd == -EAGAIN)
+				return 1;
+			if (sd < 0)
+				return nc_exit(r, s), 0;
+			ustack_close(r->st, s->sd);
+			s->sd = sd;
+			ustack_set_nonblock(r->st, sd, 1);
+			nc_start_copy(s);
+			return 1;
+		}
+		if (now < s->at.v)
+			return 0;
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(s->ip);
+		sin.sin_port = htons(s->port);
+		e = ustack_connect(r->st, s->sd, (struct sockaddr *)&sin, sizeof(sin));
+		if (e == -EINPROGRESS) {
+			s->nc = NC_CONNECTING;
+			s->deadline = s->wait ? now + s->wait : USTACK_TIME_NEVER;
+		} else if (e == 0) {
+			nc_start_copy(s);
+		} else {
+			nc_exit(r, s);
+		}
+		return 1;
+	case NC_CONNECTING:
+		pfd.events = POLLOUT;
+		if (ustack_poll(r->st, &pfd, 1, 0) > 0) {
+			slen = sizeof(e);
+			ustack_getsockopt(r->st, s->sd, SOL_SOCKET, SO_ERROR, &e, &slen);
+			if (e)
+				nc_exit(r, s);
+			else
+				nc_start_copy(s);
+			return 1;
+		}
+		if (now >= s->deadline)
+			nc_exit(r, s);
+		return 0;
+	case NC_COPY:
+		return nc_copy(r, s);
+	case NC_LINGER:
+		if (tcp_settled(r->st) || now >= s->deadline)
+			nc_exit(r, s);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* After every input and timer event: let the programs run until idle. */
+void svc_pass(struct replay *r)
+{
+	for (int round = 0; round < PASS_ROUNDS && !r->exited; round++) {
+		int busy = 0;
+
+		for (int i = 0; i < r->nsvc; i++)
+			if (r->svc[i].kind == SVC_TCP_HOLD)
+				hold_close(r, &r->svc[i]);
+		busy |= inetd_pass(r);
+		for (int i = 0; i < r->nsvc && !r->exited; i++)
+			if (r->svc[i].kind >= SVC_NC_CONNECT)
+				busy |= nc_step(r, &r->svc[i]);
+		if (!busy)
+			break;
+	}
+}
+
+/* The next time a program acts on its own (not on a frame or a timer). */
+ustack_time_t next_action(const struct replay *r, ustack_time_t now)
+{
+	ustack_time_t t = USTACK_TIME_NEVER;
+
+	for (int i = 0; i < r->nsvc; i++) {
+		const struct svc *s = &r->svc[i];
+		ustack_time_t c[3] = {USTACK_TIME_NEVER, USTACK_TIME_NEVER,
+				      USTACK_TIME_NEVER};
+
+		if (s->kind == SVC_NC_CONNECT && s->nc == NC_IDLE)
+			c[0] = s->at.v;
+		if (s->nc == NC_CONNECTING || s->nc == NC_LINGER)
+			c[0] = s->deadline;
+		if (s->kind == SVC_TCP_HOLD) {
+			if (s->read_at.set)
+				c[1] = s->read_at.v;
+			if (s->close_at.set)
+				c[2] = s->close_at.v;
+		}
+		for (int k = 0; k < 3; k++)
+			if (c[k] > now && c[k] < t)
+				t = c[k];
+	}
+	return t;
+}
