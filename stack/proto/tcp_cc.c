@@ -230,6 +230,21 @@ static int next_hole(const struct tcp_conn *c, uint32_t lost, int want_lost,
 	return 0;
 }
 
+uint32_t tcp_sack_skip(const struct tcp_conn *c, uint32_t seq,
+		       uint32_t *room)
+{
+	for (unsigned i = 0; i < c->nscore; i++) {
+		if (seq_in(seq, c->score[i].l, c->score[i].r))
+			return c->score[i].r;
+		if (seq_gt(c->score[i].l, seq)) {
+			/* Stop the segment at the next SACKed range. */
+			*room = USTACK_MIN(*room, c->score[i].l - seq);
+			break;
+		}
+	}
+	return seq;
+}
+
 int tcp_sack_is_lost_head(const struct tcp_conn *c)
 {
 	return c->sack_ok && c->nscore && seq_gt(lost_edge(c), c->snd_una);
@@ -268,6 +283,22 @@ void tcp_sack_output(struct ustack *st, struct tcp_conn *c)
 
 /* ---- entering recovery, timeouts --------------------------------------------- */
 
+/*
+ * DupThresh: 3 (RFC 5681 3.2), lowered by RFC 5827 early retransmit when
+ * fewer than four segments are outstanding and no new data can go out
+ * (then three duplicates can never arrive): outstanding segments - 1.
+ */
+static uint32_t dupthresh(const struct tcp_conn *c)
+{
+	uint32_t segs = (tcp_flight(c) + c->smss - 1) / c->smss;
+	int more = seq_lt(c->snd_max, tcp_data_end(c)) &&
+		   seq_lt(c->snd_max, c->snd_una + c->snd_wnd);
+
+	if (segs >= 4 || more)
+		return TCP_DUPTHRESH;
+	return segs > 1 ? segs - 1 : 1;
+}
+
 void tcp_cc_dupack(struct ustack *st, struct tcp_conn *c)
 {
 	uint32_t s = c->smss, sent;
@@ -278,8 +309,10 @@ void tcp_cc_dupack(struct ustack *st, struct tcp_conn *c)
 		return;
 	}
 	c->dupacks++;
-	if (c->dupacks < TCP_DUPTHRESH && !tcp_sack_is_lost_head(c))
+	if (c->dupacks < dupthresh(c) && !tcp_sack_is_lost_head(c)) {
+		tcp_send_limited(st, c);          /* RFC 3042 */
 		return;
+	}
 	/* RFC 6582 4.1: not for losses from before the last recovery. */
 	if (!seq_gt(c->snd_una, c->recover) && c->recover != c->iss)
 		return;
@@ -309,6 +342,12 @@ void tcp_cc_timeout(struct ustack *st, struct tcp_conn *c)
 	c->dupacks = 0;
 	c->in_recovery = 0;
 	c->recover = c->snd_max;           /* RFC 6582 4.1 after an RTO */
-	c->nscore = 0;                     /* RFC 2018 8 */
+	/* RFC 2018 8 says to forget SACK information after an RTO, since the
+	 * receiver may have reneged; RFC 6675 5.1 leaves it open. We keep it
+	 * for the first RTO (go-back-N skips what was SACKed, saving a
+	 * window of needless retransmissions) and forget it on the second:
+	 * if the peer did renege, the hole is then sent again. */
+	if (c->nrexmit > 1)
+		c->nscore = 0;
 	c->rxt_high = c->snd_una;
 }

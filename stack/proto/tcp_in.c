@@ -229,7 +229,7 @@ static void rcv_syn_sent(struct ustack *st, struct tcp_conn *c,
 		tcp_rtx_start(st, c);
 		return;
 	}
-	if (c->rtt_timing && !c->nrexmit)
+	if (c->rtt_timing && !c->syn_rxmit)
 		tcp_rtt_sample(st, c, st->now - c->rtt_at);
 	c->rtt_timing = 0;
 	c->snd_una = seg->ack;
@@ -462,13 +462,18 @@ static void ack_new(struct ustack *st, struct tcp_conn *c,
 		    const struct tcp_seg *seg)
 {
 	uint32_t acked = seg->ack - c->snd_una;
+	int syn_acked = seq_leq(c->snd_una, c->iss);
 
-	if (seq_leq(c->snd_una, c->iss))
+	if (syn_acked)
 		acked--;                 /* our SYN is not data */
 
 	/* RTT: RFC 7323 4 (TSecr of an ACK for new data) or one timed
-	 * segment at a time, never a retransmitted one (RFC 6298 3). */
-	if (c->ts_ok && seg->opt.has_ts && seg->opt.tsecr) {
+	 * segment at a time, never a retransmitted one (RFC 6298 3). The
+	 * ACK of a retransmitted SYN gives none either way (RFC 6298 5.7
+	 * covers that case). */
+	if (syn_acked && c->syn_rxmit) {
+		c->rtt_timing = 0;
+	} else if (c->ts_ok && seg->opt.has_ts && seg->opt.tsecr) {
 		uint32_t ms = tcp_ts_now(st, c) - seg->opt.tsecr;
 
 		if (ms < 600000)

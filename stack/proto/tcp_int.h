@@ -166,6 +166,8 @@ struct tcp_conn {
 	unsigned shut_rd : 1;            /* SHUT_RD: discard arriving data */
 	unsigned probe_out : 1;          /* snd_max includes a zero-window
 					    probe byte not yet taken */
+	unsigned syn_rxmit : 1;          /* our SYN/SYN-ACK was sent again:
+					    no RTT sample from its ACK */
 
 	struct sock *sk;                 /* owning socket, NULL if none */
 	struct tcp_conn *parent;         /* listener, until accepted */
@@ -410,6 +412,9 @@ void tcp_cc_init(struct ustack *st, struct tcp_conn *c);
 void tcp_cc_ack(struct ustack *st, struct tcp_conn *c, uint32_t acked);
 /* A duplicate ACK per RFC 5681 3.2 (or new SACK information). */
 void tcp_cc_dupack(struct ustack *st, struct tcp_conn *c);
+/* RFC 3042 limited transmit: one new segment beyond cwnd (the first and
+ * second duplicate ACKs). */
+void tcp_send_limited(struct ustack *st, struct tcp_conn *c);
 /* The RTO fired: RFC 5681 3.1 eq. 4, loss window. */
 void tcp_cc_timeout(struct ustack *st, struct tcp_conn *c);
 /* RFC 5681 4.1: about to send new data. */
@@ -421,6 +426,10 @@ int tcp_sack_update(struct tcp_conn *c, const struct tcp_opts *o);
 void tcp_sack_trim(struct tcp_conn *c);
 /* RFC 6675 transmission during SACK recovery. */
 void tcp_sack_output(struct ustack *st, struct tcp_conn *c);
+/* Going back over sent data: the end of the SACKed range holding seq (or
+ * seq, with *room cut to reach no SACKed range). */
+uint32_t tcp_sack_skip(const struct tcp_conn *c, uint32_t seq,
+		       uint32_t *room);
 /* RFC 6675 IsLost(HighACK + 1): enough SACKed above snd_una. */
 int tcp_sack_is_lost_head(const struct tcp_conn *c);
 

@@ -211,6 +211,7 @@ void tcp_send_syn(struct ustack *st, struct tcp_conn *c)
 		STAT_INC(st, TCP_RETRANS_SEGS);
 		c->total_retrans++;
 		c->rtt_timing = 0;  /* Karn */
+		c->syn_rxmit = 1;
 	} else {
 		c->rtt_timing = 1;
 		c->rtt_seq = c->iss;
@@ -308,6 +309,15 @@ static int send_new(struct ustack *st, struct tcp_conn *c, int force)
 
 	if (!unsent && !fin_pending)
 		return 0;
+	if (seq_lt(seq, c->snd_max) && c->nscore) {
+		/* Going back after an RTO: what the peer SACKed is there. */
+		uint32_t skip = tcp_sack_skip(c, seq, &unsent);
+
+		if (skip != seq) {
+			c->snd_nxt = seq = skip;
+			return 1;
+		}
+	}
 	if (force && !usable && c->snd_wnd > off)
 		usable = c->snd_wnd - off;     /* persist override: ignore cwnd */
 	len = USTACK_MIN(USTACK_MIN(unsent, usable), seg_room(c));
@@ -392,6 +402,21 @@ static void output(struct ustack *st, struct tcp_conn *c, int force)
 void tcp_output(struct ustack *st, struct tcp_conn *c)
 {
 	output(st, c, 0);
+}
+
+void tcp_send_limited(struct ustack *st, struct tcp_conn *c)
+{
+	uint32_t end = tcp_data_end(c), seq = c->snd_max, len;
+
+	/* Only new data, and only inside the peer's window. */
+	if (!seq_lt(seq, end) || c->snd_nxt != c->snd_max ||
+	    seq_geq(seq, c->snd_una + c->snd_wnd))
+		return;
+	len = USTACK_MIN(USTACK_MIN(end - seq, (uint32_t)c->smss),
+			 c->snd_una + c->snd_wnd - seq);
+	if (len < c->smss && len < end - seq)
+		return;                 /* no silly segment for this */
+	tcp_send_at(st, c, seq, len);
 }
 
 /* Persist timer: probe a zero window with one byte of new data (RFC 1122

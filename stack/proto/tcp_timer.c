@@ -108,6 +108,11 @@ static void rtx_timeout(struct ustack *st, struct tcp_conn *c)
 			 TCP_CAUSE_TIMEOUT);
 		return;
 	}
+	ULOG_DEBUG(st, "tcp rto: una %u max %u flight %u cwnd %u recovery %d "
+		   "sacked ranges %u dupacks %u rto %llu us try %u",
+		   c->snd_una, c->snd_max, tcp_flight(c), c->cwnd,
+		   c->in_recovery, c->nscore, c->dupacks,
+		   (unsigned long long)c->rto_us, c->nrexmit + 1);
 	c->nrexmit++;
 	c->rto_us = tcp_rto_clamp(st, c->rto_us * 2);
 	tcp_cc_timeout(st, c);

@@ -230,6 +230,13 @@ static int run_seed(uint64_t seed, size_t bytes, int verbose)
 			     (long)(now / 1000000));
 			goto out;
 		}
+		/* The fault wrapper releases due frames into the memlink at
+		 * its next call, and a memlink end says nothing through
+		 * next_at (only its fd): ask both first, then read both. */
+		ustack_set_now(a.st, now);
+		ustack_set_now(b.st, now);
+		(void)ustack_next_deadline(a.st);
+		(void)ustack_next_deadline(b.st);
 		frames = ustack_poll_dev(a.st, now, 256);
 		frames += ustack_poll_dev(b.st, now, 256);
 		ustack_run_timers(a.st, now);
@@ -266,10 +273,15 @@ static int run_seed(uint64_t seed, size_t bytes, int verbose)
 	}
 	if (verbose)
 		printf("seed %llu: ok, %zu bytes each way, %.1f s virtual, "
+		       "retransmits %llu/%llu, timeouts %llu/%llu, fast "
 		       "retransmits %llu/%llu, opts %d, close order %d\n",
 		       (unsigned long long)seed, bytes, (double)now / 1e6,
 		       (unsigned long long)ustack_stat(a.st, USTACK_STAT_TCP_RETRANS_SEGS),
 		       (unsigned long long)ustack_stat(b.st, USTACK_STAT_TCP_RETRANS_SEGS),
+		       (unsigned long long)ustack_stat(a.st, USTACK_STAT_TCP_TIMEOUTS),
+		       (unsigned long long)ustack_stat(b.st, USTACK_STAT_TCP_TIMEOUTS),
+		       (unsigned long long)ustack_stat(a.st, USTACK_STAT_TCP_FAST_RETRANS),
+		       (unsigned long long)ustack_stat(b.st, USTACK_STAT_TCP_FAST_RETRANS),
 		       opts, order);
 	rc = 0;
 out:

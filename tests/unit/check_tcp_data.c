@@ -456,8 +456,14 @@ START_TEST(test_tcp_fast_retransmit_only_lost_segment)
 	ck_assert_uint_eq(s.seq, iss + 5001);
 	tt_expect_none(t);
 	una = iss + 1001;                          /* segment 2 is lost */
+	/* RFC 3042 limited transmit: each of the first two duplicates lets
+	 * one new segment out. */
 	tt_in(t, ".", IRS + 1, una, 65535, NULL, 0);
+	tt_expect(t, ".", &s);
+	ck_assert_uint_eq(s.seq, iss + 6001);
 	tt_in(t, ".", IRS + 1, una, 65535, NULL, 0);
+	tt_expect(t, "P.", &s);
+	ck_assert_uint_eq(s.seq, iss + 7001);
 	tt_expect_none(t);
 	tt_in(t, ".", IRS + 1, una, 65535, NULL, 0);   /* third duplicate */
 	tt_expect(t, ".", &s);
@@ -466,17 +472,38 @@ START_TEST(test_tcp_fast_retransmit_only_lost_segment)
 	ck_assert_int_eq(memcmp(s.data, pattern + 1000, 1000), 0);
 	tt_expect_none(t);                         /* only that segment */
 	ck_assert_uint_eq(tt_stat(t, USTACK_STAT_TCP_FAST_RETRANS), 1);
-	ck_assert_uint_eq(tt_conn(t, sd)->ssthresh, 2500);
-	ck_assert_uint_eq(tt_conn(t, sd)->cwnd, 5500);
+	ck_assert_uint_eq(tt_conn(t, sd)->ssthresh, 3500);  /* flight 7000 */
+	ck_assert_uint_eq(tt_conn(t, sd)->cwnd, 6500);
 	/* Partial ACK (up to the 4th segment): retransmit the next hole. */
 	tt_in(t, ".", IRS + 1, iss + 4001, 65535, NULL, 0);
 	tt_expect(t, ".", &s);
 	ck_assert_uint_eq(s.seq, iss + 4001);
 	ck_assert(tt_conn(t, sd)->in_recovery);
 	/* Full ACK: recovery ends. */
-	tt_in(t, ".", IRS + 1, iss + 6001, 65535, NULL, 0);
+	tt_in(t, ".", IRS + 1, iss + 8001, 65535, NULL, 0);
 	ck_assert(!tt_conn(t, sd)->in_recovery);
-	ck_assert_uint_le(tt_conn(t, sd)->cwnd, 2500);
+	ck_assert_uint_le(tt_conn(t, sd)->cwnd, 3500);
+	tt_free(t);
+}
+END_TEST
+
+START_TEST(test_tcp_early_retransmit_small_flight)
+{
+	uint32_t iss;
+	int sd;
+	struct tt *t = plain(1000, 65535, &iss, &sd);
+	struct tt_seg s;
+
+	ustack_send(tt_st(t), sd, pattern, 2000, 0);
+	tt_expect(t, ".", &s);
+	tt_expect(t, "P.", &s);
+	/* The second segment arrived, the first did not: one duplicate is
+	 * all that can come back (RFC 5827: DupThresh = segments - 1). */
+	tt_in(t, ".", IRS + 1, iss + 1, 65535, NULL, 0);
+	tt_expect(t, ".", &s);
+	ck_assert_uint_eq(s.seq, iss + 1);
+	ck_assert_uint_eq(s.len, 1000);
+	ck_assert_uint_eq(tt_stat(t, USTACK_STAT_TCP_FAST_RETRANS), 1);
 	tt_free(t);
 }
 END_TEST
@@ -560,6 +587,7 @@ static Suite *tcp_data_suite(void)
 	tcase_add_test(tc, test_tcp_rto_restarts_on_new_ack_stops_when_all_acked);
 	tcase_add_test(tc, test_tcp_karn_no_sample_from_retransmission);
 	tcase_add_test(tc, test_tcp_fast_retransmit_only_lost_segment);
+	tcase_add_test(tc, test_tcp_early_retransmit_small_flight);
 	tcase_add_test(tc, test_tcp_restart_after_idle);
 	tcase_add_test(tc, test_tcp_bulk_transfer_byte_exact);
 	suite_add_tcase(s, tc);
