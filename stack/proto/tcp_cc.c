@@ -56,6 +56,9 @@ void tcp_cc_ack(struct ustack *st, struct tcp_conn *c, uint32_t acked)
 {
 	uint32_t s = c->smss;
 
+	c->last_acked = acked;
+	if (seq_gt(c->snd_una, c->recover))
+		c->after_rto = 0;
 	if (c->in_recovery) {
 		if (seq_geq(c->snd_una, c->recover)) {
 			/* Full ACK: leave recovery (RFC 6582 3.2 step 3,
@@ -313,8 +316,14 @@ void tcp_cc_dupack(struct ustack *st, struct tcp_conn *c)
 		tcp_send_limited(st, c);          /* RFC 3042 */
 		return;
 	}
-	/* RFC 6582 4.1: not for losses from before the last recovery. */
-	if (!seq_gt(c->snd_una, c->recover) && c->recover != c->iss)
+	/* While the ACK does not cover more than recover, the duplicates may
+	 * come from our own retransmissions. NewReno (RFC 6582 3.2 step 2):
+	 * enter only if cwnd > SMSS and the last ACK advanced by at most
+	 * 4*SMSS (a new loss). SACK (RFC 6675 5.1): only after an RTO is
+	 * recovery barred until the ACK passes RecoveryPoint. */
+	if (!seq_gt(c->snd_una, c->recover) && c->recover != c->iss &&
+	    (c->sack_ok ? c->after_rto
+			: !(c->cwnd > s && c->last_acked <= 4 * s)))
 		return;
 	STAT_INC(st, TCP_FAST_RETRANS);
 	c->ssthresh = half_flight(c);
@@ -342,6 +351,7 @@ void tcp_cc_timeout(struct ustack *st, struct tcp_conn *c)
 	c->dupacks = 0;
 	c->in_recovery = 0;
 	c->recover = c->snd_max;           /* RFC 6582 4.1 after an RTO */
+	c->after_rto = 1;
 	/* RFC 2018 8 says to forget SACK information after an RTO, since the
 	 * receiver may have reneged; RFC 6675 5.1 leaves it open. We keep it
 	 * for the first RTO (go-back-N skips what was SACKed, saving a

@@ -166,6 +166,8 @@ struct tcp_conn {
 	unsigned shut_rd : 1;            /* SHUT_RD: discard arriving data */
 	unsigned probe_out : 1;          /* snd_max includes a zero-window
 					    probe byte not yet taken */
+	unsigned after_rto : 1;          /* RFC 6675 5.1: an RTO since the
+					    ACK last passed recover */
 	unsigned syn_rxmit : 1;          /* our SYN/SYN-ACK was sent again:
 					    no RTT sample from its ACK */
 
@@ -220,6 +222,7 @@ struct tcp_conn {
 	uint32_t cwnd, ssthresh;
 	uint32_t bytes_acked;            /* CA byte counting */
 	uint32_t dupacks;
+	uint32_t last_acked;             /* bytes the last new ACK covered */
 	uint32_t recover;                /* NewReno "recover" / RecoveryPoint */
 	uint32_t rxt_high;               /* HighRxt + 1 */
 	ustack_time_t last_send_at;      /* restart after idle (4.1) */
