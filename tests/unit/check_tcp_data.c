@@ -534,6 +534,69 @@ START_TEST(test_tcp_restart_after_idle)
 }
 END_TEST
 
+/* Sequence numbers wrap (RFC 9293 3.4): in order, out of order and the
+ * window all across 2^32. */
+START_TEST(test_tcp_data_sequence_wraparound)
+{
+	struct ustack_config cfg;
+	struct tt *t;
+	struct tt_seg s;
+	uint32_t irs = 0xfffffc00u, iss;
+	int l, sd;
+	uint8_t buf[4096];
+
+	tt_config_plain(&cfg);
+	t = tt_new_cfg(&cfg);
+	l = tt_listen(t, TT_PORT, 4);
+	tt_opt_mss(t, 1000);
+	tt_in(t, "S", irs, 0, 65535, NULL, 0);
+	tt_expect(t, "S.", &s);
+	iss = s.seq;
+	tt_in(t, ".", irs + 1, iss + 1, 65535, NULL, 0);
+	sd = tt_accept(t, l);
+	/* 0xfffffc01..: the second segment crosses zero, the third (sent
+	 * first) lies entirely past it. */
+	tt_in(t, ".", irs + 2001, iss + 1, 65535, pattern + 2000, 1000);
+	tt_expect(t, ".", &s);
+	ck_assert_uint_eq(s.ack, irs + 1);
+	tt_in(t, ".", irs + 1, iss + 1, 65535, pattern, 1000);
+	tt_in(t, ".", irs + 1001, iss + 1, 65535, pattern + 1000, 1000);
+	while (tt_out(t, &s))
+		;
+	ck_assert_uint_eq(s.ack, irs + 3001);
+	ck_assert_uint_lt(s.ack, 0x1000u);          /* wrapped */
+	ck_assert_int_eq(ustack_recv(tt_st(t), sd, buf, sizeof(buf), 0), 3000);
+	ck_assert_int_eq(memcmp(buf, pattern, 3000), 0);
+	tt_expect(t, ".", &s);                        /* window update */
+	tt_in(t, "F.", irs + 3001, iss + 1, 65535, NULL, 0);
+	tt_expect(t, ".", &s);
+	ck_assert_uint_eq(s.ack, irs + 3002);
+	ck_assert_int_eq(tt_state(t, sd), USTACK_TCP_CLOSE_WAIT);
+	tt_free(t);
+}
+END_TEST
+
+START_TEST(test_tcp_data_on_syn_not_taken)
+{
+	struct ustack_config cfg;
+	struct tt *t;
+	struct tt_seg s;
+	int l, sd;
+	uint8_t buf[16];
+
+	tt_config_plain(&cfg);
+	t = tt_new_cfg(&cfg);
+	l = tt_listen(t, TT_PORT, 4);
+	tt_in(t, "S", IRS, 0, 65535, "early", 5);
+	tt_expect(t, "S.", &s);
+	ck_assert_uint_eq(s.ack, IRS + 1);             /* only the SYN */
+	tt_in(t, "P.", IRS + 1, s.seq + 1, 65535, "early", 5);
+	sd = tt_accept(t, l);
+	ck_assert_int_eq(ustack_recv(tt_st(t), sd, buf, sizeof(buf), 0), 5);
+	tt_free(t);
+}
+END_TEST
+
 START_TEST(test_tcp_bulk_transfer_byte_exact)
 {
 	uint32_t iss;
@@ -589,6 +652,8 @@ static Suite *tcp_data_suite(void)
 	tcase_add_test(tc, test_tcp_fast_retransmit_only_lost_segment);
 	tcase_add_test(tc, test_tcp_early_retransmit_small_flight);
 	tcase_add_test(tc, test_tcp_restart_after_idle);
+	tcase_add_test(tc, test_tcp_data_sequence_wraparound);
+	tcase_add_test(tc, test_tcp_data_on_syn_not_taken);
 	tcase_add_test(tc, test_tcp_bulk_transfer_byte_exact);
 	suite_add_tcase(s, tc);
 	return s;
