@@ -286,22 +286,6 @@ void tcp_sack_output(struct ustack *st, struct tcp_conn *c)
 
 /* ---- entering recovery, timeouts --------------------------------------------- */
 
-/*
- * DupThresh: 3 (RFC 5681 3.2), lowered by RFC 5827 early retransmit when
- * fewer than four segments are outstanding and no new data can go out
- * (then three duplicates can never arrive): outstanding segments - 1.
- */
-static uint32_t dupthresh(const struct tcp_conn *c)
-{
-	uint32_t segs = (tcp_flight(c) + c->smss - 1) / c->smss;
-	int more = seq_lt(c->snd_max, tcp_data_end(c)) &&
-		   seq_lt(c->snd_max, c->snd_una + c->snd_wnd);
-
-	if (segs >= 4 || more)
-		return TCP_DUPTHRESH;
-	return segs > 1 ? segs - 1 : 1;
-}
-
 void tcp_cc_dupack(struct ustack *st, struct tcp_conn *c)
 {
 	uint32_t s = c->smss, sent;
@@ -312,7 +296,7 @@ void tcp_cc_dupack(struct ustack *st, struct tcp_conn *c)
 		return;
 	}
 	c->dupacks++;
-	if (c->dupacks < dupthresh(c) && !tcp_sack_is_lost_head(c)) {
+	if (c->dupacks < TCP_DUPTHRESH && !tcp_sack_is_lost_head(c)) {
 		tcp_send_limited(st, c);          /* RFC 3042 */
 		return;
 	}

@@ -288,12 +288,16 @@ static void rcv_time_wait(struct ustack *st, struct tcp_conn *c,
  * The ACK that answers an unacceptable segment (RFC 9293 first step, RFC
  * 7323 R1). When that segment is itself a bare ACK, at most one answer per
  * TCP_OOW_ACK_US: two ends that each find the other's ACKs unacceptable
- * must not ping-pong forever (Linux's tcp_invalid_ratelimit).
+ * must not ping-pong forever (Linux's tcp_invalid_ratelimit). Except the
+ * probes that live on these answers (RFC 9293 3.8.6.1, RFC 1122 4.2.3.6):
+ * SEG.SEQ = RCV.NXT - 1 (zero-window probes as Linux sends them,
+ * keepalives), and anything while our window is zero.
  */
 static void oow_ack(struct ustack *st, struct tcp_conn *c,
 		    const struct tcp_seg *seg)
 {
-	if (!seg->len && !(seg->flags & (TCP_SYN | TCP_FIN))) {
+	if (!seg->len && !(seg->flags & (TCP_SYN | TCP_FIN)) &&
+	    seg->seq0 != c->rcv_nxt - 1 && tcp_rcv_wnd(c)) {
 		if (c->oow_ack_at && st->now - c->oow_ack_at < TCP_OOW_ACK_US)
 			return;
 		c->oow_ack_at = st->now;
