@@ -498,9 +498,14 @@ static void from_summary(struct replay *r)
 	       live.v[same].len == r->out.v[same].len &&
 	       !memcmp(live.v[same].data, r->out.v[same].data, live.v[same].len))
 		same++;
-	printf("the capture has %zu frames from the stack, the replay sends %zu; "
-	       "the first %zu are identical\n(ustack-replay --expect live.pcap %s "
-	       "shows the first difference)\n", live.n, r->out.n, same, r->dir);
+	if (same == live.n && same == r->out.n)
+		printf("the replay sends exactly the %zu frames the capture has from "
+		       "the stack\n", same);
+	else
+		printf("the capture has %zu frames from the stack, the replay sends "
+		       "%zu; the first %zu are identical\n(ustack-replay --expect "
+		       "live.pcap %s shows the first difference)\n", live.n,
+		       r->out.n, same, r->dir);
 	frames_free(&live);
 }
 

@@ -250,6 +250,17 @@ def k_tcp_retransmit(ctx):
     assert tcp_client(7, b'hello, lossy world\n') == b'hello, lossy world\n'
 
 
+def k_tcp_retransmit_rto(ctx):
+    s = socket.create_connection((STACK, 7), timeout=5)
+    s.sendall(b'hello, lossy world\n')
+    got = b''
+    while len(got) < 19:
+        got += s.recv(100)
+    assert got == b'hello, lossy world\n'
+    time.sleep(0.05)
+    s.close()
+
+
 def k_tcp_ooo(ctx):
     data = pattern(4000)
     assert tcp_client(9, data, read=True) == b''
@@ -351,9 +362,20 @@ The line is the live one (case.conf carries it).''',
         app='inetd', peer=k_tcp_rst, svc=svc_inetd),
     'tcp-retransmit': dict(
         txt='''The echoed data is lost on its way to the kernel (the recorder's relay
-drops it): the retransmission timer (RFC 6298) resends it and the kernel
-ACKs it; then the close.''',
+drops it) while the kernel's FIN crosses it; our FIN follows, the kernel
+SACKs it, and that one duplicate ACK with two segments outstanding is
+enough for early retransmit (RFC 5827): the data goes again at once, with
+the FIN, and the kernel ACKs it all.''',
         app='inetd', peer=k_tcp_retransmit, svc=svc_inetd,
+        drops=[Drop('to-kernel', lambda f: f.tcp and f.plen > 0 and
+                    f.sport == 7, what="the stack's first data segment")]),
+    'tcp-retransmit-rto': dict(
+        txt='''Retransmission by the timer: the echoed data is lost on its way to the
+kernel (the recorder's relay drops it), and nothing follows it that the
+kernel could acknowledge, so no duplicate ACK comes; the retransmission
+timer (RFC 6298, RTO from the handshake's RTT sample, at least
+tcp_rto_min) resends it, the kernel ACKs it, then closes.''',
+        app='inetd', peer=k_tcp_retransmit_rto, svc=svc_inetd, settle=0.8,
         drops=[Drop('to-kernel', lambda f: f.tcp and f.plen > 0 and
                     f.sport == 7, what="the stack's first data segment")]),
     'tcp-ooo-kernel': dict(
@@ -486,10 +508,12 @@ def make_case(build, name, sc, ctx, pcap, out, end, drops):
                     (d.what, d.dropped, 's' if d.dropped > 1 else ''))
     conf = os.path.join(out, 'case.conf')
     with open(conf) as f:
-        text = f.read().replace('# Created by ustack-replay --from ' + pcap,
-                                '# Recorded by tests/replay/record.sh ' + name)
+        lines = [ln for ln in f if not ln.startswith('#')]
     with open(conf, 'w') as f:
-        f.write(text)
+        f.write('# Recorded live by tests/replay/record.sh %s (format:\n'
+                '# tests/replay/README.md). Times are the live stack\'s '
+                'clock.\n' % name)
+        f.writelines(lines)
     ok = crosscheck.report(replay, out)
     _ok, line, notes = crosscheck.compare(out)
     with open(os.path.join(out, 'case.txt'), 'a') as f:

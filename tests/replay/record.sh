@@ -20,7 +20,7 @@ BUILD=${1:-build}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3
 SCENARIOS=${*:-arp ping ping-frag udp-echo udp-unreach tcp-handshake tcp-data \
-tcp-close-passive tcp-close-active tcp-rst-closed tcp-retransmit \
+tcp-close-passive tcp-close-active tcp-rst-closed tcp-retransmit tcp-retransmit-rto \
 tcp-ooo-kernel tcp-timewait-reack tcp-zero-window tcp-syn-retransmit}
 
 if [ "$(id -u)" -ne 0 ]; then
