@@ -534,7 +534,15 @@ static void usage(FILE *f)
 "  --start T, --end T   case.conf start and end (see tests/replay/README.md)\n");
 }
 
-int main(int argc, char **argv)
+struct args {
+	struct from_opts fo;
+	const char *expect;
+	ustack_time_t tol;           /* --tolerance, 0: the case's */
+	int update, verbose;
+};
+
+/* Returns the index of CASE_DIR in argv, or -1 (usage printed; *rc set). */
+static int parse_args(int argc, char **argv, struct args *a, int *rc)
 {
 	static const struct option lo[] = {
 		{"verbose", no_argument, NULL, 'v'},
@@ -550,56 +558,62 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	static struct replay r;
-	struct from_opts fo = {0};
-	const char *expect = NULL;
-	ustack_time_t tol = 0;
-	int update = 0, tol_set = 0, c, rc;
+	const char **str[128] = {
+		['e'] = &a->expect, ['f'] = &a->fo.capture, ['a'] = &a->fo.addr,
+		['m'] = &a->fo.mac, ['S'] = &a->fo.start, ['E'] = &a->fo.end,
+	};
+	int c;
 
+	*rc = EXIT_ERROR;
 	while ((c = getopt_long(argc, argv, "vuh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'v': r.verbose = 1; break;
-		case 'u': update = 1; break;
-		case 'e': expect = optarg; break;
-		case 'f': fo.capture = optarg; break;
-		case 'a': fo.addr = optarg; break;
-		case 'm': fo.mac = optarg; break;
-		case 'S': fo.start = optarg; break;
-		case 'E': fo.end = optarg; break;
-		case 's':
-			if (fo.nsvc < MAX_SVC)
-				fo.svc[fo.nsvc++] = optarg;
-			break;
-		case 't':
-			if (parse_dur(optarg, &tol) < 0) {
+		if (c > 0 && c < 128 && str[c]) {
+			*str[c] = optarg;
+		} else if (c == 'v') {
+			a->verbose = 1;
+		} else if (c == 'u') {
+			a->update = 1;
+		} else if (c == 's') {
+			if (a->fo.nsvc < MAX_SVC)
+				a->fo.svc[a->fo.nsvc++] = optarg;
+		} else if (c == 't') {
+			if (parse_dur(optarg, &a->tol) < 0) {
 				fprintf(stderr, "ustack-replay: --tolerance: bad "
 					"duration '%s'\n", optarg);
-				return EXIT_ERROR;
+				return -1;
 			}
-			tol_set = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return EXIT_ERROR;
+			a->tol = a->tol ? a->tol : 1;
+		} else {
+			usage(c == 'h' ? stdout : stderr);
+			*rc = c == 'h' ? 0 : EXIT_ERROR;
+			return -1;
 		}
 	}
 	if (optind != argc - 1) {
 		usage(stderr);
-		return EXIT_ERROR;
+		return -1;
 	}
-	r.dir = argv[optind];
+	return optind;
+}
+
+int main(int argc, char **argv)
+{
+	static struct replay r;
+	struct args a = {0};
+	int i, rc;
+
+	if ((i = parse_args(argc, argv, &a, &rc)) < 0)
+		return rc;
+	r.dir = argv[i];
+	r.verbose = a.verbose;
 	conf_defaults(&r);
-	if (fo.capture) {
-		if ((rc = from_capture(r.dir, &fo)) != 0)
+	if (a.fo.capture) {
+		if ((rc = from_capture(r.dir, &a.fo)) != 0)
 			return rc;
-		update = 1;
+		a.update = 1;
 	}
-	r.tol_override = tol_set ? (tol ? tol : 1) : 0;
-	rc = replay_case(&r, update, expect);
-	if (fo.capture && rc == 0)
+	r.tol_override = a.tol;
+	rc = replay_case(&r, a.update, a.expect);
+	if (a.fo.capture && rc == 0)
 		from_summary(&r);
 	replay_free(&r);
 	return rc;
