@@ -362,10 +362,10 @@ The line is the live one (case.conf carries it).''',
         app='inetd', peer=k_tcp_rst, svc=svc_inetd),
     'tcp-retransmit': dict(
         txt='''The echoed data is lost on its way to the kernel (the recorder's relay
-drops it) while the kernel's FIN crosses it; our FIN follows, the kernel
-SACKs it, and that one duplicate ACK with two segments outstanding is
-enough for early retransmit (RFC 5827): the data goes again at once, with
-the FIN, and the kernel ACKs it all.''',
+drops it) while the kernel's FIN crosses it; our FIN follows and the
+kernel SACKs it: one duplicate ACK, below DupThresh (3), so no fast
+retransmit. The retransmission timer (RFC 6298) resends the data with the
+FIN and the kernel ACKs both.''',
         app='inetd', peer=k_tcp_retransmit, svc=svc_inetd,
         drops=[Drop('to-kernel', lambda f: f.tcp and f.plen > 0 and
                     f.sport == 7, what="the stack's first data segment")]),
