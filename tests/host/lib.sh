@@ -90,9 +90,9 @@ cleanup() {
 	stop_all
 	# A sanitizer build reports on stderr; any report fails the test.
 	if [ -n "$T" ] && [ "$rc" = 0 ] &&
-		grep -lE "ERROR: (Address|Leak|Thread)Sanitizer|runtime error:" "$T"/*.err >/dev/null 2>&1; then
+		grep -lE "(ERROR|WARNING): (Address|Leak|Thread)Sanitizer|runtime error:" "$T"/*.err >/dev/null 2>&1; then
 		echo "FAIL: $TEST: sanitizer report:"
-		grep -hE -A5 "ERROR: (Address|Leak|Thread)Sanitizer|runtime error:" "$T"/*.err | head -n 30
+		grep -hE -A5 "(ERROR|WARNING): (Address|Leak|Thread)Sanitizer|runtime error:" "$T"/*.err | head -n 30
 		rc=1
 	fi
 	[ -n "$NS" ] && ip netns del "$NS" 2>/dev/null

@@ -17,6 +17,7 @@ c "$URL/" | grep -q "<h1>ustack-httpd</h1>" || fail "GET / has no title"
 c "$URL/stats" | grep -qE "^tcp.passive_opens +[1-9]" || fail "/stats: no passive opens counted"
 c "$URL/conns" | grep -qE "^tcp +$US:80 +$KS:[0-9]+ +ESTABLISHED" || fail "/conns does not show its own connection"
 c "$URL/arp" | grep -q "^$KS " || fail "/arp"
+ustat conns | grep -qE "^tcp +0\.0\.0\.0:80 .* LISTEN" || fail "control socket (served by a thread): no listener"
 code=$(c -o /dev/null -w '%{http_code}' "$URL/nope")
 [ "$code" = 404 ] || fail "/nope gave $code"
 code=$(c -o /dev/null -w '%{http_code}' -X POST -d x=1 "$URL/")
