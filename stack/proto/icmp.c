@@ -184,11 +184,17 @@ static void icmp_echo(struct ustack *st, struct pkb *pkb)
 	STAT_INC(st, ICMP_RX_ECHO);
 	h[ICMP_OFF_TYPE] = ICMP_ECHO_REPLY;
 	new_word = be16_load(h);
-	/* RFC 1624 3, eqn. 3: HC' = ~(~HC + ~m + m') */
+	/* RFC 1624 3, eqn. 3: HC' = ~(~HC + ~m + m'). It gives 0x0000 both
+	 * when the message sums to 0xffff (right) and when every word is zero
+	 * (wrong: the sum is +0, so the field must be 0xffff). The two differ
+	 * only in the data, so recompute in full in that one rare case. */
 	hc = be16_load(h + ICMP_OFF_CSUM);
-	be16_store(h + ICMP_OFF_CSUM,
-		   csum_fold((uint32_t)(uint16_t)~hc + (uint16_t)~old_word +
-			     new_word));
+	hc = csum_fold((uint32_t)(uint16_t)~hc + (uint16_t)~old_word + new_word);
+	if (hc == 0) {
+		be16_store(h + ICMP_OFF_CSUM, 0);
+		hc = csum_buf(h, pkb->len);
+	}
+	be16_store(h + ICMP_OFF_CSUM, hc);
 	tx.src = pkb->ip.dst;
 	tx.dst = pkb->ip.src;
 	tx.tos = pkb->ip.tos;

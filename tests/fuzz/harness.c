@@ -97,19 +97,11 @@ __attribute__((noreturn)) static void bad_output(const uint8_t *f, size_t len,
 static int known_finding(const uint8_t *ip, const uint8_t *l4, uint32_t n)
 {
 	const char *skip = getenv("USTACK_FUZZ_SKIP_KNOWN");
-	uint32_t i;
 
+	(void)ip, (void)l4, (void)n;
 	if (!skip || !*skip)
 		return 0;
-	/* icmp-echo-all-zero-words: echo reply with checksum 0x0000 where
-	 * every other word is zero (should be 0xffff) */
-	if (ip[9] == 1 && n >= 8 && l4[0] == 0) {
-		for (i = 0; i < n && !l4[i]; i++)
-			;
-		if (i == n)
-			return 1;
-	}
-	return 0;
+	return 0; /* none known now */
 }
 
 static void check_ip4(const uint8_t *f, size_t len)
