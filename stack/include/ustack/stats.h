@@ -87,7 +87,7 @@
 	X(ICMP_DROP_BAD_CHECKSUM, "icmp.drop_bad_checksum")                    \
 	X(ICMP_DROP_BAD_TYPE, "icmp.drop_bad_type")   /* unhandled type */     \
 	X(ICMP_DROP_BCAST_ECHO, "icmp.drop_bcast_echo") /* RFC 1122 3.2.2.6 */ \
-	X(ICMP_ERR_DELIVERED, "icmp.err_delivered")   /* to a socket */        \
+	X(ICMP_ERR_DELIVERED, "icmp.err_delivered")   /* to UDP/TCP/echo */    \
 	X(ICMP_ERR_NO_SOCKET, "icmp.err_no_socket")                            \
 	X(ICMP_TX_TIME_EXCEEDED, "icmp.tx_time_exceeded")                      \
 	X(ICMP_TX_ECHO, "icmp.tx_echo")               /* from echo sockets */  \
