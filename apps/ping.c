@@ -152,23 +152,10 @@ static void send_one(struct ping *p)
 	}
 }
 
-/* The TTL of the reply, if the stack can tell (IP_RECVTTL), else -1. */
-static int reply_ttl(struct ping *p)
-{
-	int ttl = -1;
-	socklen_t len = sizeof(ttl);
-
-	if (ustack_getsockopt(p->a.st, p->sd, IPPROTO_IP, IP_RECVTTL, &ttl,
-			      &len) < 0)
-		return -1;
-	return ttl;
-}
-
 static void print_reply(struct ping *p, ssize_t n, uint16_t seq, double ms,
-			int dup, int bad)
+			int dup, int bad, int t)
 {
 	char ip[16], ttl[16] = "";
-	int t = reply_ttl(p);
 
 	if (p->quiet)
 		return;
@@ -181,7 +168,7 @@ static void print_reply(struct ping *p, ssize_t n, uint16_t seq, double ms,
 	fflush(stdout);
 }
 
-static void got_reply(struct ping *p, ssize_t n, ustack_time_t now)
+static void got_reply(struct ping *p, ssize_t n, ustack_time_t now, int ttl)
 {
 	uint16_t seq = (uint16_t)(p->rbuf[6] << 8 | p->rbuf[7]);
 	int bad, dup;
@@ -205,15 +192,27 @@ static void got_reply(struct ping *p, ssize_t n, ustack_time_t now)
 		p->sum += ms;
 		p->sum2 += ms * ms;
 	}
-	print_reply(p, n, seq, ms, dup, bad);
+	print_reply(p, n, seq, ms, dup, bad, ttl);
 }
 
 static void receive_all(struct ping *p)
 {
 	for (int k = 0; k < 1024; k++) {
-		ssize_t n = ustack_recvfrom(p->a.st, p->sd, p->rbuf,
-					    ICMP_HDR + MAX_DATA, MSG_DONTWAIT,
-					    NULL, NULL);
+		/* recvmsg with IP_RECVTTL, for the reply's ttl= */
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} ctl;
+		struct iovec iov = {p->rbuf, ICMP_HDR + MAX_DATA};
+		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = ctl.buf,
+				     .msg_controllen = sizeof(ctl.buf)};
+		ssize_t n = ustack_recvmsg(p->a.st, p->sd, &msg, MSG_DONTWAIT);
+		struct cmsghdr *c = msg.msg_controllen ? CMSG_FIRSTHDR(&msg) : NULL;
+		int ttl = -1;
+
+		if (c && c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL)
+			memcpy(&ttl, CMSG_DATA(c), sizeof(ttl));
 
 		if (n == -EAGAIN)
 			return;
@@ -225,7 +224,7 @@ static void receive_all(struct ping *p)
 			continue;
 		}
 		if (n >= ICMP_HDR)
-			got_reply(p, n, app_now());
+			got_reply(p, n, app_now(), ttl);
 	}
 }
 
@@ -346,6 +345,8 @@ int main(int argc, char **argv)
 		app_stop(&p.a);
 		return APP_EXIT_FAIL;
 	}
+	ustack_setsockopt(p.a.st, p.sd, IPPROTO_IP, IP_RECVTTL, &(int){1},
+			  sizeof(int));
 	app_signals_attach(p.a.st);
 	printf("PING %s (%s) %u(%u) bytes of data.\n", p.dst_name, p.dst_name,
 	       p.size, p.size + 28);

@@ -223,6 +223,7 @@ ssize_t sock_recv_dgram(struct ustack *st, struct sock *sk, void *buf,
 		src->sin_addr.s_addr = htonl(p->ip.src);
 		src->sin_port = htons((uint16_t)p->scratch);
 	}
+	sk->rx_ttl = p->ip.ttl;
 	ret = (flags & MSG_TRUNC) ? (ssize_t)p->len : (ssize_t)n;
 	if (!(flags & MSG_PEEK))
 		pkb_free(st, pkb_queue_pop(&sk->rcvq));
@@ -708,6 +709,69 @@ ssize_t ustack_recvfrom(struct ustack *st, int sd, void *buf, size_t len,
 	return n;
 }
 
+/* recvfrom into the first iovec (or a bounce buffer for several), then
+ * the control messages: IP_TTL when IP_RECVTTL is on. */
+static ssize_t do_recvmsg(struct ustack *st, int sd, struct msghdr *msg,
+			  int flags)
+{
+	struct sock *sk = sock_get(st, sd);
+	size_t total = 0, off = 0;
+	uint8_t *bounce = NULL, *buf;
+	ssize_t n;
+
+	if (!sk)
+		return -EBADF;
+	if (!msg || (msg->msg_iovlen && !msg->msg_iov))
+		return -EFAULT;
+	for (size_t i = 0; i < msg->msg_iovlen; i++)
+		total += msg->msg_iov[i].iov_len;
+	buf = msg->msg_iovlen ? msg->msg_iov[0].iov_base : NULL;
+	if (msg->msg_iovlen > 1) {
+		total = USTACK_MIN(total, (size_t)PKB_MAX_LEN);
+		if ((bounce = malloc(total ? total : 1)) == NULL)
+			return -ENOMEM;
+		buf = bounce;
+	}
+	n = do_recvfrom(st, sd, buf, total, flags, msg->msg_name,
+			msg->msg_name ? &msg->msg_namelen : NULL);
+	for (size_t i = 0; bounce && n > 0 && i < msg->msg_iovlen; i++) {
+		size_t c = USTACK_MIN(msg->msg_iov[i].iov_len, (size_t)n - off);
+		memcpy(msg->msg_iov[i].iov_base, bounce + off, c);
+		off += c;
+	}
+	free(bounce);
+	msg->msg_flags = 0;
+	if (n >= 0 && sk->recvttl && sk->type == SOCK_DGRAM &&
+	    msg->msg_control && msg->msg_controllen >= CMSG_SPACE(sizeof(int))) {
+		struct cmsghdr *c = CMSG_FIRSTHDR(msg);
+		int ttl = sk->rx_ttl;
+
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_TTL;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &ttl, sizeof(ttl));
+		msg->msg_controllen = CMSG_SPACE(sizeof(int));
+	} else if (n >= 0) {
+		if (sk->recvttl && msg->msg_control)
+			msg->msg_flags |= MSG_CTRUNC;
+		msg->msg_controllen = 0;
+	}
+	return n;
+}
+
+ssize_t ustack_recvmsg(struct ustack *st, int sd, struct msghdr *msg,
+		       int flags)
+{
+	ssize_t n;
+
+	if (!st)
+		return -EINVAL;
+	api_enter(st);
+	n = do_recvmsg(st, sd, msg, flags);
+	api_leave(st);
+	return n;
+}
+
 ssize_t ustack_recv(struct ustack *st, int sd, void *buf, size_t len,
 		    int flags)
 {
@@ -943,6 +1007,24 @@ static int set_ipproto_tcp(struct sock *sk, int name, const void *val,
 	return 0;
 }
 
+/* IP_RECVTTL (datagram sockets): recvmsg() reports each datagram's TTL in
+ * an IP_TTL control message, as on Linux. */
+static int set_ipproto_ip(struct sock *sk, int name, const void *val,
+			  socklen_t len)
+{
+	int v;
+
+	if (name != IP_RECVTTL)
+		return OPT_NOT_COMMON;
+	if (sk->type != SOCK_DGRAM)
+		return -ENOPROTOOPT;
+	if (len < sizeof(int))
+		return -EINVAL;
+	memcpy(&v, val, sizeof(v));
+	sk->recvttl = v != 0;
+	return 0;
+}
+
 static int do_setsockopt(struct ustack *st, int sd, int level, int name,
 			 const void *val, socklen_t len)
 {
@@ -959,6 +1041,8 @@ static int do_setsockopt(struct ustack *st, int sd, int level, int name,
 		err = set_sol_socket(sk, name, val, len);
 	else if (level == IPPROTO_TCP && sk->type == SOCK_STREAM)
 		err = set_ipproto_tcp(sk, name, val, len);
+	else if (level == IPPROTO_IP)
+		err = set_ipproto_ip(sk, name, val, len);
 	if (err < 0)
 		return err;
 	if (err == OPT_NOT_COMMON)
@@ -1069,6 +1153,8 @@ static int do_getsockopt(struct ustack *st, int sd, int level, int name,
 		err = get_sol_socket(sk, name, val, len);
 	else if (level == IPPROTO_TCP && sk->type == SOCK_STREAM)
 		err = get_ipproto_tcp(sk, name, val, len);
+	else if (level == IPPROTO_IP && name == IP_RECVTTL)
+		err = put_int(val, len, sk->recvttl);
 	if (err != OPT_NOT_COMMON)
 		return err;
 	return sk->ops->getsockopt ?

@@ -100,6 +100,7 @@ struct sock {
 	unsigned connected : 1;      /* has a default peer */
 	unsigned shut_rd : 1, shut_wr : 1;
 	unsigned broadcast : 1;      /* SO_BROADCAST: may send to broadcast */
+	unsigned recvttl : 1;        /* IP_RECVTTL: recvmsg() adds IP_TTL */
 
 	/* Datagram sockets: received datagrams (pkb->data at the payload,
 	 * pkb->ip.src and pkb->scratch = source port), bounded by rcvbuf. */
@@ -107,6 +108,7 @@ struct sock {
 	struct sock *hash_next;      /* protocol's demux chain */
 
 	void *pcb;                   /* protocol control block */
+	uint8_t rx_ttl;              /* TTL of the last datagram taken */
 	uint32_t wait_seq;           /* bumped by sock_wakeup() */
 };
 

@@ -284,6 +284,55 @@ START_TEST(test_udp_zero_checksum_accepted)
 }
 END_TEST
 
+/* recvmsg: scatter over two iovecs, and IP_RECVTTL's IP_TTL message. */
+START_TEST(test_udp_recvmsg_ttl_and_scatter)
+{
+	struct tb *tb = bed();
+	int sd = udp_bound(tb, 0, 7, 0), on = 1, ttl = 0;
+	char a[4], b[16];
+	struct iovec iov[2] = {{a, sizeof(a)}, {b, sizeof(b)}};
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct sockaddr_in src;
+	struct msghdr msg = {.msg_name = &src, .msg_namelen = sizeof(src),
+			     .msg_iov = iov, .msg_iovlen = 2,
+			     .msg_control = ctl.buf,
+			     .msg_controllen = sizeof(ctl.buf)};
+	size_t n = pkt_udp(frame, TB_MAC, TB_PEER_MAC, TB_PEER, TB_ADDR, 40000,
+			   7, "0123456789", 10, 1);
+
+	/* TTL 33 instead of the builder's 64, header checksum fixed */
+	frame[14 + 8] = 33;
+	be16_store(frame + 14 + 10, 0);
+	be16_store(frame + 14 + 10, csum_buf(frame + 14, 20));
+	ck_assert_int_eq(ustack_setsockopt(tb->st, sd, IPPROTO_IP, IP_RECVTTL,
+					   &on, sizeof(on)), 0);
+	tb_inject(tb, frame, n);
+	ck_assert_int_eq(ustack_recvmsg(tb->st, sd, &msg, 0), 10);
+	ck_assert_mem_eq(a, "0123", 4);
+	ck_assert_mem_eq(b, "456789", 6);
+	ck_assert_uint_eq(ntohs(src.sin_port), 40000);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->cmsg_level, IPPROTO_IP);
+	ck_assert_int_eq(c->cmsg_type, IP_TTL);
+	memcpy(&ttl, CMSG_DATA(c), sizeof(ttl));
+	ck_assert_int_eq(ttl, 33);
+	/* without the option, no control message */
+	on = 0;
+	ustack_setsockopt(tb->st, sd, IPPROTO_IP, IP_RECVTTL, &on, sizeof(on));
+	tb_inject(tb, frame, n);
+	msg.msg_controllen = sizeof(ctl.buf);
+	ck_assert_int_eq(ustack_recvmsg(tb->st, sd, &msg, 0), 10);
+	ck_assert_uint_eq(msg.msg_controllen, 0);
+	ck_assert_int_eq(ustack_recvmsg(tb->st, sd, &msg, 0), -EAGAIN);
+	ck_assert_int_eq(ustack_recvmsg(tb->st, 999, &msg, 0), -EBADF);
+	tb_free(tb);
+}
+END_TEST
+
 START_TEST(test_udp_bad_checksum_dropped_silently)
 {
 	struct tb *tb = bed();
@@ -805,6 +854,7 @@ static Suite *udp_suite(void)
 	tcase_add_test(tc, test_udp_rcvbuf_bound_counted);
 	tcase_add_test(tc, test_udp_big_datagram_fits_empty_small_queue);
 	tcase_add_test(tc, test_udp_zero_checksum_accepted);
+	tcase_add_test(tc, test_udp_recvmsg_ttl_and_scatter);
 	tcase_add_test(tc, test_udp_bad_checksum_dropped_silently);
 	tcase_add_test(tc, test_udp_short_and_bad_length_dropped);
 	tcase_add_test(tc, test_udp_hostile_headers_no_crash);

@@ -119,6 +119,11 @@ ssize_t ustack_sendto(struct ustack *st, int sd, const void *buf, size_t len,
 		      int flags, const struct sockaddr *addr, socklen_t addrlen);
 ssize_t ustack_recvfrom(struct ustack *st, int sd, void *buf, size_t len,
 			int flags, struct sockaddr *addr, socklen_t *addrlen);
+/* recvfrom with scatter (msg_iov) and control messages: with IP_RECVTTL
+ * set on a datagram socket, an IP_TTL message (int) gives the datagram's
+ * TTL, as on Linux. msg_flags gets MSG_CTRUNC when msg_control is short. */
+ssize_t ustack_recvmsg(struct ustack *st, int sd, struct msghdr *msg,
+		       int flags);
 
 /* SHUT_RD, SHUT_WR (TCP: send FIN, keep receiving), SHUT_RDWR. As on
  * Linux, an unconnected datagram socket answers -ENOTCONN but is shut down
@@ -142,6 +147,7 @@ int ustack_close(struct ustack *st, int sd);
  *               SO_ERROR (get, clears), SO_TYPE, SO_PROTOCOL, SO_DOMAIN (get)
  *   IPPROTO_TCP (stream sockets): TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL
  *               (1..32767 s), TCP_KEEPCNT (1..127), TCP_MAXSEG (get)
+ *   IPPROTO_IP (datagram sockets): IP_RECVTTL (see ustack_recvmsg)
  * int-valued options take an int (optlen >= sizeof(int), else -EINVAL).
  */
 int ustack_setsockopt(struct ustack *st, int sd, int level, int optname,
