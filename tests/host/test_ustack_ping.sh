@@ -15,7 +15,7 @@ echo "$out" >"$T/ping.out"
 [ $rc = 0 ] || fail "ustack-ping -c 3 $KS exited $rc: $(tail -n 3 "$T/ping.err")"
 echo "$out" | grep -q "^PING $KS ($KS) 56(84) bytes of data" || fail "no PING header line"
 for seq in 1 2 3; do
-	echo "$out" | grep -qE "^64 bytes from $KS: icmp_seq=$seq( ttl=[0-9]+)? time=[0-9.]+ ms" ||
+	echo "$out" | grep -qE "^64 bytes from $KS: icmp_seq=$seq ttl=64 time=[0-9.]+ ms" ||
 		fail "no reply line for icmp_seq=$seq: $out"
 done
 echo "$out" | grep -q "3 packets transmitted, 3 received, 0% packet loss" || fail "summary: $out"
