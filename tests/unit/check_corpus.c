@@ -545,7 +545,7 @@ static void find_captures(void)
 		if (!is_capture(de->d_name) || strlen(de->d_name) >= 128 ||
 		    (only && !strstr(de->d_name, only)))
 			continue;
-		snprintf(caps[ncaps++].name, 128, "%s", de->d_name);
+		memcpy(caps[ncaps++].name, de->d_name, strlen(de->d_name) + 1);
 	}
 	closedir(d);
 	qsort(caps, (size_t)ncaps, sizeof(*caps), by_name);
