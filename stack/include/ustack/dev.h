@@ -9,6 +9,15 @@
  * driver and own it: closing the wrapper closes the lower driver.
  *
  * Drivers live in drivers/ and use only the public headers.
+ *
+ * Offloads (optional, after virtio-net and Linux's IFF_VNET_HDR): a device
+ * may say in dev->offloads that it completes partial TCP/UDP checksums and
+ * cuts TCP super-frames into segments on transmit (TSO), and that frames it
+ * receives may carry checksum state or be coalesced TCP segments larger
+ * than the MTU (GRO). The per-frame facts travel in a struct
+ * ustack_frame_meta through transmit_meta()/receive_meta(). A device
+ * without those ops (or with offloads 0) is driven exactly as before, and
+ * the stack hands it only ordinary frames with complete checksums.
  */
 #ifndef USTACK_DEV_H
 #define USTACK_DEV_H
@@ -23,6 +32,72 @@ extern "C" {
 #endif
 
 struct ustack_dev;
+
+/* ---- offloads ----------------------------------------------------------- */
+
+/* dev->offloads: what the device does for the stack. */
+#define USTACK_DEV_TX_CSUM 0x1u  /* completes CSUM_PARTIAL frames on send */
+#define USTACK_DEV_TX_TSO4 0x2u  /* segments GSO_TCPV4 frames on send (the
+				    frames are CSUM_PARTIAL too) */
+#define USTACK_DEV_RX_CSUM 0x4u  /* received frames may be CSUM_PARTIAL or
+				    CSUM_VALID */
+#define USTACK_DEV_RX_GRO 0x8u   /* received TCP frames may be larger than
+				    the MTU (up to 65535 + 14 bytes) */
+#define USTACK_DEV_OFFLOADS_ALL 0xfu
+
+/*
+ * What travels with one frame: virtio-net's header (linux/virtio_net.h),
+ * in host byte order. Offsets count from the first byte of the frame (the
+ * Ethernet header).
+ *
+ * CSUM_PARTIAL (VIRTIO_NET_HDR_F_NEEDS_CSUM): the checksum field at
+ *   csum_start + csum_offset holds the folded pseudo-header sum, not
+ *   complemented; the one's-complement sum from csum_start to the end of
+ *   the frame, complemented, belongs there. The data is known good (it
+ *   never crossed a wire), so a receiver accepts it as valid.
+ * CSUM_VALID (VIRTIO_NET_HDR_F_DATA_VALID): the transport checksum was
+ *   verified already.
+ * GSO_TCPV4: a TCP/IPv4 super-frame, to be cut into segments of gso_size
+ *   payload bytes each, every one with a copy of the first hdr_len bytes
+ *   (sequence number, IP length and id, and checksums adjusted; FIN and PSH
+ *   on the last only), as a NIC does for TSO. Always with CSUM_PARTIAL.
+ */
+#define USTACK_META_CSUM_PARTIAL 0x1u
+#define USTACK_META_CSUM_VALID 0x2u
+#define USTACK_GSO_NONE 0
+#define USTACK_GSO_TCPV4 1
+
+struct ustack_frame_meta {
+	uint8_t flags;          /* USTACK_META_CSUM_* */
+	uint8_t gso_type;       /* USTACK_GSO_* */
+	uint16_t hdr_len;       /* GSO: Ethernet + IP + TCP header bytes */
+	uint16_t gso_size;      /* GSO: payload bytes per segment */
+	uint16_t csum_start;    /* CSUM_PARTIAL: where the sum starts */
+	uint16_t csum_offset;   /* ... and where it goes, from csum_start */
+};
+
+/*
+ * Complete a CSUM_PARTIAL frame in software (Linux's skb_checksum_help):
+ * sum from csum_start to the end, store it, clear CSUM_PARTIAL. A sum of
+ * zero is stored as 0xffff (the same in one's complement; UDP reads 0 as
+ * "no checksum"). Returns 0 (also when there was nothing to do) or
+ * -EINVAL when the offsets do not fit the frame (meta left as it was).
+ */
+int ustack_frame_csum_complete(void *frame, size_t len,
+			       struct ustack_frame_meta *meta);
+
+/*
+ * Software segmentation of a GSO_TCPV4 super-frame (what a NIC does for
+ * TSO): calls emit() once per resulting frame, each an ordinary frame with
+ * complete checksums, built in `scratch` (at least hdr_len + gso_size
+ * bytes). A frame without GSO is completed if partial and emitted as is.
+ * Returns the number of frames emitted, an emit() error, or -EINVAL for a
+ * malformed super-frame.
+ */
+int ustack_frame_segment(const void *frame, size_t len,
+			 const struct ustack_frame_meta *meta, void *scratch,
+			 int (*emit)(void *ctx, const void *frame, size_t len),
+			 void *ctx);
 
 struct ustack_dev_ops {
 	/* Send one frame. Returns 0, or -errno (-EAGAIN: queue full, the
@@ -42,6 +117,16 @@ struct ustack_dev_ops {
 	ustack_time_t (*next_at)(struct ustack_dev *dev, ustack_time_t now);
 	/* Release everything, including a wrapped lower device. */
 	void (*close)(struct ustack_dev *dev);
+	/* Optional (offloading devices). transmit() with the frame's
+	 * metadata: the stack calls it instead of transmit() when it is set,
+	 * and sets in meta only what dev->offloads allows. */
+	int (*transmit_meta)(struct ustack_dev *dev, const void *frame,
+			     size_t len, const struct ustack_frame_meta *meta,
+			     ustack_time_t now);
+	/* Optional. receive() that also fills *meta (all zero for a plain
+	 * frame). The stack calls it instead of receive() when it is set. */
+	long (*receive_meta)(struct ustack_dev *dev, void *buf, size_t cap,
+			     struct ustack_frame_meta *meta, ustack_time_t now);
 };
 
 /* Drivers embed this first in their own struct. */
@@ -51,6 +136,10 @@ struct ustack_dev {
 	char name[32];          /* device name, e.g. "tap0" */
 	uint16_t mtu;           /* IP MTU the link carries (default 1500) */
 	uint8_t mac[6];         /* hardware address if the driver has one */
+	uint32_t offloads;      /* USTACK_DEV_TX_CSUM | ... now switched on */
+	uint32_t gso_max;       /* largest TSO frame the stack may hand down,
+				   Ethernet header included (0: 65535 + 14);
+				   lower it to bound super-frames */
 };
 
 /* Convenience wrappers over the ops table. */
@@ -62,6 +151,27 @@ static inline int ustack_dev_transmit(struct ustack_dev *d, const void *f,
 static inline long ustack_dev_receive(struct ustack_dev *d, void *buf,
 				      size_t cap, ustack_time_t now)
 {
+	return d->ops->receive(d, buf, cap, now);
+}
+/* With metadata; plain transmit()/receive() for devices without the ops
+ * (transmit: then meta must be all zero, the caller's duty). */
+static inline int ustack_dev_transmit_meta(struct ustack_dev *d, const void *f,
+					   size_t len,
+					   const struct ustack_frame_meta *m,
+					   ustack_time_t now)
+{
+	if (d->ops->transmit_meta)
+		return d->ops->transmit_meta(d, f, len, m, now);
+	return d->ops->transmit(d, f, len, now);
+}
+static inline long ustack_dev_receive_meta(struct ustack_dev *d, void *buf,
+					   size_t cap,
+					   struct ustack_frame_meta *m,
+					   ustack_time_t now)
+{
+	if (d->ops->receive_meta)
+		return d->ops->receive_meta(d, buf, cap, m, now);
+	*m = (struct ustack_frame_meta){0};
 	return d->ops->receive(d, buf, cap, now);
 }
 static inline int ustack_dev_fd(struct ustack_dev *d)
@@ -88,7 +198,17 @@ struct ustack_tap_config {
 	uint32_t host_addr;       /* 0: none; else give the kernel side this */
 	uint8_t host_prefix_len;
 	int bring_up;             /* set the link up */
+	/* IFF_VNET_HDR offloads: checksums, TSO and GRO (one write or read
+	 * per 64 KiB super-frame). AUTO: on for a device we create, off when
+	 * attaching to an existing one (whatever else is wired to it, a
+	 * bridge or a packet-socket relay, may not expect super-frames or
+	 * partial checksums). */
+	int offload;              /* USTACK_TAP_OFFLOAD_AUTO (0), _ON, _OFF */
 };
+
+#define USTACK_TAP_OFFLOAD_AUTO 0
+#define USTACK_TAP_OFFLOAD_ON 1
+#define USTACK_TAP_OFFLOAD_OFF 2
 
 /*
  * Open a TAP device. On failure returns -errno and writes a sentence for a
@@ -103,6 +223,11 @@ struct ustack_tap_config {
  * kernel's MTU after set-up; dev->mac stays zero (the stack's MAC comes
  * from its config). receive() returns -EMSGSIZE (frame dropped) for a frame
  * longer than the buffer; transmit() -EAGAIN when the kernel queue is full.
+ * With offloads on, every frame carries a virtio_net_hdr on the fd
+ * (TUNSETVNETHDRSZ), dev->offloads has TX_CSUM | TX_TSO4 and, if the
+ * kernel took TUNSETOFFLOAD (TUN_F_CSUM | TUN_F_TSO4), RX_CSUM | RX_GRO;
+ * if IFF_VNET_HDR itself is refused, ON fails and AUTO falls back to
+ * plain frames.
  */
 int ustack_tap_open(struct ustack_dev **out, const struct ustack_tap_config *cfg,
 		    int *created, char *err, size_t errlen);
@@ -163,6 +288,16 @@ void ustack_pcap_source_get_stats(struct ustack_dev *src,
  */
 int ustack_memlink_pair(struct ustack_dev **a, struct ustack_dev **b,
 			uint32_t queue_frames);
+
+/*
+ * Let the link carry offloaded frames (USTACK_DEV_* flags, both ends), as
+ * a TAP device with IFF_VNET_HDR does: metadata travels with each frame, so
+ * stacks on both ends exchange TSO super-frames with partial checksums.
+ * A frame with metadata read through plain receive() has its checksum
+ * completed first. 0 turns offloads off again. Returns 0, -EINVAL (not a
+ * memlink, unknown flags).
+ */
+int ustack_memlink_offload(struct ustack_dev *end, uint32_t offloads);
 
 /* ---- fault: seeded loss, duplication, reordering, delay, corruption ----- */
 

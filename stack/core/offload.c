@@ -1,0 +1,121 @@
+/*
+ * offload.c - software fallbacks for the offloads of dev.h, shared by the
+ * drivers and the core: completing a partial checksum (Linux's
+ * skb_checksum_help) and cutting a TCP/IPv4 super-frame into segments
+ * (what a NIC does for TSO, Linux's tcp_gso_segment).
+ *
+ * Pure functions of their arguments: no stack state. Frames are parsed
+ * with bounds checks against their real length; a malformed frame is
+ * -EINVAL, never a read out of bounds.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <ustack/dev.h>
+
+#include "wire/bytes.h"
+#include "wire/checksum.h"
+#include "wire/eth.h"
+#include "wire/ipv4.h"
+#include "wire/tcp.h"
+
+int ustack_frame_csum_complete(void *frame, size_t len,
+			       struct ustack_frame_meta *m)
+{
+	uint8_t *f = frame;
+	uint16_t sum;
+
+	if (!(m->flags & USTACK_META_CSUM_PARTIAL))
+		return 0;
+	if ((size_t)m->csum_start + m->csum_offset + 2 > len)
+		return -EINVAL;
+	sum = csum_fold(csum_partial(f + m->csum_start, len - m->csum_start, 0));
+	be16_store(f + m->csum_start + m->csum_offset, sum ? sum : 0xffff);
+	m->flags &= (uint8_t)~USTACK_META_CSUM_PARTIAL;
+	return 0;
+}
+
+/* Where the headers of an untagged TCP/IPv4 frame end; 0 if it is not one. */
+static size_t tcp4_headers(const uint8_t *f, size_t len, size_t *ip_off,
+			   size_t *th_off)
+{
+	size_t ihl, thl;
+
+	if (len < ETH_HDR_LEN + IP4_HDR_LEN + TCP_HDR_LEN ||
+	    be16_load(f + 12) != ETH_TYPE_IPV4)
+		return 0;
+	*ip_off = ETH_HDR_LEN;
+	ihl = ip4_hlen(f + ETH_HDR_LEN);
+	if (ip4_version(f + ETH_HDR_LEN) != 4 || ihl < IP4_HDR_LEN ||
+	    ip4_proto(f + ETH_HDR_LEN) != IP4_PROTO_TCP ||
+	    ETH_HDR_LEN + ihl + TCP_HDR_LEN > len)
+		return 0;
+	*th_off = ETH_HDR_LEN + ihl;
+	thl = tcp_hlen(f + *th_off);
+	if (thl < TCP_HDR_LEN || *th_off + thl > len)
+		return 0;
+	return *th_off + thl;
+}
+
+/* Fix up one segment built in s: IP length, id, checksum; TCP seq, flags
+ * and the full checksum. */
+static void seg_finish(uint8_t *s, size_t ip_off, size_t th_off, size_t hl,
+		       size_t dlen, uint32_t i, uint32_t seq_add, int last)
+{
+	uint8_t *ip = s + ip_off, *th = s + th_off;
+	uint32_t tlen = (uint32_t)(hl - th_off + dlen), sum;
+	uint8_t fl = th[TCP_OFF_FLAGS];
+
+	be16_store(ip + IP4_OFF_LEN, (uint16_t)(hl - ip_off + dlen));
+	be16_store(ip + IP4_OFF_ID, (uint16_t)(ip4_id(ip) + i));
+	be16_store(ip + IP4_OFF_CSUM, 0);
+	be16_store(ip + IP4_OFF_CSUM, csum_fold(csum_partial(ip, th_off - ip_off, 0)));
+	be32_store(th + TCP_OFF_SEQ, tcp_seq(th) + seq_add);
+	if (!last)
+		fl &= (uint8_t)~(TCP_FIN | TCP_PSH);
+	if (i > 0)
+		fl &= (uint8_t)~TCP_CWR;  /* RFC 3168 6.1.2: on the first only */
+	th[TCP_OFF_FLAGS] = fl;
+	be16_store(th + TCP_OFF_CSUM, 0);
+	sum = csum_pseudo(ip4_src(ip), ip4_dst(ip), IP4_PROTO_TCP, tlen);
+	be16_store(th + TCP_OFF_CSUM, csum_fold(csum_partial(th, tlen, sum)));
+}
+
+int ustack_frame_segment(const void *frame, size_t len,
+			 const struct ustack_frame_meta *meta, void *scratch,
+			 int (*emit)(void *ctx, const void *frame, size_t len),
+			 void *ctx)
+{
+	const uint8_t *f = frame;
+	size_t ip_off, th_off, hl, off;
+	uint32_t i = 0;
+	int r;
+
+	if (meta->gso_type == USTACK_GSO_NONE) {
+		struct ustack_frame_meta m = *meta;
+
+		if (!(m.flags & USTACK_META_CSUM_PARTIAL))
+			return (r = emit(ctx, frame, len)) < 0 ? r : 1;
+		if (len > 65535u + ETH_HDR_LEN + 4)
+			return -EINVAL;
+		memcpy(scratch, frame, len);
+		if (ustack_frame_csum_complete(scratch, len, &m) < 0)
+			return -EINVAL;
+		return (r = emit(ctx, scratch, len)) < 0 ? r : 1;
+	}
+	if (meta->gso_type != USTACK_GSO_TCPV4 || meta->gso_size == 0 ||
+	    (hl = tcp4_headers(f, len, &ip_off, &th_off)) == 0 || hl >= len)
+		return -EINVAL;
+	for (off = hl; off < len; off += meta->gso_size, i++) {
+		size_t dlen = len - off < meta->gso_size ? len - off : meta->gso_size;
+		uint8_t *s = scratch;
+
+		memcpy(s, f, hl);
+		memcpy(s + hl, f + off, dlen);
+		seg_finish(s, ip_off, th_off, hl, dlen, i, (uint32_t)(off - hl),
+			   off + dlen == len);
+		if ((r = emit(ctx, s, hl + dlen)) < 0)
+			return r;
+	}
+	return (int)i;
+}
