@@ -232,3 +232,20 @@ valgrind: all
 
 -include $(LIB_OBJS:.o=.d) $(APPLIB_OBJS:.o=.d) $(TLIB_OBJS:.o=.d) \
 	$(patsubst %.c,$(BUILD)/obj/%.d,$(APP_SRCS) $(UNIT_SRCS) $(SIM_SRCS) $(BENCH_SRCS))
+
+# ---- benchmarks (owner: perf) ----------------------------------------------
+# bench-callgrind: instruction counts of tests/bench/bench_tcp (two stacks
+# over memlink in virtual time) under callgrind: numbers that do not wobble.
+# BENCH_MB / BENCH_CONNS size the runs; BENCH_OFFLOAD=0 skips the TSO run.
+.PHONY: bench-callgrind bench-tcp
+bench-callgrind: $(BUILD)/tests/bench_tcp
+	@tests/bench/callgrind.sh $(BUILD)
+
+bench-tcp: $(BUILD)/tests/bench_tcp
+	@$(BUILD)/tests/bench_tcp
+
+# bench_tcp needs only the library (not the test helpers or Check).
+$(BUILD)/tests/bench_tcp: $(BUILD)/obj/tests/bench/bench_tcp.o $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)

@@ -1,0 +1,64 @@
+#!/bin/bash
+# callgrind.sh BUILD - `make bench-callgrind`: instructions per byte and per
+# segment of the deterministic TCP benchmark (bench_tcp: two stacks over
+# memlink in virtual time), counted by valgrind --tool=callgrind with
+# collection switched on only inside bench_tcp's measure_* functions. The
+# same build gives the same counts on every run and every machine with the
+# same compiler, so before/after comparisons need no repetitions.
+#
+#   BENCH_MB=16 BENCH_CONNS=500 BENCH_OFFLOAD=1 (also a run with -o: memlink
+#   with checksum offload and TSO/GRO) BENCH_MTU=1500
+#
+# Prints one table; with BENCH_KEEP=DIR the callgrind.out files are kept
+# there (callgrind_annotate them to see where the instructions go).
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+BUILD=${1:-build}
+BIN=$BUILD/tests/bench_tcp
+MB=${BENCH_MB:-16}
+CONNS=${BENCH_CONNS:-500}
+MTU=${BENCH_MTU:-1500}
+OFFLOAD=${BENCH_OFFLOAD:-1}
+
+command -v valgrind >/dev/null || { echo "bench-callgrind: valgrind not installed" >&2; exit 1; }
+[ -x "$BIN" ] || { echo "bench-callgrind: $BIN missing (make tests)" >&2; exit 1; }
+DIR=${BENCH_KEEP:-$(mktemp -d /tmp/ustack-cg.XXXXXX)}
+mkdir -p "$DIR"
+[ -n "${BENCH_KEEP:-}" ] || trap 'rm -rf "$DIR"' EXIT
+
+# run NAME FUNCTION ARGS...: Ir inside FUNCTION; the program's output in DIR/NAME.txt
+run() {
+	local name=$1 fn=$2
+	shift 2
+	valgrind --tool=callgrind --collect-atstart=no --toggle-collect="$fn*" \
+		--callgrind-out-file="$DIR/callgrind.out.$name" \
+		"$BIN" -M "$MTU" "$@" >"$DIR/$name.txt" 2>"$DIR/$name.err" || {
+		echo "bench-callgrind: $name failed:" >&2
+		cat "$DIR/$name.err" >&2
+		exit 1
+	}
+	awk '/^(summary|totals):/ { print $2; exit }' "$DIR/callgrind.out.$name"
+}
+# field FILE KEY: value of KEY=... on the first line that has it
+field() { grep -o "\b$2=[0-9.]*" "$1" | head -1 | cut -d= -f2; }
+div() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "-" }'; }
+
+printf '%-22s %14s %12s %10s %12s %10s\n' "" "instructions" "bytes" "Ir/byte" "MSS-segs" "Ir/seg"
+bulk_row() {
+	local name=$1 ir bytes segs
+	shift
+	ir=$(run "$name" measure_bulk -p bulk -m "$MB" "$@")
+	bytes=$(field "$DIR/$name.txt" bytes)
+	segs=$(field "$DIR/$name.txt" mss_segs)
+	printf '%-22s %14s %12s %10s %12s %10s\n' "$name" "$ir" "$bytes" \
+		"$(div "$ir" "$bytes")" "$segs" "$(div "$ir" "$segs")"
+	sed 's/^/    /' "$DIR/$name.txt" | grep '^    bulk' >&2
+}
+bulk_row "bulk ${MB} MiB"
+[ "$OFFLOAD" = 1 ] && bulk_row "bulk ${MB} MiB TSO" -o
+ir=$(run conns measure_conns -p conns -n "$CONNS")
+printf '%-22s %14s %12s %10s\n' "connections" "$ir" "$CONNS" "$(div "$ir" "$CONNS") Ir/conn"
+echo "(bulk: the client sends, the server reads; both stacks and the copies in and"
+echo " out of the socket API counted; MSS-segs = bytes / (MTU - 52), the 1448-byte"
+echo " segments the data would take on an ordinary link; conns: connect, accept,"
+echo " 42 bytes, server closes, client reads to EOF and closes; both stacks)"
