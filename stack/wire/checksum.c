@@ -1,47 +1,103 @@
 /*
  * checksum.c - the Internet checksum (RFC 1071).
  *
- * Adds 32-bit big-endian loads into a 64-bit accumulator (carries can not
- * overflow for any length we handle), then folds. This is the byte-order
- * independent form of RFC 1071 4.1 with a wider accumulator; the bytes are
- * loaded big-endian so the result needs no swap on any host.
+ * The sum is taken in the host's byte order over 64-bit words and swapped
+ * once at the end: RFC 1071 2(B), byte-order independence, lets any word
+ * size and either byte order be used as long as the final 16 bits are put
+ * in network order. On x86-64 the words go through one add-with-carry
+ * chain, 64 bytes per loop (about 0.2 instructions a byte, where 32-bit
+ * big-endian loads took 1.25); elsewhere a 128-bit accumulator keeps the
+ * carries, which the compiler turns into add/adc pairs. The odd tail (up
+ * to 7 bytes) is loaded into a zeroed word in memory order, which is the
+ * zero padding of RFC 1071 in either byte order. (USTACK_CSUM_PORTABLE
+ * forces the portable loop, for testing it on x86-64.)
+ *
+ * Pure functions; touch nothing but the bytes they are given.
  */
-#include "wire/checksum.h"
-#include "wire/bytes.h"
+#include <string.h>
 
-static uint32_t fold64(uint64_t s)
+#include "wire/checksum.h"
+
+static uint64_t load64(const uint8_t *p)
 {
-	while (s >> 32)
-		s = (s & 0xffffffffu) + (s >> 32);
-	return (uint32_t)s;
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* One's-complement sum (end-around carry) of the 64-bit words in p,
+ * len a multiple of 64, added to s. */
+static uint64_t sum_blocks(const uint8_t *p, size_t len, uint64_t s)
+{
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(USTACK_CSUM_PORTABLE)
+	for (; len >= 64; p += 64, len -= 64)
+		__asm__("addq 0(%[p]), %[s]\n\t"
+			"adcq 8(%[p]), %[s]\n\t"
+			"adcq 16(%[p]), %[s]\n\t"
+			"adcq 24(%[p]), %[s]\n\t"
+			"adcq 32(%[p]), %[s]\n\t"
+			"adcq 40(%[p]), %[s]\n\t"
+			"adcq 48(%[p]), %[s]\n\t"
+			"adcq 56(%[p]), %[s]\n\t"
+			"adcq $0, %[s]"
+			: [s] "+r"(s)
+			: [p] "r"(p), "m"(*(const uint8_t(*)[64])p)
+			: "cc");
+	return s;
+#else
+	unsigned __int128 acc = s;
+
+	for (; len >= 64; p += 64, len -= 64)
+		acc += (unsigned __int128)load64(p) + load64(p + 8) +
+		       load64(p + 16) + load64(p + 24) + load64(p + 32) +
+		       load64(p + 40) + load64(p + 48) + load64(p + 56);
+	s = (uint64_t)acc;
+	acc = (unsigned __int128)s + (uint64_t)(acc >> 64);
+	return (uint64_t)acc + (uint64_t)(acc >> 64);
+#endif
+}
+
+static uint64_t add64(uint64_t a, uint64_t b)
+{
+	uint64_t s = a + b;
+
+	return s + (s < a); /* end-around carry */
+}
+
+/* Fold a native-order 64-bit sum to 16 bits, in network order. */
+static uint32_t fold_to_be16(uint64_t s)
+{
+	uint32_t r;
+
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffffffffu) + (s >> 32);
+	r = (uint32_t)s;
+	r = (r & 0xffff) + (r >> 16);
+	r = (r & 0xffff) + (r >> 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	r = ((r & 0xff) << 8) | (r >> 8);
+#endif
+	return r;
 }
 
 uint32_t csum_partial(const void *buf, size_t len, uint32_t sum)
 {
 	const uint8_t *p = buf;
-	uint64_t s = sum;
+	size_t blocks = len & ~(size_t)63;
+	uint64_t s = sum_blocks(p, blocks, 0);
 
-	while (len >= 32) {
-		s += be32_load(p) + (uint64_t)be32_load(p + 4) +
-		     be32_load(p + 8) + (uint64_t)be32_load(p + 12) +
-		     be32_load(p + 16) + (uint64_t)be32_load(p + 20) +
-		     be32_load(p + 24) + (uint64_t)be32_load(p + 28);
-		p += 32;
-		len -= 32;
+	p += blocks;
+	len -= blocks;
+	for (; len >= 8; p += 8, len -= 8)
+		s = add64(s, load64(p));
+	if (len) {
+		uint64_t t = 0;
+
+		memcpy(&t, p, len);
+		s = add64(s, t);
 	}
-	while (len >= 4) {
-		s += be32_load(p);
-		p += 4;
-		len -= 4;
-	}
-	if (len >= 2) {
-		s += be16_load(p);
-		p += 2;
-		len -= 2;
-	}
-	if (len)
-		s += (uint32_t)p[0] << 8; /* odd byte: pad with zero (RFC 1071) */
-	return fold64(s);
+	return csum_add(fold_to_be16(s), sum);
 }
 
 uint32_t csum_partial_at(const void *buf, size_t len, size_t offset,
