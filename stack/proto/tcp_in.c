@@ -504,12 +504,16 @@ static void ack_new(struct ustack *st, struct tcp_conn *c,
 	tcp_wakeup(st, c);              /* send space freed */
 }
 
-/* RFC 9293 3.10.7.4: update the send window from newer segments only. */
+/* RFC 9293 3.10.7.4 fifth: "If SND.UNA =< SEG.ACK =< SND.NXT, the send
+ * window should be updated", from newer segments only (SND.WL1/WL2). An
+ * old ACK (below SND.UNA) never moves the window, even on newer data. */
 static void ack_window(struct ustack *st, struct tcp_conn *c,
 		       const struct tcp_seg *seg)
 {
 	uint32_t wnd = (uint32_t)seg->wnd << c->snd_wscale;
 
+	if (seq_lt(seg->ack, c->snd_una))
+		return;
 	if (!(seq_lt(c->snd_wl1, seg->seq0) ||
 	      (c->snd_wl1 == seg->seq0 && seq_leq(c->snd_wl2, seg->ack))))
 		return;
