@@ -46,10 +46,15 @@ void tcp_cc_before_send(struct ustack *st, struct tcp_conn *c)
 		c->cwnd = USTACK_MIN(c->cwnd, initial_window(c));
 }
 
-/* RFC 5681 eq. 4 */
+/* RFC 5681 eq. 4. On a fast retransmit, "additional data sent in limited
+ * transmit MUST NOT be included in this calculation" (RFC 5681 3.2 step 2,
+ * RFC 6675 5 (4.2)); lt_bytes is 0 on an RTO. */
 static uint32_t half_flight(const struct tcp_conn *c)
 {
-	return USTACK_MAX(tcp_flight(c) / 2, 2u * c->smss);
+	uint32_t flight = tcp_flight(c);
+
+	flight -= USTACK_MIN(flight, c->lt_bytes);
+	return USTACK_MAX(flight / 2, 2u * c->smss);
 }
 
 void tcp_cc_ack(struct ustack *st, struct tcp_conn *c, uint32_t acked)
@@ -80,6 +85,7 @@ void tcp_cc_ack(struct ustack *st, struct tcp_conn *c, uint32_t acked)
 		return;
 	}
 	c->dupacks = 0;
+	c->lt_bytes = 0;
 	if (c->cwnd < c->ssthresh) {
 		c->cwnd += USTACK_MIN(acked, s);          /* slow start */
 	} else {
@@ -297,7 +303,10 @@ void tcp_cc_dupack(struct ustack *st, struct tcp_conn *c)
 	}
 	c->dupacks++;
 	if (c->dupacks < TCP_DUPTHRESH && !tcp_sack_is_lost_head(c)) {
+		uint32_t before = c->snd_max;
+
 		tcp_send_limited(st, c);          /* RFC 3042 */
+		c->lt_bytes += c->snd_max - before;
 		return;
 	}
 	/* While the ACK does not cover more than recover, the duplicates may
@@ -315,6 +324,7 @@ void tcp_cc_dupack(struct ustack *st, struct tcp_conn *c)
 	c->in_recovery = 1;
 	/* Fast retransmit: exactly the segment at snd_una. */
 	sent = tcp_send_at(st, c, c->snd_una, s);
+	c->lt_bytes = 0;
 	if (c->sack_ok) {
 		STAT_INC(st, TCP_SACK_RECOVERY);
 		c->cwnd = c->ssthresh;                     /* RFC 6675 5 (4.2) */
@@ -327,7 +337,9 @@ void tcp_cc_dupack(struct ustack *st, struct tcp_conn *c)
 void tcp_cc_timeout(struct ustack *st, struct tcp_conn *c)
 {
 	(void)st;
-	/* RFC 5681 3.1: ssthresh only on the first timeout of a series. */
+	/* RFC 5681 3.1: ssthresh only on the first timeout of a series
+	 * (from all of FlightSize: limited transmit counts here). */
+	c->lt_bytes = 0;
 	if (c->nrexmit <= 1)
 		c->ssthresh = half_flight(c);
 	c->cwnd = c->smss;                 /* loss window */

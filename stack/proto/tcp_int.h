@@ -222,6 +222,8 @@ struct tcp_conn {
 	uint32_t cwnd, ssthresh;
 	uint32_t bytes_acked;            /* CA byte counting */
 	uint32_t dupacks;
+	uint32_t lt_bytes;               /* sent by limited transmit since the
+					    last new ACK (RFC 5681 3.2) */
 	uint32_t last_acked;             /* bytes the last new ACK covered */
 	uint32_t recover;                /* NewReno "recover" / RecoveryPoint */
 	uint32_t rxt_high;               /* HighRxt + 1 */

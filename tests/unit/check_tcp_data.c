@@ -498,8 +498,10 @@ START_TEST(test_tcp_fast_retransmit_only_lost_segment)
 	ck_assert_int_eq(memcmp(s.data, pattern + 1000, 1000), 0);
 	tt_expect_none(t);                         /* only that segment */
 	ck_assert_uint_eq(tt_stat(t, USTACK_STAT_TCP_FAST_RETRANS), 1);
-	ck_assert_uint_eq(tt_conn(t, sd)->ssthresh, 3500);  /* flight 7000 */
-	ck_assert_uint_eq(tt_conn(t, sd)->cwnd, 6500);
+	/* RFC 5681 3.2 step 2: FlightSize 7000 less the 2000 sent by
+	 * limited transmit ("MUST NOT be included"), halved. */
+	ck_assert_uint_eq(tt_conn(t, sd)->ssthresh, 2500);
+	ck_assert_uint_eq(tt_conn(t, sd)->cwnd, 5500);
 	/* Partial ACK (up to the 4th segment): retransmit the next hole. */
 	tt_in(t, ".", IRS + 1, iss + 4001, 65535, NULL, 0);
 	tt_expect(t, ".", &s);
@@ -508,7 +510,7 @@ START_TEST(test_tcp_fast_retransmit_only_lost_segment)
 	/* Full ACK: recovery ends. */
 	tt_in(t, ".", IRS + 1, iss + 8001, 65535, NULL, 0);
 	ck_assert(!tt_conn(t, sd)->in_recovery);
-	ck_assert_uint_le(tt_conn(t, sd)->cwnd, 3500);
+	ck_assert_uint_le(tt_conn(t, sd)->cwnd, 2500);
 	tt_free(t);
 }
 END_TEST
