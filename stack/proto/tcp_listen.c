@@ -357,25 +357,39 @@ void tcp_listen_input(struct ustack *st, struct tcp_conn *lc,
 }
 
 /*
+ * RFC 6191 2: may a SYN reopen a TIME_WAIT 4-tuple? With timestamps on the
+ * new incarnation (the SYN has TSopt and we use them): if the old one used
+ * timestamps too, when the SYN's TSval is newer than TS.Recent, or equal
+ * to it with a higher sequence number; if the old one did not, always
+ * (old duplicates lack TSopt and the new connection drops those, RFC 7323
+ * 3.2). Without timestamps on the new one: when the sequence number is
+ * above the old one's (RFC 1122 4.2.2.13).
+ */
+static int timewait_syn_ok(struct ustack *st, const struct tcp_conn *tw,
+			   const struct tcp_seg *seg)
+{
+	int seq_newer = seq_gt(seg->seq, tw->rcv_nxt);
+
+	if (!seg->opt.has_ts || !st->cfg.tcp_timestamps)
+		return seq_newer;
+	if (!tw->ts_ok)
+		return 1;
+	return seq_gt(seg->opt.tsval, tw->ts_recent) ||
+	       (seg->opt.tsval == tw->ts_recent && seq_newer);
+}
+
+/*
  * RFC 6191 (and RFC 1122 4.2.2.13): a SYN for a TIME_WAIT 4-tuple starts
- * a new connection when its timestamp is newer than TS.Recent (both sides
- * used timestamps), or else when its sequence number is above rcv_nxt.
- * The new ISS is above anything the old connection used.
+ * a new connection when timewait_syn_ok(). The new ISS is above anything
+ * the old connection used.
  */
 int tcp_timewait_syn(struct ustack *st, struct tcp_conn *tw,
 		     struct tcp_seg *seg)
 {
 	struct tcp_conn *lc = tcp_listener_lookup(st, seg->daddr, seg->dport);
 	uint32_t iss;
-	int ok;
 
-	if (!lc)
-		return 0;
-	if (tw->ts_ok && seg->opt.has_ts)
-		ok = seq_gt(seg->opt.tsval, tw->ts_recent);
-	else
-		ok = seq_gt(seg->seq, tw->rcv_nxt);
-	if (!ok)
+	if (!lc || !timewait_syn_ok(st, tw, seg))
 		return 0;
 	iss = tcp_isn(st, seg->daddr, seg->dport, seg->saddr, seg->sport);
 	if (seq_lt(iss, tw->snd_nxt + 65535 + 2))
