@@ -105,9 +105,17 @@ int tcp_send_raw(struct ustack *st, uint32_t laddr, uint16_t lport,
  * exact edge; the field is rounded down to the scale (RFC 7323 2.4 lets
  * that look like a small shrink; we still accept up to rcv_adv).
  */
+/* The right edge the free space allows, at most what the window field
+ * can say (65535 << shift): an edge beyond it is never advertised, and
+ * moving it would only send ACKs that announce nothing new. */
+static uint32_t space_edge(const struct tcp_conn *c)
+{
+	return c->rcv_nxt + USTACK_MIN(tcp_rcv_space(c), 65535u << c->rcv_wscale);
+}
+
 uint16_t tcp_window_field(struct tcp_conn *c)
 {
-	uint32_t space = tcp_rcv_space(c), edge = c->rcv_nxt + space;
+	uint32_t edge = space_edge(c);
 	uint32_t thresh = USTACK_MIN(c->rcv_cap / 2, (uint32_t)c->rcv_mss);
 	uint32_t wnd;
 
@@ -121,7 +129,7 @@ uint16_t tcp_window_field(struct tcp_conn *c)
 
 void tcp_rcv_space_update(struct ustack *st, struct tcp_conn *c)
 {
-	uint32_t edge = c->rcv_nxt + tcp_rcv_space(c);
+	uint32_t edge = space_edge(c);
 	uint32_t thresh = USTACK_MIN(c->rcv_cap / 2, (uint32_t)c->rcv_mss);
 
 	if (c->state != USTACK_TCP_ESTABLISHED &&
