@@ -56,7 +56,7 @@ void ustack_config_default(struct ustack_config *c)
 	c->tcp_rto_initial_us = USTACK_SEC(1);
 	c->tcp_rto_min_us = USTACK_MS(200);
 	c->tcp_rto_max_us = USTACK_SEC(60);
-	c->tcp_syn_retries = 6;
+	c->tcp_syn_retries = 7;       /* 183 s: RFC 9293 MUST-23, >= 3 min */
 	c->tcp_synack_retries = 5;
 	c->tcp_retries2 = 15;
 	c->tcp_delack_us = USTACK_MS(40);

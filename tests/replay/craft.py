@@ -303,7 +303,7 @@ end +200s
 nc-connect 10.0.0.1 9 at 2s
 ''', '''A SYN to a peer that never answers (it answers ARP, nothing else). Pins
 the SYN retransmission schedule: initial RTO 1 s doubling each time
-(RFC 6298 5.5), tcp_syn_retries (6) retransmissions, then the connect
+(RFC 6298 5.5), tcp_syn_retries (7) retransmissions, then the connect
 fails with ETIMEDOUT (ustack-nc exits) and nothing more is sent.''')
     while True:                            # answer ARP, nothing else
         p = c.next_out(is_arp_req)

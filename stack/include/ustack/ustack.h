@@ -105,7 +105,8 @@ struct ustack_config {
 	ustack_time_t tcp_rto_initial_us;/* RFC 6298 2.1: 1 s */
 	ustack_time_t tcp_rto_min_us;    /* RFC 6298 2.4 says 1 s; default 200 ms */
 	ustack_time_t tcp_rto_max_us;    /* default 60 s */
-	uint32_t tcp_syn_retries;        /* SYN retransmissions before ETIMEDOUT (default 6) */
+	uint32_t tcp_syn_retries;        /* SYN retransmissions before ETIMEDOUT (default 7:
+					    183 s, RFC 9293 3.8.3 asks >= 3 min) */
 	uint32_t tcp_synack_retries;     /* SYN-ACK retransmissions (default 5) */
 	uint32_t tcp_retries2;           /* data retransmissions before ETIMEDOUT (default 15) */
 	ustack_time_t tcp_delack_us;     /* delayed ACK timer (default 40 ms) */
