@@ -566,6 +566,25 @@ static int ack_closing_states(struct ustack *st, struct tcp_conn *c)
 	return STEP_CONT;
 }
 
+/*
+ * A duplicate ACK: without SACK, RFC 5681 3.2's (the same ACK, no data, no
+ * SYN or FIN, the window unchanged, data outstanding); with SACK, RFC 6675
+ * 2's: one "carrying a SACK block that identifies previously unacknowledged
+ * and un-SACKed octets" -- an ACK the network duplicated is not one.
+ * Answers to window probes never are: nothing is in flight but the probe.
+ */
+static int is_dupack(const struct tcp_conn *c, const struct tcp_seg *seg,
+		     uint32_t wnd, int sack_new)
+{
+	if (seg->ack != c->snd_una || c->snd_nxt == c->snd_una || !wnd ||
+	    c->rtx_kind == TCP_RTX_PERSIST)
+		return 0;
+	if (c->sack_ok)
+		return sack_new;
+	return !seg->len && !(seg->flags & (TCP_SYN | TCP_FIN)) &&
+	       wnd == c->snd_wnd;
+}
+
 /* fifth, check the ACK field (RFC 5961 5.2 acceptability) */
 static int step_ack(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 {
@@ -588,12 +607,7 @@ static int step_ack(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 	sack_new = tcp_sack_update(c, &seg->opt);
 	if (seq_gt(seg->ack, c->snd_una)) {
 		ack_new(st, c, seg);
-	} else if (seg->ack == c->snd_una && c->snd_nxt != c->snd_una &&
-		   !seg->len && !(seg->flags & (TCP_SYN | TCP_FIN)) &&
-		   (wnd == c->snd_wnd || sack_new) && wnd &&
-		   c->rtx_kind != TCP_RTX_PERSIST) {
-		/* RFC 5681 3.2, RFC 6675 2 (answers to window probes are
-		 * not duplicate ACKs: nothing is in flight but the probe) */
+	} else if (is_dupack(c, seg, wnd, sack_new)) {
 		tcp_cc_dupack(st, c);
 	}
 	ack_window(st, c, seg);
