@@ -604,6 +604,7 @@ static int step_ack(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 		tcp_challenge_ack(st, c);
 		return STEP_STOP;
 	}
+	c->probes_unanswered = 0;       /* the peer is there */
 	sack_new = tcp_sack_update(c, &seg->opt);
 	if (seq_gt(seg->ack, c->snd_una)) {
 		ack_new(st, c, seg);

@@ -239,6 +239,8 @@ struct tcp_conn {
 	uint8_t rtx_kind;                /* enum tcp_rtx_kind */
 	uint8_t wait_kind;               /* enum tcp_wait_kind */
 	uint32_t persist_probes;         /* since the window closed */
+	uint32_t probes_unanswered;      /* zero-window probes since the
+					    peer last acknowledged anything */
 	ustack_time_t persist_us;        /* current persist interval */
 	uint32_t keep_probes;
 	uint32_t keepidle_s, keepintvl_s, keepcnt; /* 0: cfg default */

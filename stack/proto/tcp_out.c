@@ -196,12 +196,20 @@ static int xmit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
 /*
  * The sequence number of a segment without data: RFC 9293's SND.NXT, the
  * highest we sent (snd_max), not where a retransmission restarted (BSD
- * does the same): a peer drops a bare ACK below its RCV.NXT. A zero-window
- * probe byte the peer has not taken is left out.
+ * does the same): a peer drops a bare ACK below its RCV.NXT. But never
+ * beyond the right edge the peer offered (SND.UNA + SND.WND): data past it
+ * -- a zero-window probe byte, or data sent before the window shrank -- was
+ * not taken, and a segment starting there is not acceptable to the peer
+ * (RFC 9293 3.10.7.4: with a zero window only SEG.SEQ = RCV.NXT is; an RST
+ * must be exactly there, RFC 5961 3.2). Linux's tcp_acceptable_seq() too.
  */
 static uint32_t ack_seq(const struct tcp_conn *c)
 {
-	return c->probe_out ? c->snd_max - 1 : c->snd_max;
+	uint32_t edge = c->snd_una + c->snd_wnd;
+
+	if (seq_leq(c->snd_una, c->iss))
+		return c->snd_max;           /* our SYN: not subject to it */
+	return seq_gt(c->snd_max, edge) ? edge : c->snd_max;
 }
 
 void tcp_send_ack(struct ustack *st, struct tcp_conn *c)

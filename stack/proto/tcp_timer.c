@@ -91,6 +91,8 @@ static void syn_timeout(struct ustack *st, struct tcp_conn *c)
 	tcp_rtx_start(st, c);
 }
 
+static void persist_timeout(struct ustack *st, struct tcp_conn *c);
+
 /* RFC 6298 5.4-5.6: retransmit the earliest unacknowledged segment, back
  * off, restart; RFC 1122 4.2.3.5: give up after R2 (cfg.tcp_retries2). */
 static void rtx_timeout(struct ustack *st, struct tcp_conn *c)
@@ -100,6 +102,18 @@ static void rtx_timeout(struct ustack *st, struct tcp_conn *c)
 	STAT_INC(st, TCP_TIMEOUTS);
 	if (seq_leq(c->snd_una, c->iss)) {
 		syn_timeout(st, c);
+		return;
+	}
+	if (c->snd_wnd == 0 && seq_lt(c->snd_una, tcp_data_end(c))) {
+		/* RFC 9293 3.8.6: the window shrank to zero under data in
+		 * flight. "SHOULD NOT time out the connection if data beyond
+		 * the right window edge is not acknowledged" (SHLD-16); "MUST
+		 * probe it in the standard way" (MUST-35): the retransmission
+		 * becomes the first zero-window probe, then the persist timer
+		 * backs off from here. */
+		c->snd_nxt = c->snd_una;
+		c->persist_us = c->rto_us;
+		persist_timeout(st, c);
 		return;
 	}
 	if (c->nrexmit >= st->cfg.tcp_retries2) {
@@ -131,16 +145,22 @@ static void persist_timeout(struct ustack *st, struct tcp_conn *c)
 	if (!has_data || !TCP_SYNCHRONIZED(c->state) ||
 	    c->state == USTACK_TCP_TIME_WAIT)
 		return;
-	/* An orphan stuck behind a zero window must still end: give up after
-	 * as many unanswered-by-a-window probes as data retransmissions. */
-	if (c->snd_wnd == 0 && c->orphan &&
-	    c->persist_probes >= st->cfg.tcp_retries2) {
+	/* RFC 9293 3.8.6.1 (MUST-36): probe on for as long as the peer
+	 * answers. Give up when tcp_retries2 probes in a row got no answer
+	 * at all (as Linux: a vanished peer), or -- RFC 6429 -- for an orphan
+	 * after that many probes that found the window still shut (a
+	 * connection stuck behind a zero window after close() must end). */
+	if (c->snd_wnd == 0 &&
+	    (c->probes_unanswered >= st->cfg.tcp_retries2 ||
+	     (c->orphan && c->persist_probes >= st->cfg.tcp_retries2))) {
 		STAT_INC(st, TCP_ABORT_ON_TIMEOUT);
 		tcp_abort(st, c, ETIMEDOUT, TCP_CAUSE_TIMEOUT);
 		return;
 	}
-	if (c->snd_wnd == 0)
+	if (c->snd_wnd == 0) {
 		c->persist_probes++;
+		c->probes_unanswered++;
+	}
 	tcp_send_probe(st, c);
 	if (timer_armed(&c->t_rtx))
 		return;        /* the probe turned into a retransmission */
