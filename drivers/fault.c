@@ -29,6 +29,13 @@
  * lower device as soon as receive() or next_at() is called, then delivered
  * when due.
  *
+ * Offloads pass through: the wrapper has its lower device's dev->offloads
+ * (as they were when it was made) and each frame keeps its metadata on the
+ * way (a TSO super-frame is lost or delayed whole, like the one write it
+ * is on a TAP device). A frame to be corrupted first has its checksum
+ * completed and its metadata dropped (no partial or verified checksum, no
+ * GSO), so the flipped bit reaches a receiver that checks in full.
+ *
  * Bounds: each direction holds at most queue_max_bytes of delayed frames;
  * past that a transmit returns -ENOBUFS and a received frame is dropped,
  * both counted in queue_full. Touches only its own struct, the lower
@@ -54,6 +61,7 @@ struct fq_frame {
 	ustack_time_t base_at;       /* release time without the reorder hold */
 	int held;                    /* reordered: waiting for the next frame */
 	size_t len;
+	struct ustack_frame_meta meta;
 	uint8_t data[];
 };
 
@@ -209,16 +217,28 @@ static ustack_time_t fq_next_at(const struct fq *q)
 	return q->head ? q->head->at : USTACK_TIME_NEVER;
 }
 
-static struct fq_frame *fq_frame_new(const void *data, size_t len)
+static struct fq_frame *fq_frame_new(const void *data, size_t len,
+				     const struct ustack_frame_meta *meta)
 {
 	struct fq_frame *fr = malloc(sizeof(*fr) + len);
 
 	if (fr) {
 		memset(fr, 0, sizeof(*fr));
 		fr->len = len;
+		fr->meta = *meta;
 		memcpy(fr->data, data, len);
 	}
 	return fr;
+}
+
+/* Flip a bit the receiver will check: complete a partial checksum first
+ * and forget the metadata (see the top of the file). */
+static void corrupt(uint8_t *frame, size_t len, struct ustack_frame_meta *m,
+		    uint64_t bit)
+{
+	(void)ustack_frame_csum_complete(frame, len, m);
+	memset(m, 0, sizeof(*m));
+	flip_bit(frame, len, bit);
 }
 
 
@@ -237,8 +257,8 @@ static void fault_count(struct fault_dev *f, const struct fault_plan *p)
  * frame held before it, right behind it. Returns 0 or -ENOBUFS.
  */
 static int fault_enqueue(struct fault_dev *f, struct fq *q, const void *frame,
-			 size_t len, const struct fault_plan *p,
-			 ustack_time_t now)
+			 size_t len, const struct ustack_frame_meta *meta,
+			 const struct fault_plan *p, ustack_time_t now)
 {
 	struct fq_frame *fr[2] = {NULL, NULL};
 	int i, n = p->dup ? 2 : 1;
@@ -246,7 +266,7 @@ static int fault_enqueue(struct fault_dev *f, struct fq *q, const void *frame,
 	if (q->bytes + (uint64_t)len * (uint64_t)n > f->cfg.queue_max_bytes)
 		goto full;
 	for (i = 0; i < n; i++) {
-		if ((fr[i] = fq_frame_new(frame, len)) == NULL) {
+		if ((fr[i] = fq_frame_new(frame, len, meta)) == NULL) {
 			free(fr[0]);
 			goto full;
 		}
@@ -256,7 +276,7 @@ static int fault_enqueue(struct fault_dev *f, struct fq *q, const void *frame,
 			    (p->reorder ? f->cfg.reorder_hold_us : 0);
 	}
 	if (p->corrupt)
-		flip_bit(fr[0]->data, len, p->bit);
+		corrupt(fr[0]->data, len, &fr[0]->meta, p->bit);
 	for (i = 0; i < n; i++)
 		fq_insert(q, fr[i]);
 	if (!p->reorder && q->nheld)
@@ -285,30 +305,33 @@ static void fault_flush_tx(struct fault_dev *f, ustack_time_t now)
 	struct fq_frame *fr;
 
 	while ((fr = fq_pop_due(&f->tx, now)) != NULL) {
-		if (ustack_dev_transmit(f->lower, fr->data, fr->len, now) < 0)
+		if (ustack_dev_transmit_meta(f->lower, fr->data, fr->len,
+					     &fr->meta, now) < 0)
 			f->stats.lower_errors++;
 		free(fr);
 	}
 }
 
-static int fault_transmit(struct ustack_dev *d, const void *frame, size_t len,
-			  ustack_time_t now)
+static int fault_transmit_meta(struct ustack_dev *d, const void *frame,
+			       size_t len, const struct ustack_frame_meta *meta,
+			       ustack_time_t now)
 {
 	struct fault_dev *f = (struct fault_dev *)d;
+	struct ustack_frame_meta m = *meta;
 	struct fault_plan p;
 	const void *data = frame;
 	int err;
 
 	fault_flush_tx(f, now);
 	if (!f->cfg.tx)
-		return ustack_dev_transmit(f->lower, frame, len, now);
+		return ustack_dev_transmit_meta(f->lower, frame, len, meta, now);
 	if (len > FAULT_MAX_FRAME)
 		return -EMSGSIZE;
 	fault_decide(f, &f->tx, len, &p);
 	if (p.drop)
 		return 0;
 	if (f->tx.head || p.delay || p.reorder) {
-		err = fault_enqueue(f, &f->tx, frame, len, &p, now);
+		err = fault_enqueue(f, &f->tx, frame, len, meta, &p, now);
 		fault_flush_tx(f, now);
 		return err;
 	}
@@ -317,13 +340,22 @@ static int fault_transmit(struct ustack_dev *d, const void *frame, size_t len,
 	fault_count(f, &p);
 	if (p.corrupt) {
 		memcpy(f->scratch, frame, len);
-		flip_bit(f->scratch, len, p.bit);
+		corrupt(f->scratch, len, &m, p.bit);
 		data = f->scratch;
 	}
-	err = ustack_dev_transmit(f->lower, data, len, now);
-	if (p.dup && ustack_dev_transmit(f->lower, frame, len, now) < 0)
+	err = ustack_dev_transmit_meta(f->lower, data, len, &m, now);
+	if (p.dup && ustack_dev_transmit_meta(f->lower, frame, len, meta,
+					      now) < 0)
 		f->stats.lower_errors++;
 	return err;
+}
+
+static int fault_transmit(struct ustack_dev *d, const void *frame, size_t len,
+			  ustack_time_t now)
+{
+	static const struct ustack_frame_meta none;
+
+	return fault_transmit_meta(d, frame, len, &none, now);
 }
 
 /*
@@ -337,24 +369,26 @@ static long fault_pull(struct fault_dev *f, ustack_time_t now)
 	int i;
 
 	for (i = 0; i < FAULT_PULL_MAX; i++) {
+		struct ustack_frame_meta m;
 		struct fault_plan p;
 		long n;
 
 		if (q->head && q->head->at <= now)
 			break;
-		n = ustack_dev_receive(f->lower, f->scratch, FAULT_MAX_FRAME,
-				       now);
+		n = ustack_dev_receive_meta(f->lower, f->scratch,
+					    FAULT_MAX_FRAME, &m, now);
 		if (n <= 0)
 			return n;
 		fault_decide(f, q, (size_t)n, &p);
 		if (!p.drop)
-			fault_enqueue(f, q, f->scratch, (size_t)n, &p, now);
+			fault_enqueue(f, q, f->scratch, (size_t)n, &m, &p, now);
 	}
 	return 0;
 }
 
-static long fault_receive(struct ustack_dev *d, void *buf, size_t cap,
-			  ustack_time_t now)
+static long fault_receive_meta(struct ustack_dev *d, void *buf, size_t cap,
+			       struct ustack_frame_meta *meta,
+			       ustack_time_t now)
 {
 	struct fault_dev *f = (struct fault_dev *)d;
 	struct fq_frame *fr;
@@ -362,7 +396,8 @@ static long fault_receive(struct ustack_dev *d, void *buf, size_t cap,
 
 	fault_flush_tx(f, now);
 	if (!f->cfg.rx)
-		return ustack_dev_receive(f->lower, buf, cap, now);
+		return ustack_dev_receive_meta(f->lower, buf, cap, meta, now);
+	memset(meta, 0, sizeof(*meta));
 	n = fault_pull(f, now);
 	if ((fr = fq_pop_due(&f->rx, now)) == NULL)
 		return n;
@@ -372,9 +407,27 @@ static long fault_receive(struct ustack_dev *d, void *buf, size_t cap,
 		n = -EMSGSIZE;
 	} else {
 		memcpy(buf, fr->data, fr->len);
+		*meta = fr->meta;
 		n = (long)fr->len;
 	}
 	free(fr);
+	return n;
+}
+
+static long fault_receive(struct ustack_dev *d, void *buf, size_t cap,
+			  ustack_time_t now)
+{
+	struct fault_dev *f = (struct fault_dev *)d;
+	struct ustack_frame_meta m;
+	long n;
+
+	if (!f->cfg.rx) {
+		fault_flush_tx(f, now);
+		return ustack_dev_receive(f->lower, buf, cap, now);
+	}
+	n = fault_receive_meta(d, buf, cap, &m, now);
+	if (n > 0)
+		(void)ustack_frame_csum_complete(buf, (size_t)n, &m);
 	return n;
 }
 
@@ -415,6 +468,8 @@ static const struct ustack_dev_ops fault_ops = {
 	.get_fd = fault_get_fd,
 	.next_at = fault_next_at,
 	.close = fault_close,
+	.transmit_meta = fault_transmit_meta,
+	.receive_meta = fault_receive_meta,
 };
 
 void ustack_fault_config_default(struct ustack_fault_config *cfg)
@@ -460,6 +515,8 @@ int ustack_fault_wrap(struct ustack_dev **out, struct ustack_dev *lower,
 	memcpy(f->base.name, lower->name, sizeof(f->base.name));
 	f->base.mtu = lower->mtu;
 	memcpy(f->base.mac, lower->mac, sizeof(f->base.mac));
+	f->base.offloads = lower->offloads;
+	f->base.gso_max = lower->gso_max;
 	*out = &f->base;
 	return 0;
 }

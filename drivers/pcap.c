@@ -10,6 +10,12 @@
  * ustack_pcap_tee_flush(), and at most a second (of `now`) after a frame,
  * so `tcpdump -r` on a live file lags by no more than that.
  *
+ * Offloads pass through: the tee has its lower device's dev->offloads (as
+ * they were when it was made) and hands metadata down and up unchanged.
+ * What it writes is what tcpdump on the host would show, TSO super-frames
+ * and coalesced frames whole, except that partial checksums are completed
+ * in the written copy, so captures read back clean and replay as input.
+ *
  * The source replays a capture: receive() returns its frames in file order,
  * each once now >= start + (stamp - first stamp) (a stamp earlier than the
  * first counts as the first: bad captures go backwards), or at once with
@@ -54,9 +60,34 @@ struct pcap_tee {
 	pcap_t *dead;                /* pcap_open_dead: link type + snaplen */
 	pcap_dumper_t *dumper;
 	ustack_time_t flushed_at;    /* `now` of the last flush */
+	uint8_t *scratch;            /* TEE_SCRATCH: a frame whose partial
+					checksum is completed for the file */
 };
 
+#define TEE_SCRATCH (65535u + 14u + 4u)
+
 static const struct ustack_dev_ops tee_ops;
+
+static void tee_write(struct pcap_tee *t, const void *frame, size_t len,
+		      ustack_time_t now);
+
+/* Write a frame with metadata: a partial checksum completed in a copy
+ * (when the copy can not be made the frame is written as it is). */
+static void tee_write_meta(struct pcap_tee *t, const void *frame, size_t len,
+			   const struct ustack_frame_meta *meta,
+			   ustack_time_t now)
+{
+	struct ustack_frame_meta m = *meta;
+
+	if (!(m.flags & USTACK_META_CSUM_PARTIAL) || len > TEE_SCRATCH ||
+	    (!t->scratch && (t->scratch = malloc(TEE_SCRATCH)) == NULL)) {
+		tee_write(t, frame, len, now);
+		return;
+	}
+	memcpy(t->scratch, frame, len);
+	(void)ustack_frame_csum_complete(t->scratch, len, &m);
+	tee_write(t, t->scratch, len, now);
+}
 
 static void tee_write(struct pcap_tee *t, const void *frame, size_t len,
 		      ustack_time_t now)
@@ -97,6 +128,29 @@ static long tee_receive(struct ustack_dev *d, void *buf, size_t cap,
 	return n;
 }
 
+static int tee_transmit_meta(struct ustack_dev *d, const void *frame,
+			     size_t len, const struct ustack_frame_meta *meta,
+			     ustack_time_t now)
+{
+	struct pcap_tee *t = (struct pcap_tee *)d;
+	int err = ustack_dev_transmit_meta(t->lower, frame, len, meta, now);
+
+	if (err >= 0)
+		tee_write_meta(t, frame, len, meta, now);
+	return err;
+}
+
+static long tee_receive_meta(struct ustack_dev *d, void *buf, size_t cap,
+			     struct ustack_frame_meta *meta, ustack_time_t now)
+{
+	struct pcap_tee *t = (struct pcap_tee *)d;
+	long n = ustack_dev_receive_meta(t->lower, buf, cap, meta, now);
+
+	if (n > 0)
+		tee_write_meta(t, buf, (size_t)n, meta, now);
+	return n;
+}
+
 static int tee_get_fd(struct ustack_dev *d)
 {
 	return ustack_dev_fd(((struct pcap_tee *)d)->lower);
@@ -114,6 +168,7 @@ static void tee_close(struct ustack_dev *d)
 	pcap_dump_close(t->dumper);  /* flushes */
 	pcap_close(t->dead);
 	ustack_dev_close(t->lower);
+	free(t->scratch);
 	free(t);
 }
 
@@ -123,6 +178,8 @@ static const struct ustack_dev_ops tee_ops = {
 	.get_fd = tee_get_fd,
 	.next_at = tee_next_at,
 	.close = tee_close,
+	.transmit_meta = tee_transmit_meta,
+	.receive_meta = tee_receive_meta,
 };
 
 int ustack_pcap_tee(struct ustack_dev **out, struct ustack_dev *lower,
@@ -159,6 +216,8 @@ int ustack_pcap_tee(struct ustack_dev **out, struct ustack_dev *lower,
 	memcpy(t->base.name, lower->name, sizeof(t->base.name));
 	t->base.mtu = lower->mtu;
 	memcpy(t->base.mac, lower->mac, sizeof(t->base.mac));
+	t->base.offloads = lower->offloads;
+	t->base.gso_max = lower->gso_max;
 	*out = &t->base;
 	return 0;
 }

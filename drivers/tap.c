@@ -24,13 +24,27 @@
  * detected with one scratch byte past it (the kernel reports or copies more
  * than fits) and dropped with -EMSGSIZE. transmit() writes one frame;
  * -EAGAIN when the kernel queue is full (the stack counts it), -EIO while
- * the link is down. Touches only its own struct, the fd and libc.
+ * the link is down.
+ *
+ * Offloads (IFF_VNET_HDR, Documentation/networking/tuntap.rst and
+ * linux/virtio_net.h): every frame on the fd is preceded by a struct
+ * virtio_net_hdr (TUNSETVNETHDRSZ pins its size to 10 bytes), in host byte
+ * order (the legacy virtio layout the kernel uses unless told otherwise).
+ * Writes may be TSO super-frames of up to 64 KiB with a partial checksum:
+ * the kernel takes them as a virtio guest's, one write instead of 44.
+ * TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4) tells the kernel we take the
+ * same, so it sends its TCP to us in 64 KiB frames (one read) with
+ * checksums partial or already verified. The metadata travels through
+ * transmit_meta()/receive_meta(); plain receive() completes partial
+ * checksums itself, plain transmit() writes a zero header. Touches only
+ * its own struct, the fd and libc.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -49,7 +63,10 @@
 struct tap_dev {
 	struct ustack_dev base;      /* first: the stack sees this */
 	int fd;
+	int vnet;                    /* frames carry a virtio_net_hdr */
 };
+
+#define TAP_VNET_HDR_LEN ((int)sizeof(struct virtio_net_hdr))
 
 __attribute__((format(printf, 3, 4)))
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -63,43 +80,125 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int tap_transmit(struct ustack_dev *d, const void *frame, size_t len,
-			ustack_time_t now)
+/* One write of iov (a frame, behind its virtio header if any). */
+static int tap_writev(struct tap_dev *t, const struct iovec *iov, int n)
 {
-	struct tap_dev *t = (struct tap_dev *)d;
-	ssize_t n;
+	ssize_t r;
 	int tries = 2;
 
-	(void)now;
 	do {
-		n = write(t->fd, frame, len);
-	} while (n < 0 && errno == EINTR && --tries > 0);
-	if (n < 0)
+		r = writev(t->fd, iov, n);
+	} while (r < 0 && errno == EINTR && --tries > 0);
+	if (r < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	return 0;
 }
 
-static long tap_receive(struct ustack_dev *d, void *buf, size_t cap,
+static int tap_transmit(struct ustack_dev *d, const void *frame, size_t len,
 			ustack_time_t now)
 {
 	struct tap_dev *t = (struct tap_dev *)d;
-	uint8_t extra;
+	struct virtio_net_hdr vh;
 	struct iovec iov[2] = {
+		{.iov_base = &vh, .iov_len = sizeof(vh)},
+		{.iov_base = (void *)frame, .iov_len = len},
+	};
+
+	(void)now;
+	memset(&vh, 0, sizeof(vh));
+	return t->vnet ? tap_writev(t, iov, 2) : tap_writev(t, iov + 1, 1);
+}
+
+static int tap_transmit_meta(struct ustack_dev *d, const void *frame,
+			     size_t len, const struct ustack_frame_meta *m,
+			     ustack_time_t now)
+{
+	struct tap_dev *t = (struct tap_dev *)d;
+	struct virtio_net_hdr vh;
+	struct iovec iov[2] = {
+		{.iov_base = &vh, .iov_len = sizeof(vh)},
+		{.iov_base = (void *)frame, .iov_len = len},
+	};
+
+	(void)now;
+	memset(&vh, 0, sizeof(vh));
+	if (m->flags & USTACK_META_CSUM_PARTIAL) {
+		vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		vh.csum_start = m->csum_start;
+		vh.csum_offset = m->csum_offset;
+	}
+	if (m->gso_type == USTACK_GSO_TCPV4) {
+		vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+		vh.gso_size = m->gso_size;
+		vh.hdr_len = m->hdr_len;
+	}
+	return tap_writev(t, iov, 2);
+}
+
+/* readv into [header,] buf and one scratch byte past it. Returns the
+ * frame's length, 0, or -errno (-EMSGSIZE: longer than cap, dropped). */
+static long tap_readv(struct tap_dev *t, struct virtio_net_hdr *vh, void *buf,
+		      size_t cap)
+{
+	uint8_t extra;
+	struct iovec iov[3] = {
+		{.iov_base = vh, .iov_len = sizeof(*vh)},
 		{.iov_base = buf, .iov_len = cap},
 		{.iov_base = &extra, .iov_len = 1},
 	};
-	ssize_t n;
+	size_t hl = t->vnet ? sizeof(*vh) : 0;
+	ssize_t n = readv(t->fd, t->vnet ? iov : iov + 1, t->vnet ? 3 : 2);
 
-	(void)now;
-	n = readv(t->fd, iov, 2);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return 0;
 		return errno == EFAULT ? -EMSGSIZE : -errno;
 	}
-	if ((size_t)n > cap)
+	if ((size_t)n < hl + 1)
+		return 0;          /* a header without a frame: nothing */
+	if ((size_t)n - hl > cap)
 		return -EMSGSIZE;  /* the frame is gone: the kernel dequeued it */
-	return (long)n;
+	return (long)((size_t)n - hl);
+}
+
+static long tap_receive_meta(struct ustack_dev *d, void *buf, size_t cap,
+			     struct ustack_frame_meta *m, ustack_time_t now)
+{
+	struct tap_dev *t = (struct tap_dev *)d;
+	struct virtio_net_hdr vh;
+	long n;
+
+	(void)now;
+	memset(&vh, 0, sizeof(vh));
+	memset(m, 0, sizeof(*m));
+	if ((n = tap_readv(t, &vh, buf, cap)) <= 0)
+		return n;
+	if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		m->flags |= USTACK_META_CSUM_PARTIAL;
+		m->csum_start = vh.csum_start;
+		m->csum_offset = vh.csum_offset;
+	} else if (vh.flags & VIRTIO_NET_HDR_F_DATA_VALID) {
+		m->flags |= USTACK_META_CSUM_VALID;
+	}
+	if ((vh.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_TCPV4) {
+		m->gso_type = USTACK_GSO_TCPV4;
+		m->gso_size = vh.gso_size;
+		m->hdr_len = vh.hdr_len;
+	}
+	return n;
+}
+
+static long tap_receive(struct ustack_dev *d, void *buf, size_t cap,
+			ustack_time_t now)
+{
+	struct ustack_frame_meta m;
+	long n = tap_receive_meta(d, buf, cap, &m, now);
+
+	/* A reader without metadata gets a checked frame: offsets that do
+	 * not fit leave it as it was, for its checksum check to drop. */
+	if (n > 0)
+		(void)ustack_frame_csum_complete(buf, (size_t)n, &m);
+	return n;
 }
 
 static int tap_get_fd(struct ustack_dev *d)
@@ -122,6 +221,16 @@ static const struct ustack_dev_ops tap_ops = {
 	.get_fd = tap_get_fd,
 	.next_at = NULL,
 	.close = tap_close,
+};
+
+static const struct ustack_dev_ops tap_vnet_ops = {
+	.transmit = tap_transmit,
+	.receive = tap_receive,
+	.get_fd = tap_get_fd,
+	.next_at = NULL,
+	.close = tap_close,
+	.transmit_meta = tap_transmit_meta,
+	.receive_meta = tap_receive_meta,
 };
 
 /* Linux's dev_valid_name(): 1..15 bytes, not "." or "..", no '/', ':' or
@@ -161,7 +270,7 @@ static void perm_hint(char *err, size_t errlen, const char *what,
 }
 
 /* open(/dev/net/tun) + TUNSETIFF. Returns the fd or -errno. */
-static int tap_attach(const char *name, int existed, char *actual,
+static int tap_attach(const char *name, int existed, int vnet, char *actual,
 		      char *err, size_t errlen)
 {
 	struct ifreq ifr;
@@ -180,7 +289,7 @@ static int tap_attach(const char *name, int existed, char *actual,
 		return -e;
 	}
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
 	memcpy(ifr.ifr_name, name, strlen(name));
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		e = errno;
@@ -327,36 +436,80 @@ static int tap_host_setup(struct tap_dev *t, const struct ustack_tap_config *c,
 	return r;
 }
 
+/*
+ * With the virtio header on: pin its size, take what we can always send
+ * (checksum offload, TSO: the kernel accepts a guest's super-frames), and
+ * ask the kernel to send us the same (TUNSETOFFLOAD). Without it: make
+ * sure a persistent device left with offloads by an earlier user sends us
+ * plain frames.
+ */
+static int tap_offload_setup(struct tap_dev *t, char *err, size_t errlen)
+{
+	int sz = TAP_VNET_HDR_LEN, e;
+
+	if (!t->vnet) {
+		(void)ioctl(t->fd, TUNSETOFFLOAD, 0ul);
+		return 0;
+	}
+	if (ioctl(t->fd, TUNSETVNETHDRSZ, &sz) < 0) {
+		e = errno;
+		set_err(err, errlen, "%s: TUNSETVNETHDRSZ: %s", t->base.name,
+			strerror(e));
+		return -e;
+	}
+	t->base.ops = &tap_vnet_ops;
+	t->base.offloads = USTACK_DEV_TX_CSUM | USTACK_DEV_TX_TSO4;
+	if (ioctl(t->fd, TUNSETOFFLOAD,
+		  (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) == 0)
+		t->base.offloads |= USTACK_DEV_RX_CSUM | USTACK_DEV_RX_GRO;
+	return 0;
+}
+
 int ustack_tap_open(struct ustack_dev **out, const struct ustack_tap_config *cfg,
 		    int *created, char *err, size_t errlen)
 {
 	char actual[IFNAMSIZ];
 	struct tap_dev *t;
-	int existed, fd, r;
+	int existed, fd, r, vnet;
 
 	*out = NULL;
 	if (created)
 		*created = 0;
 	if (!cfg || !tap_name_ok(cfg->name, err, errlen))
 		return -EINVAL;
+	if (cfg->offload < USTACK_TAP_OFFLOAD_AUTO ||
+	    cfg->offload > USTACK_TAP_OFFLOAD_OFF) {
+		set_err(err, errlen, "%s: bad offload setting %d", cfg->name,
+			cfg->offload);
+		return -EINVAL;
+	}
 	if (cfg->host_addr && cfg->host_prefix_len > 32) {
 		set_err(err, errlen, "%s: bad host prefix length %u", cfg->name,
 			cfg->host_prefix_len);
 		return -EINVAL;
 	}
 	existed = !strchr(cfg->name, '%') && if_nametoindex(cfg->name) != 0;
-	if ((fd = tap_attach(cfg->name, existed, actual, err, errlen)) < 0)
+	vnet = cfg->offload == USTACK_TAP_OFFLOAD_ON ||
+	       (cfg->offload == USTACK_TAP_OFFLOAD_AUTO && !existed);
+	fd = tap_attach(cfg->name, existed, vnet, actual, err, errlen);
+	if (fd == -EINVAL && vnet && cfg->offload == USTACK_TAP_OFFLOAD_AUTO) {
+		vnet = 0;  /* a kernel without IFF_VNET_HDR: plain frames */
+		fd = tap_attach(cfg->name, existed, 0, actual, err, errlen);
+	}
+	if (fd < 0)
 		return fd;
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
 		close(fd);
 		return -ENOMEM;
 	}
 	t->fd = fd;
+	t->vnet = vnet;
 	t->base.ops = &tap_ops;
 	t->base.kind = "tap";
 	memcpy(t->base.name, actual, IFNAMSIZ);
 	t->base.mtu = 1500;
-	if ((r = tap_host_setup(t, cfg, err, errlen)) < 0) {
+	if ((r = tap_offload_setup(t, err, errlen)) < 0 ||
+	    (r = tap_host_setup(t, cfg, err, errlen)) < 0) {
 		tap_close(&t->base);  /* a device we created goes with it */
 		return r;
 	}

@@ -30,6 +30,7 @@ enum {
 	OPT_CTL,
 	OPT_SEED,
 	OPT_FAULT,
+	OPT_OFFLOAD,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -47,6 +48,7 @@ static const struct option common_longopts[] = {
 	{"ctl", required_argument, NULL, OPT_CTL},
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"fault", required_argument, NULL, OPT_FAULT},
+	{"offload", required_argument, NULL, OPT_OFFLOAD},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 };
@@ -74,6 +76,9 @@ static const char common_help[] =
 "  --seed N             fixed seed for the stack's randomness\n"
 "  --fault SPEC         inject faults, e.g. loss=1%,dup=0.5%,reorder=1%,\n"
 "                       corrupt=100ppm,delay=5ms,jitter=1ms,seed=7,rx=1\n"
+"  --offload auto|on|off checksum offload and TSO/GRO on the TAP device\n"
+"                       (IFF_VNET_HDR; auto: on when this program creates\n"
+"                       the device, off when it attaches to an existing one)\n"
 "  -h, --help           print this help and exit\n"
 "  --version            print the version and exit\n";
 
@@ -256,6 +261,16 @@ static void common_opt(struct app *a, int c, const char *arg)
 	case OPT_FAULT:
 		o->fault = arg;
 		break;
+	case OPT_OFFLOAD:
+		if (strcmp(arg, "auto") == 0)
+			o->offload = USTACK_TAP_OFFLOAD_AUTO;
+		else if (strcmp(arg, "on") == 0)
+			o->offload = USTACK_TAP_OFFLOAD_ON;
+		else if (strcmp(arg, "off") == 0)
+			o->offload = USTACK_TAP_OFFLOAD_OFF;
+		else
+			app_usage_exit(a, "--offload: expected auto, on or off, got '%s'", arg);
+		break;
 	}
 }
 
@@ -406,6 +421,7 @@ static int open_devices(struct app *a)
 	tc.host_addr = a->host_addr;
 	tc.host_prefix_len = a->host_prefix_len;
 	tc.bring_up = a->host_addr != 0;
+	tc.offload = a->o.offload;
 	r = ustack_tap_open(&dev, &tc, &a->tap_created, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "%s: %s\n", a->desc->name,
@@ -510,6 +526,10 @@ void app_announce(const struct app *a, const char *what)
 		fprintf(stderr, ", ctl %s", a->o.ctl);
 	if (a->o.fault)
 		fprintf(stderr, ", fault %s", a->o.fault);
+	if (a->dev && a->dev->offloads)
+		fprintf(stderr, ", offloads%s%s",
+			(a->dev->offloads & USTACK_DEV_TX_TSO4) ? " tso" : "",
+			(a->dev->offloads & USTACK_DEV_RX_GRO) ? " gro" : "");
 	fprintf(stderr, ": %s\n", what);
 }
 

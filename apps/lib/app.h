@@ -62,6 +62,7 @@ struct app_opts {
 	int seed_set;                /* --seed N */
 	uint64_t seed;
 	const char *fault;           /* --fault SPEC */
+	int offload;                 /* --offload: USTACK_TAP_OFFLOAD_* */
 };
 
 struct app_ctl;

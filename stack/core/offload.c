@@ -1,18 +1,26 @@
 /*
- * offload.c - software fallbacks for the offloads of dev.h, shared by the
- * drivers and the core: completing a partial checksum (Linux's
- * skb_checksum_help) and cutting a TCP/IPv4 super-frame into segments
- * (what a NIC does for TSO, Linux's tcp_gso_segment).
+ * offload.c - the offloads of dev.h: what the core does with them, and the
+ * software fallbacks shared by the drivers and the core.
  *
- * Pure functions of their arguments: no stack state. Frames are parsed
- * with bounds checks against their real length; a malformed frame is
- * -EINVAL, never a read out of bounds.
+ * Public, pure functions of their arguments: completing a partial checksum
+ * (Linux's skb_checksum_help) and cutting a TCP/IPv4 super-frame into
+ * segments (what a NIC does for TSO, Linux's tcp_gso_segment). Frames are
+ * parsed with bounds checks against their real length; a malformed frame
+ * is -EINVAL, never a read out of bounds.
+ *
+ * Core: stack_xmit_offload() turns a pkb's PKB_CSUM_PARTIAL/gso_size into
+ * a struct ustack_frame_meta for transmit_meta() (or falls back to
+ * software when the device can not), stack_rx_offload() turns a received
+ * frame's metadata into pkb->csum. Touches the device, the pool (a scratch
+ * buffer for software segmentation) and the ETH_* offload counters.
  */
 #include <errno.h>
 #include <string.h>
 
 #include <ustack/dev.h>
 
+#include "core/assert.h"
+#include "core/stack.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
 #include "wire/eth.h"
@@ -118,4 +126,109 @@ int ustack_frame_segment(const void *frame, size_t len,
 			return r;
 	}
 	return (int)i;
+}
+
+/* ---- the core's side ------------------------------------------------------ */
+
+uint32_t stack_tso_max(const struct ustack *st)
+{
+	const struct ustack_dev *d = st->dev;
+	uint32_t max;
+
+	if (!(d->offloads & USTACK_DEV_TX_TSO4) || !(d->offloads & USTACK_DEV_TX_CSUM) ||
+	    !d->ops->transmit_meta)
+		return 0;
+	max = d->gso_max ? d->gso_max : IP4_MAX_LEN + ETH_HDR_LEN;
+	max = max > ETH_HDR_LEN ? max - ETH_HDR_LEN : 0;
+	return max > IP4_MAX_LEN ? IP4_MAX_LEN : max;
+}
+
+struct sw_gso {
+	struct ustack *st;
+	int err;
+};
+
+static int sw_gso_emit(void *ctx, const void *frame, size_t len)
+{
+	struct sw_gso *g = ctx;
+	struct ustack_dev *d = g->st->dev;
+	int err = d->ops->transmit(d, frame, len, g->st->now);
+
+	if (err < 0 && !g->err)
+		g->err = err;
+	return 0;  /* keep going: a lost segment is retransmitted */
+}
+
+/* The device does not (or no longer) take super-frames: cut it here. */
+static int xmit_sw_gso(struct ustack *st, struct pkb *pkb,
+		       const struct ustack_frame_meta *m)
+{
+	struct pkb *scratch = pkb_alloc(st, (uint32_t)m->hdr_len + m->gso_size);
+	struct sw_gso g = {st, 0};
+	int r;
+
+	if (!scratch)
+		return -ENOBUFS;
+	STAT_INC(st, ETH_TX_SW_GSO);
+	r = ustack_frame_segment(pkb->data, pkb->len, m, scratch->data,
+				 sw_gso_emit, &g);
+	pkb_free(st, scratch);
+	return r < 0 ? r : g.err;
+}
+
+int stack_xmit_offload(struct ustack *st, struct pkb *pkb)
+{
+	struct ustack_dev *d = st->dev;
+	struct ustack_frame_meta m;
+	uint32_t l4 = pkb->th_off - pkb_headroom(pkb);
+
+	USTACK_ASSERT(pkb->th_off > pkb_headroom(pkb) &&
+		      l4 + TCP_HDR_LEN <= pkb->len);
+	memset(&m, 0, sizeof(m));
+	m.flags = USTACK_META_CSUM_PARTIAL;
+	m.csum_start = (uint16_t)l4;
+	m.csum_offset = pkb->csum_off;
+	if (pkb->gso_size) {
+		m.gso_type = USTACK_GSO_TCPV4;
+		m.gso_size = pkb->gso_size;
+		m.hdr_len = (uint16_t)(l4 + tcp_hlen(pkb->data + l4));
+		STAT_INC(st, ETH_TX_GSO);
+		if (!stack_tso_max(st))
+			return xmit_sw_gso(st, pkb, &m);
+	} else if (!stack_tx_csum_on(st)) {
+		(void)ustack_frame_csum_complete(pkb->data, pkb->len, &m);
+		return d->ops->transmit(d, pkb->data, pkb->len, st->now);
+	}
+	return d->ops->transmit_meta(d, pkb->data, pkb->len, &m, st->now);
+}
+
+int stack_rx_offload(struct ustack *st, struct pkb *pkb,
+		     struct ustack_frame_meta *m)
+{
+	size_t ip_off, th_off;
+
+	if (pkb->len > (uint32_t)st->cfg.mtu + ETH_HDR_LEN + 4)
+		STAT_INC(st, ETH_RX_GRO);
+	if (m->flags & USTACK_META_CSUM_VALID) {
+		pkb->csum = PKB_CSUM_VALID;
+		STAT_INC(st, ETH_RX_CSUM_OFFLOAD);
+		return 0;
+	}
+	if (!(m->flags & USTACK_META_CSUM_PARTIAL))
+		return 0;
+	/* The data never crossed a wire: for TCP, whose checksum is the one
+	 * worth skipping, that is as good as verified (Linux treats
+	 * CHECKSUM_PARTIAL the same); anything else is completed here so
+	 * every other layer checks as usual. */
+	if (tcp4_headers(pkb->data, pkb->len, &ip_off, &th_off) &&
+	    m->csum_start == th_off && m->csum_offset == TCP_OFF_CSUM) {
+		pkb->csum = PKB_CSUM_VALID;
+		STAT_INC(st, ETH_RX_CSUM_OFFLOAD);
+		return 0;
+	}
+	if (ustack_frame_csum_complete(pkb->data, pkb->len, m) < 0) {
+		STAT_INC(st, ETH_DROP_BAD_META);
+		return -1;
+	}
+	return 0;
 }

@@ -11,7 +11,7 @@
 
 /* Total buffer bytes (from head) of each class. */
 static const uint32_t class_size[PKB_CLASSES] = {
-	2048, 16384, PKB_HEADROOM + PKB_MAX_LEN,
+	PKB_SMALL_SIZE, 16384, PKB_HEADROOM + PKB_MAX_LEN,
 };
 
 void pkb_pool_init(struct pkb_pool *pool, uint64_t max_bytes)
@@ -82,6 +82,9 @@ struct pkb *pkb_alloc(struct ustack *st, uint32_t len)
 	p->len = 0;
 	p->l2_mcast = 0;
 	p->nh_off = p->th_off = 0;
+	p->csum = PKB_CSUM_NONE;
+	p->csum_off = 0;
+	p->gso_size = 0;
 	p->ts = st->now;
 	memset(&p->ip, 0, sizeof(p->ip));
 	p->scratch = 0;
@@ -124,6 +127,9 @@ struct pkb *pkb_copy(struct ustack *st, const struct pkb *p)
 	q->l2_mcast = p->l2_mcast;
 	q->nh_off = p->nh_off;
 	q->th_off = p->th_off;
+	q->csum = p->csum;
+	q->csum_off = p->csum_off;
+	q->gso_size = p->gso_size;
 	q->ts = p->ts;
 	q->ip = p->ip;
 	q->scratch = p->scratch;

@@ -9,7 +9,7 @@
  *
  * Buffers come from a pool the stack owns, in three size classes (2 KiB for
  * ordinary frames, 16 KiB for jumbo frames, 68 KiB for 64 KiB datagrams and
- * future TSO/GRO frames). Freed buffers are kept on per-class free lists, so
+ * TSO/GRO super-frames). Freed buffers are kept on per-class free lists, so
  * the steady state does no malloc. The pool's memory (in use + cached) is
  * bounded by cfg.pkb_max_bytes; past it pkb_alloc() returns NULL and counts
  * PKB_EXHAUSTED.
@@ -24,6 +24,7 @@
 /* eth 14 + IPv4 60 + TCP 60 + virtio-net header 12, rounded up. */
 #define PKB_HEADROOM 160u
 #define PKB_CLASSES 3
+#define PKB_SMALL_SIZE 2048u /* bytes (from head) of the smallest class */
 /* Largest payload (after headroom) a pkb can hold. */
 #define PKB_MAX_LEN (65536u + 2048u)
 
@@ -36,7 +37,12 @@ struct pkb {
 	uint8_t cls;          /* size class */
 	uint8_t l2_mcast;     /* received to a broadcast/multicast MAC */
 	uint16_t nh_off;      /* network (IP) header, offset from head */
-	uint16_t th_off;      /* transport header, offset from head */
+	uint16_t th_off;      /* transport header, offset from head (also
+				 set on send by TCP, for checksum offload) */
+	uint8_t csum;         /* PKB_CSUM_*: the transport checksum's state */
+	uint8_t csum_off;     /* PARTIAL on send: field offset from th_off */
+	uint16_t gso_size;    /* send: TSO super-frame, payload bytes per
+				 segment (0: an ordinary packet) */
 	ustack_time_t ts;     /* when received or queued */
 	/* Set by ip4_input for the layers above (host byte order). */
 	struct {
@@ -48,6 +54,14 @@ struct pkb {
 	} ip;
 	uint32_t scratch;     /* owner-private (e.g. ARP next hop) */
 };
+
+/* pkb->csum. Received: VALID, the device verified the transport checksum
+ * or the data never crossed a wire (a partial checksum from the kernel);
+ * the transport layer skips its check. Sent: PARTIAL, the checksum field
+ * holds the pseudo-header sum and the device completes it (stack_xmit). */
+#define PKB_CSUM_NONE 0
+#define PKB_CSUM_VALID 1
+#define PKB_CSUM_PARTIAL 2
 
 struct pkb_pool {
 	struct pkb *free[PKB_CLASSES];

@@ -155,7 +155,13 @@ ustack_time_t ustack_now(const struct ustack *st)
 
 int stack_xmit(struct ustack *st, struct pkb *pkb)
 {
-	int err = st->dev->ops->transmit(st->dev, pkb->data, pkb->len, st->now);
+	int err;
+
+	if (pkb->csum == PKB_CSUM_PARTIAL)
+		err = stack_xmit_offload(st, pkb);
+	else
+		err = st->dev->ops->transmit(st->dev, pkb->data, pkb->len,
+					     st->now);
 
 	if (err < 0) {
 		STAT_INC(st, ETH_TX_ERRORS);
@@ -171,7 +177,39 @@ uint32_t stack_rx_frame_max(const struct ustack *st)
 {
 	uint32_t mtu = st->cfg.mtu > st->dev->mtu ? st->cfg.mtu : st->dev->mtu;
 
+	if (stack_rx_meta_on(st) && (st->dev->offloads & USTACK_DEV_RX_GRO))
+		mtu = IP4_MAX_LEN;    /* coalesced TCP: a whole IP datagram */
 	return mtu + ETH_HDR_LEN + 4; /* room for one VLAN tag */
+}
+
+/* Read one frame into pkb, with its metadata when the device has any.
+ * Returns what the driver did (length, 0, -errno). */
+static long rx_one(struct ustack *st, struct pkb *pkb, int meta,
+		   struct ustack_frame_meta *m)
+{
+	struct ustack_dev *d = st->dev;
+
+	if (meta)
+		return d->ops->receive_meta(d, pkb->data, pkb_tailroom(pkb), m,
+					    st->now);
+	return d->ops->receive(d, pkb->data, pkb_tailroom(pkb), st->now);
+}
+
+/* A small frame read into a big (GRO-sized) buffer moves to a small one,
+ * so that queues bounded in bytes (UDP) do not pin 68 KiB per datagram
+ * (Linux's copybreak). Returns the buffer to use. */
+static struct pkb *rx_copybreak(struct ustack *st, struct pkb *pkb)
+{
+	struct pkb *small;
+
+	if (pkb->size <= PKB_SMALL_SIZE || pkb->len > PKB_SMALL_SIZE - PKB_HEADROOM)
+		return pkb;
+	if ((small = pkb_alloc(st, pkb->len)) == NULL)
+		return pkb;
+	memcpy(pkb_put(small, pkb->len), pkb->data, pkb->len);
+	small->csum = pkb->csum;
+	pkb_free(st, pkb);
+	return small;
 }
 
 int ustack_input(struct ustack *st, const void *frame, size_t len,
@@ -194,17 +232,17 @@ int ustack_input(struct ustack *st, const void *frame, size_t len,
 int ustack_poll_dev(struct ustack *st, ustack_time_t now, int budget)
 {
 	uint32_t cap = stack_rx_frame_max(st);
-	int done = 0;
+	int meta = stack_rx_meta_on(st), done = 0;
 
 	stack_set_now(st, now);
 	while (done < budget) {
 		struct pkb *pkb = pkb_alloc(st, cap);
+		struct ustack_frame_meta m;
 		long n;
 
 		if (!pkb)
 			break;
-		n = st->dev->ops->receive(st->dev, pkb->data, pkb_tailroom(pkb),
-					  st->now);
+		n = rx_one(st, pkb, meta, &m);
 		if (n <= 0) {
 			pkb_free(st, pkb);
 			if (n == -EMSGSIZE) {
@@ -215,8 +253,12 @@ int ustack_poll_dev(struct ustack *st, ustack_time_t now, int budget)
 			break;
 		}
 		pkb_put(pkb, (uint32_t)n);
-		eth_input(st, pkb);
 		done++;
+		if (meta && stack_rx_offload(st, pkb, &m) < 0) {
+			pkb_free(st, pkb);
+			continue;
+		}
+		eth_input(st, rx_copybreak(st, pkb));
 	}
 	return done;
 }

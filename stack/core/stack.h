@@ -67,4 +67,31 @@ int stack_xmit(struct ustack *st, struct pkb *pkb);
 /* Allocate a pkb for a frame the device is about to deliver. */
 uint32_t stack_rx_frame_max(const struct ustack *st);
 
+/* ---- offloads (core/offload.c) ----------------------------------------- */
+
+/* The device completes partial checksums on send. */
+static inline int stack_tx_csum_on(const struct ustack *st)
+{
+	return (st->dev->offloads & USTACK_DEV_TX_CSUM) &&
+	       st->dev->ops->transmit_meta;
+}
+/* Largest TSO super-frame the device takes, as bytes of IP datagram
+ * (header included); 0 when it does no TSO. */
+uint32_t stack_tso_max(const struct ustack *st);
+/* Received frames come with metadata. */
+static inline int stack_rx_meta_on(const struct ustack *st)
+{
+	return (st->dev->offloads & (USTACK_DEV_RX_CSUM | USTACK_DEV_RX_GRO)) &&
+	       st->dev->ops->receive_meta;
+}
+/* Send a PKB_CSUM_PARTIAL pkb (maybe a TSO super-frame): through
+ * transmit_meta, or completed/segmented in software when the device can
+ * not (it changed its offloads meanwhile). Does not consume pkb. */
+int stack_xmit_offload(struct ustack *st, struct pkb *pkb);
+/* Apply a received frame's metadata (pkb->data at the Ethernet header):
+ * pkb->csum, or a partial checksum completed in software. -1: drop it
+ * (counted). */
+int stack_rx_offload(struct ustack *st, struct pkb *pkb,
+		     struct ustack_frame_meta *m);
+
 #endif

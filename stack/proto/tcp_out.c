@@ -2,7 +2,9 @@
  * tcp_out.c - building and sending segments: the header, options, window
  * and checksum of every segment; tcp_output(), which decides what may be
  * sent now (peer window, congestion window, Nagle, sender SWS avoidance);
- * ACKs, SYNs, RSTs, zero-window and keepalive probes.
+ * ACKs, SYNs, RSTs, zero-window and keepalive probes. With a device that
+ * offloads them, checksums are left partial and new data goes out in TSO
+ * super-frames of up to 64 KiB (set_offload, send_room).
  *
  * May touch: the TCB's send state, rings (read), timers (through
  * tcp_timer.c), ip4_output, the TCP counters.
@@ -40,11 +42,13 @@ static void trace_out(struct ustack *st, uint32_t laddr, uint16_t lport,
 		   rport, f, tcp_seq(h), tcp_ack(h), tcp_win(h), dlen, state);
 }
 
-/* Header into h (options already at h + 20), checksum over hl + dlen. */
+/* Header into h (options already at h + 20), checksum over hl + dlen; or,
+ * when the device completes it (partial), the folded pseudo-header sum
+ * that the device's sum over the segment starts from. */
 static void finish_segment(uint8_t *h, uint32_t laddr, uint16_t lport,
 			   uint32_t raddr, uint16_t rport, uint32_t seq,
 			   uint32_t ack, uint8_t flags, uint16_t wnd,
-			   unsigned hl, uint32_t dlen)
+			   unsigned hl, uint32_t dlen, int partial)
 {
 	uint32_t sum;
 
@@ -58,7 +62,11 @@ static void finish_segment(uint8_t *h, uint32_t laddr, uint16_t lport,
 	be16_store(h + TCP_OFF_CSUM, 0);
 	be16_store(h + TCP_OFF_URP, 0);
 	sum = csum_pseudo(laddr, raddr, IP4_PROTO_TCP, hl + dlen);
-	be16_store(h + TCP_OFF_CSUM, csum_fold(csum_partial(h, hl + dlen, sum)));
+	if (partial)
+		be16_store(h + TCP_OFF_CSUM, (uint16_t)~csum_fold(sum));
+	else
+		be16_store(h + TCP_OFF_CSUM,
+			   csum_fold(csum_partial(h, hl + dlen, sum)));
 }
 
 static int send_pkb(struct ustack *st, struct pkb *pkb, uint32_t laddr,
@@ -90,7 +98,8 @@ int tcp_send_raw(struct ustack *st, uint32_t laddr, uint16_t lport,
 	memset(h + TCP_HDR_LEN, 0, hl - TCP_HDR_LEN);
 	if (optlen)
 		memcpy(h + TCP_HDR_LEN, opts, optlen);
-	finish_segment(h, laddr, lport, raddr, rport, seq, ack, flags, wnd, hl, 0);
+	finish_segment(h, laddr, lport, raddr, rport, seq, ack, flags, wnd, hl, 0,
+		       0);
 	if (flags & TCP_RST)
 		STAT_INC(st, TCP_RST_TX);
 	trace_out(st, laddr, lport, raddr, rport, h, 0, "-");
@@ -145,6 +154,27 @@ void tcp_rcv_space_update(struct ustack *st, struct tcp_conn *c)
 /* ---- segments of a connection --------------------------------------------- */
 
 /*
+ * Checksum offload and TSO (docs/performance.md): when the device
+ * completes checksums, every segment leaves with a partial one; when it
+ * also does TSO, `len` may be several segments' worth, and the device cuts
+ * it into pieces of mss_clamp - options data bytes, each with a copy of
+ * this header (sequence numbers advanced, FIN and PSH on the last only).
+ */
+static void set_offload(struct ustack *st, struct tcp_conn *c,
+			struct pkb *pkb, unsigned ol, uint32_t len)
+{
+	uint32_t room = c->mss_clamp > ol ? c->mss_clamp - ol : 1;
+
+	pkb_set_th(pkb);
+	pkb->csum = PKB_CSUM_PARTIAL;
+	pkb->csum_off = TCP_OFF_CSUM;
+	if (len > room) {
+		USTACK_ASSERT(stack_tso_max(st) != 0);
+		pkb->gso_size = (uint16_t)room;
+	}
+}
+
+/*
  * Build and send one segment of c: `len` data bytes from the send ring at
  * seq. Every segment but a SYN carries the ACK; this is where an ACK
  * is known to have gone out (delayed ACK cancelled, Last.ACK.sent).
@@ -153,6 +183,7 @@ static int xmit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
 		uint8_t flags, uint32_t len)
 {
 	uint8_t opts[TCP_HDR_MAX - TCP_HDR_LEN];
+	int offload = stack_tx_csum_on(st);
 	unsigned ol, hl;
 	struct pkb *pkb;
 	uint16_t wnd;
@@ -185,7 +216,10 @@ static int xmit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
 		tcp_delack_cancel(st, c);
 	}
 	finish_segment(h, c->laddr, c->lport, c->raddr, c->rport, seq,
-		       (flags & TCP_ACK) ? c->rcv_nxt : 0, flags, wnd, hl, len);
+		       (flags & TCP_ACK) ? c->rcv_nxt : 0, flags, wnd, hl, len,
+		       offload);
+	if (offload)
+		set_offload(st, c, pkb, ol, len);
 	if (flags & TCP_RST)
 		STAT_INC(st, TCP_RST_TX);
 	trace_out(st, c->laddr, c->lport, c->raddr, c->rport, h, len,
@@ -258,6 +292,24 @@ static uint32_t seg_room(const struct tcp_conn *c)
 	return m > ol ? m - ol : 1;
 }
 
+/* Data bytes for one send of new data: a segment's worth (room), or with
+ * TSO as many whole segments as fit a super-frame (the device's bound,
+ * at most a 64 KiB IP datagram). The peer's window and cwnd bound it
+ * further in send_new(). */
+static uint32_t send_room(const struct ustack *st, const struct tcp_conn *c,
+			  uint32_t room)
+{
+	uint32_t tso = stack_tso_max(st), hl, max;
+
+	if (!tso)
+		return room;
+	hl = IP4_HDR_LEN + TCP_HDR_LEN + tcp_opt_len(c, 1);
+	if (tso < hl + 2 * room)
+		return room;
+	max = tso - hl;
+	return max - max % room;
+}
+
 uint32_t tcp_send_at(struct ustack *st, struct tcp_conn *c, uint32_t seq,
 		     uint32_t max_len)
 {
@@ -321,6 +373,7 @@ static int send_new(struct ustack *st, struct tcp_conn *c, int force)
 	uint32_t wnd = USTACK_MIN(c->snd_wnd, c->cwnd);
 	uint32_t off = c->snd_nxt - c->snd_una;
 	uint32_t usable = wnd > off ? wnd - off : 0, len, seq = c->snd_nxt;
+	uint32_t room = seg_room(c);
 	uint8_t flags = TCP_ACK;
 
 	if (!unsent && !fin_pending)
@@ -336,7 +389,11 @@ static int send_new(struct ustack *st, struct tcp_conn *c, int force)
 	}
 	if (force && !usable && c->snd_wnd > off)
 		usable = c->snd_wnd - off;     /* persist override: ignore cwnd */
-	len = USTACK_MIN(USTACK_MIN(unsent, usable), seg_room(c));
+	len = USTACK_MIN(USTACK_MIN(unsent, usable), send_room(st, c, room));
+	/* TSO: whole segments only; a shorter tail is decided on its own
+	 * below in the next round, exactly as without TSO. */
+	if (len > room)
+		len -= len % room;
 	if (unsent && !len) {
 		if (off == 0)
 			tcp_persist_start(st, c);

@@ -52,4 +52,29 @@ static inline uint16_t csum_buf(const void *buf, size_t len)
 	return csum_fold(csum_partial(buf, len, 0));
 }
 
+/*
+ * The same for an IPv4 header (len a multiple of 4, 20..60), inline: five
+ * to fifteen 32-bit words summed in host order and swapped once (RFC 1071
+ * 2(B)), a fraction of a call to csum_partial for every packet.
+ */
+static inline uint16_t csum_ip4_hdr(const void *h, unsigned len)
+{
+	const uint8_t *p = (const uint8_t *)h;
+	uint64_t s = 0;
+	uint32_t w, r;
+
+	for (unsigned i = 0; i < len; i += 4) {
+		__builtin_memcpy(&w, p + i, 4);
+		s += w;
+	}
+	s = (s & 0xffffffffu) + (s >> 32);
+	r = (uint32_t)((s & 0xffff) + (s >> 16));
+	r = (r & 0xffff) + (r >> 16);
+	r = (r & 0xffff) + (r >> 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	r = ((r & 0xff) << 8) | ((r >> 8) & 0xff);
+#endif
+	return (uint16_t)~r;
+}
+
 #endif

@@ -24,7 +24,12 @@
 	X(ETH_DROP_OTHER_TYPE, "eth.drop_other_type") /* other ethertypes */   \
 	X(ETH_DROP_TOO_BIG, "eth.drop_too_big") /* longer than a buffer */     \
 	X(ETH_TX_ERRORS, "eth.tx_errors")     /* device refused a frame */     \
-	X(PKB_EXHAUSTED, "pkb.exhausted")     /* no packet buffer free */
+	X(PKB_EXHAUSTED, "pkb.exhausted")     /* no packet buffer free */      \
+	X(ETH_TX_GSO, "eth.tx_gso")           /* TSO super-frames handed down */\
+	X(ETH_TX_SW_GSO, "eth.tx_sw_gso")     /* ... cut up in software */     \
+	X(ETH_RX_GRO, "eth.rx_gro")           /* received longer than the MTU */\
+	X(ETH_RX_CSUM_OFFLOAD, "eth.rx_csum_offload") /* checksum vouched for */\
+	X(ETH_DROP_BAD_META, "eth.drop_bad_meta") /* offload metadata unusable */
 
 #define USTACK_STATS_ARP(X)                                                    \
 	X(ARP_RX, "arp.rx")                                                    \
