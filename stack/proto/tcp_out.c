@@ -386,6 +386,10 @@ static int send_new(struct ustack *st, struct tcp_conn *c, int force)
 			c->snd_nxt = seq = skip;
 			return 1;
 		}
+		/* Cut short at a SACKed range: not the last data, so the
+		 * FIN can not ride on it (RFC 9293 3.10.4). */
+		if (seq_lt(seq + unsent, end))
+			fin_pending = 0;
 	}
 	if (force && !usable && c->snd_wnd > off)
 		usable = c->snd_wnd - off;     /* persist override: ignore cwnd */
