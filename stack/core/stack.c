@@ -235,6 +235,7 @@ int ustack_poll_dev(struct ustack *st, ustack_time_t now, int budget)
 	int meta = stack_rx_meta_on(st), done = 0;
 
 	stack_set_now(st, now);
+	st->rx_batch = 1;
 	while (done < budget) {
 		struct pkb *pkb = pkb_alloc(st, cap);
 		struct ustack_frame_meta m;
@@ -260,6 +261,8 @@ int ustack_poll_dev(struct ustack *st, ustack_time_t now, int budget)
 		}
 		eth_input(st, rx_copybreak(st, pkb));
 	}
+	st->rx_batch = 0;
+	tcp_ack_deferred(st);
 	return done;
 }
 

@@ -27,6 +27,8 @@
 
 struct rt_ops;
 
+#define STACK_ACK_DEFER_MAX 16
+
 struct ustack {
 	struct ustack_config cfg;     /* as given, defaults filled in */
 	struct ustack_dev *dev;       /* not owned */
@@ -43,6 +45,13 @@ struct ustack {
 	struct udp_state udp;
 	struct tcp_state tcp;
 	struct sock_table socks;
+
+	/* ACKs held back to the end of the device read batch in progress
+	 * (ustack_poll_dev; tcp_in.c): one ACK for the in-order data of all
+	 * the frames a connection got in one batch. */
+	int rx_batch;
+	uint8_t nack_defer;
+	struct tcp_conn *ack_defer[STACK_ACK_DEFER_MAX];
 
 	/* The runtime driving this stack (NULL: driven by hand). */
 	const struct rt_ops *rt;

@@ -42,6 +42,8 @@ void tcp_fini(struct ustack *st);
 
 /* pkb->data at the TCP header (see ip4_input). Consumes. */
 void tcp_input(struct ustack *st, struct pkb *pkb);
+/* The device read batch is over: send the ACKs held back for it. */
+void tcp_ack_deferred(struct ustack *st);
 
 /* An ICMP error quoting a segment we sent (first 8 bytes give ports and
  * seq). err is a positive errno; mtu is the next-hop MTU for FRAG_NEEDED. */

@@ -194,6 +194,7 @@ void tcp_hash_remove(struct ustack *st, struct tcp_conn *c)
 	st->tcp.nconns--;
 	if (st->tcp.lookup_hint == c)
 		st->tcp.lookup_hint = NULL;
+	tcp_ack_undefer(st, c);
 }
 
 /* A one-entry cache in front of the hash: the segments of a transfer come

@@ -618,6 +618,54 @@ static int step_ack(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 	return ack_closing_states(st, c);
 }
 
+/*
+ * ACK frequency: the ACK that in-order data asks for (every second
+ * full-sized segment, RFC 5681 4.2) waits to the end of the device read
+ * batch it came in (ustack_poll_dev), so a connection that got several
+ * frames in one batch - a burst the device had queued, or a receive
+ * offload's coalesced frames - answers them with one ACK, as Linux does
+ * for a GRO'd super-frame. Nothing else waits: duplicate ACKs for
+ * out-of-order data, a filled gap, a FIN, window updates go at once, and a
+ * segment we send before the batch ends carries the ACK anyway. Outside a
+ * batch (ustack_input, replay) the ACK goes at once.
+ */
+static void ack_defer(struct ustack *st, struct tcp_conn *c)
+{
+	unsigned i;
+
+	if (!st->rx_batch) {
+		c->ack_now = 1;
+		return;
+	}
+	for (i = 0; i < st->nack_defer; i++)
+		if (st->ack_defer[i] == c)
+			return;
+	if (st->nack_defer == STACK_ACK_DEFER_MAX) {
+		c->ack_now = 1;
+		return;
+	}
+	st->ack_defer[st->nack_defer++] = c;
+}
+
+void tcp_ack_undefer(struct ustack *st, struct tcp_conn *c)
+{
+	for (unsigned i = 0; i < st->nack_defer; i++)
+		if (st->ack_defer[i] == c)
+			st->ack_defer[i] = NULL;
+}
+
+void tcp_ack_deferred(struct ustack *st)
+{
+	for (unsigned i = 0; i < st->nack_defer; i++) {
+		struct tcp_conn *c = st->ack_defer[i];
+
+		/* Unless an ACK (or data with it) went out meanwhile. */
+		if (c && c->delack_bytes && TCP_SYNCHRONIZED(c->state))
+			tcp_send_ack(st, c);
+	}
+	st->nack_defer = 0;
+}
+
 /* seventh, process the segment text */
 static int step_text(struct ustack *st, struct tcp_conn *c,
 		     struct tcp_seg *seg)
@@ -645,9 +693,12 @@ static int step_text(struct ustack *st, struct tcp_conn *c,
 					    USTACK_MIN(seg->len, (uint32_t)c->rcv_mss));
 		c->delack_bytes += seg->len;
 		/* RFC 5681 4.2: ACK at least every second full-sized segment,
-		 * and at once when a gap is (partly) filled. */
-		if (had_ooo || c->delack_bytes >= 2 * c->rcv_mss_est)
+		 * and at once when a gap is (partly) filled. In a device read
+		 * batch, at the end of it (ack_defer). */
+		if (had_ooo)
 			c->ack_now = 1;
+		else if (c->delack_bytes >= 2 * c->rcv_mss_est)
+			ack_defer(st, c);
 		else
 			tcp_delack_schedule(st, c);
 		tcp_wakeup(st, c);

@@ -367,6 +367,8 @@ void tcp_rcv_established(struct ustack *st, struct tcp_conn *c,
 void tcp_reply_rst(struct ustack *st, const struct tcp_seg *seg);
 /* RFC 5961 7: send a challenge ACK unless over the per-second limit. */
 void tcp_challenge_ack(struct ustack *st, struct tcp_conn *c);
+/* Forget a deferred ACK of c (it leaves the tables). */
+void tcp_ack_undefer(struct ustack *st, struct tcp_conn *c);
 
 /* ---- tcp_out.c ----------------------------------------------------------- */
 /* Send what the windows, Nagle and SWS avoidance allow; ACK if pending. */

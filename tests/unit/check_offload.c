@@ -4,7 +4,9 @@
  * use of them (super-frames out, partial checksums in, software fallback
  * when the device can not), and the pass-through of metadata by the
  * memlink, fault and pcap drivers; two stacks moving data byte-exact over
- * an offloading memlink, also through the fault driver. Virtual time.
+ * an offloading memlink, also through the fault driver; and one ACK per
+ * device read batch (ustack_poll_dev), which is what makes coalescing
+ * pay. Virtual time.
  */
 #include <check.h>
 #include <errno.h>
@@ -520,6 +522,75 @@ START_TEST(test_offload_partial_checksums_in_are_taken)
 }
 END_TEST
 
+/* ---- ACKs per device read batch ----------------------------------------------- */
+
+/* 10 us of virtual time, never a jump (an idle jump past the RTO would
+ * send cwnd back to its initial value, RFC 5681 4.1). */
+static void pair_tick(struct pair *p)
+{
+	p->now += 10;
+	ustack_poll_dev(p->a, p->now, 64);
+	ustack_poll_dev(p->b, p->now, 64);
+	ustack_run_timers(p->a, p->now);
+	ustack_run_timers(p->b, p->now);
+}
+
+START_TEST(test_offload_one_ack_per_read_batch)
+{
+	static uint8_t buf[20 * 1448];
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(80)};
+	struct ustack_conn_info ci;
+	struct pair p;
+	int lsd, csd, ssd = -1;
+	uint64_t tx0;
+
+	pair_new(&p, 0, 0);
+	lsd = ustack_socket(p.a, AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(ustack_bind(p.a, lsd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(ustack_listen(p.a, lsd, 1), 0);
+	csd = ustack_socket(p.b, AF_INET, SOCK_STREAM, 0);
+	sa.sin_addr.s_addr = htonl(ADDR_A);
+	ustack_connect(p.b, csd, (struct sockaddr *)&sa, sizeof(sa));
+	for (int i = 0; i < 1000 && ssd < 0; i++) {
+		pair_step(&p);
+		ssd = ustack_accept(p.a, lsd, NULL, NULL);
+	}
+	ck_assert_int_ge(ssd, 0);
+	/* Warm up: slow start opens cwnd well past 20 segments. */
+	for (int k = 0, got = 0; k < 20; k++) {
+		ck_assert_int_eq(ustack_send(p.b, csd, buf, sizeof(buf), 0), (int)sizeof(buf));
+		for (int i = 0; i < 100000 && got < (k + 1) * (int)sizeof(buf); i++) {
+			ssize_t n = ustack_recv(p.a, ssd, buf, sizeof(buf), 0);
+
+			if (n > 0)
+				got += (int)n;
+			else
+				pair_tick(&p);
+		}
+	}
+	for (int i = 0; i < 5000; i++)   /* the last delayed ACK */
+		pair_tick(&p);
+	ck_assert_int_eq(ustack_conn_list(p.b, &ci, 1), 1);
+	ck_assert_uint_ge(ci.cwnd, sizeof(buf));
+	/* 20 segments go out at once; the server reads them in one batch
+	 * and answers with one ACK, which acknowledges all of them. */
+	ck_assert_int_eq(ustack_send(p.b, csd, buf, sizeof(buf), 0), (int)sizeof(buf));
+	tx0 = ustack_stat(p.a, USTACK_STAT_TCP_TX);
+	ck_assert_int_eq(ustack_poll_dev(p.a, p.now, 64), 20);
+	ck_assert_uint_eq(ustack_stat(p.a, USTACK_STAT_TCP_TX) - tx0, 1);
+	ustack_poll_dev(p.b, p.now, 64);
+	ck_assert_int_eq(ustack_conn_list(p.b, &ci, 1), 1);
+	ck_assert_uint_eq(ci.snd_queued, 0);
+	ustack_close(p.b, csd);
+	ustack_close(p.a, ssd);
+	ustack_close(p.a, lsd);
+	for (int i = 0; i < 100000 && (ustack_next_deadline(p.a) != USTACK_TIME_NEVER ||
+				       ustack_next_deadline(p.b) != USTACK_TIME_NEVER); i++)
+		pair_step(&p);
+	pair_free(&p);
+}
+END_TEST
+
 static Suite *offload_suite(void)
 {
 	Suite *s = suite_create("offload");
@@ -537,6 +608,7 @@ static Suite *offload_suite(void)
 	tcase_add_test(tc, test_offload_two_stacks_through_faults_byte_exact);
 	tcase_add_test(tc, test_offload_stack_segments_in_software_without_tso);
 	tcase_add_test(tc, test_offload_partial_checksums_in_are_taken);
+	tcase_add_test(tc, test_offload_one_ack_per_read_batch);
 	suite_add_tcase(s, tc);
 	return s;
 }
