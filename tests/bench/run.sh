@@ -168,6 +168,9 @@ if has_tcp; then
 		"$BIN/ustack-nc" --dev tap0 10.0.0.1 5001 >/dev/null 2>"$DIR/unc.err"; then
 		t1=$(now_ms)
 		u_out=$(awk -v mb="$MB" -v ms="$((t1 - t0))" 'BEGIN { printf "%.1f", mb * 1000 / (ms > 0 ? ms : 1) }')
+	else
+		echo "bench: ustack-nc failed:" >&2
+		sed 's/^/  /' "$DIR/unc.err" >&2
 	fi
 	ip netns exec "$B" timeout 120 nc -l 5001 >/dev/null </dev/null &
 	PIDS="$PIDS $!"
