@@ -136,8 +136,22 @@ check: deps
 check-unit: $(UNIT_BINS)
 	@tests/tools/run-unit.sh $(filter-out %/check_corpus,$(UNIT_BINS))
 
+# Simulation sizes (tests/sim/sim_tcp.c): check-sim runs the defaults (100
+# seeds, 10 MiB each way, 5% loss/duplication/reordering/corruption: ~10 s);
+# the sanitizer build (CI) a quarter of the seeds. `make soak` is the long
+# run: SOAK_SEEDS seeds at 5% from seed 1000, then a quarter as many at 10%.
+ifeq ($(SANITIZE),1)
+SIM_ENV ?= SIM_SEEDS=25
+endif
+SOAK_SEEDS ?= 2000
+
 check-sim: $(SIM_BINS)
-	@tests/tools/run-unit.sh $(SIM_BINS)
+	@$(SIM_ENV) tests/tools/run-unit.sh $(SIM_BINS)
+
+soak: $(SIM_BINS)
+	@SIM_FIRST=1000 SIM_SEEDS=$(SOAK_SEEDS) tests/tools/run-unit.sh $(SIM_BINS)
+	@SIM_FIRST=100000 SIM_SEEDS=$$(($(SOAK_SEEDS) / 4)) SIM_LOSS=100000 \
+		SIM_BYTES=3000000 tests/tools/run-unit.sh $(SIM_BINS)
 
 check-replay: apps
 	@tests/tools/run-replay.sh $(BUILD)
