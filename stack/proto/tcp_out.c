@@ -446,8 +446,12 @@ static int can_send_data(const struct tcp_conn *c)
 	case USTACK_TCP_FIN_WAIT_1:
 	case USTACK_TCP_CLOSING:
 	case USTACK_TCP_LAST_ACK:
-		/* not before our SYN is acknowledged */
-		return seq_gt(c->snd_una, c->iss);
+		/* not before our SYN is acknowledged -- except a FIN alone:
+		 * RFC 9293 3.10.4, CLOSE in SYN-RECEIVED with nothing queued
+		 * "form a FIN segment and send it" */
+		return seq_gt(c->snd_una, c->iss) ||
+		       (c->state == USTACK_TCP_FIN_WAIT_1 && !c->sbuf.len &&
+			seq_gt(c->snd_max, c->iss));
 	default:
 		return 0;
 	}
