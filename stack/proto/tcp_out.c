@@ -108,12 +108,6 @@ int tcp_send_raw(struct ustack *st, uint32_t laddr, uint16_t lport,
 
 /* ---- the receive window -------------------------------------------------- */
 
-/*
- * RFC 9293 3.8.6.2.2: move the right edge only by at least
- * min(RCV.BUFF / 2, MSS), and never back (RFC 9293 3.8.6). rcv_adv is the
- * exact edge; the field is rounded down to the scale (RFC 7323 2.4 lets
- * that look like a small shrink; we still accept up to rcv_adv).
- */
 /* The right edge the free space allows, at most what the window field
  * can say (65535 << shift): an edge beyond it is never advertised, and
  * moving it would only send ACKs that announce nothing new. */
@@ -122,6 +116,12 @@ static uint32_t space_edge(const struct tcp_conn *c)
 	return c->rcv_nxt + USTACK_MIN(tcp_rcv_space(c), 65535u << c->rcv_wscale);
 }
 
+/*
+ * RFC 9293 3.8.6.2.2: move the right edge only by at least
+ * min(RCV.BUFF / 2, MSS), and never back (RFC 9293 3.8.6). rcv_adv is the
+ * exact edge; the field is rounded down to the scale (RFC 7323 2.4 lets
+ * that look like a small shrink; we still accept up to rcv_adv).
+ */
 uint16_t tcp_window_field(struct tcp_conn *c)
 {
 	uint32_t edge = space_edge(c);
