@@ -258,6 +258,12 @@ bench-callgrind: $(BUILD)/tests/bench_tcp
 bench-tcp: $(BUILD)/tests/bench_tcp
 	@$(BUILD)/tests/bench_tcp
 
+# bench_peer is a plain kernel-socket program (the kernel side of run.sh).
+$(BUILD)/tests/bench_peer: $(BUILD)/obj/tests/bench/bench_peer.o
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^
+
 # bench_tcp needs only the library (not the test helpers or Check).
 $(BUILD)/tests/bench_tcp: $(BUILD)/obj/tests/bench/bench_tcp.o $(LIB_OBJS)
 	@mkdir -p $(dir $@)

@@ -8,8 +8,14 @@
 #           namespaces B (10.9.0.1) and C (10.9.0.2)
 #
 # Measures ping RTT (200 pings, 10 ms apart) and, when the stack has TCP,
-# bulk throughput both ways with nc (BENCH_MB, default 100) and connections
-# per second (BENCH_CONNS sequential connect/read/close, default 1000).
+# bulk throughput (BENCH_MB MiB, default 400) kernel->peer with `head | nc`
+# and with 1 MiB writes (bench_peer -w), peer->kernel with ustack-nc vs nc,
+# and connections per second (BENCH_CONNS sequential connect/read/close
+# from bench_peer -c, default 3000). Each TCP figure is the median of
+# BENCH_REPS runs (default 3): single runs of a fraction of a second
+# wobble by 20% on a small machine. BENCH_OFFLOAD=auto|on|off is passed to
+# the ustack programs (--offload; auto: TSO/GRO on the TAP they create;
+# empty: no option, for builds from before it existed).
 # Everything runs in namespaces this script makes and removes. Root only.
 #
 # Usage: tests/bench/run.sh [BUILD]
@@ -17,8 +23,12 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 BUILD=${1:-build}
 BIN=$BUILD/bin
-MB=${BENCH_MB:-100}
+MB=${BENCH_MB:-400}
 CONNS=${BENCH_CONNS:-3000}
+REPS=${BENCH_REPS:-3}
+PEER=$BUILD/tests/bench_peer
+OFFLOAD=${BENCH_OFFLOAD-auto}
+OFFLOAD_OPT=${OFFLOAD:+--offload $OFFLOAD}
 PY=/usr/bin/python3
 
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (sudo make bench)" >&2; exit 1; }
@@ -26,6 +36,7 @@ PY=/usr/bin/python3
 for b in inetd nc stat; do
 	[ -x "$BIN/ustack-$b" ] || { echo "bench: $BIN/ustack-$b missing (make)" >&2; exit 1; }
 done
+[ -x "$PEER" ] || { echo "bench: $PEER missing (make tests)" >&2; exit 1; }
 
 A=ubench-a-$$ B=ubench-b-$$ C=ubench-c-$$
 DIR=$(mktemp -d /tmp/ustack-bench.XXXXXX)
@@ -70,7 +81,7 @@ ip -n "$C" link set ubv1-$$ up
 
 start_inetd() {
 	rm -f "$CTL"
-	ip netns exec "$A" "$BIN/ustack-inetd" --dev tap0 --ctl "$CTL" \
+	ip netns exec "$A" "$BIN/ustack-inetd" --dev tap0 $OFFLOAD_OPT --ctl "$CTL" \
 		--max-conns 2000 >"$DIR/inetd.log" 2>&1 &
 	INETD=$!
 	PIDS="$PIDS $INETD"
@@ -101,82 +112,86 @@ row "ping RTT mdev, ms" "${u_mdev:-?}" "${k_mdev:-?}" "$(ratio "${u_mdev:-0}" "$
 
 # ---- TCP --------------------------------------------------------------------
 has_tcp() { "$BIN/ustack-stat" "$CTL" conns | grep -q '^tcp .*LISTEN'; }
+mbps() { awk -v mb="$MB" -v ms="$1" 'BEGIN { printf "%.1f", mb * 1000 / (ms > 0 ? ms : 1) }'; }
+# The median of the numbers on stdin (the middle one of REPS runs).
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+# rep CMD...: run CMD REPS times, print the median of what it prints.
+rep() {
+	local i v all=""
+	for i in $(seq "$REPS"); do
+		v=$("$@") || return 1
+		all="$all$v
+"
+	done
+	printf '%s' "$all" | median
+}
 
-# bulk NS HOST PORT: seconds to push $MB MiB with nc, FIN to the end.
-bulk() {
+# nc_send NS HOST PORT: MB/s pushing $MB MiB with `head | nc -N` (8 KiB
+# writes through a pipe, as people do it), FIN and the peer's close included.
+nc_send() {
 	local t0 t1
 	t0=$(now_ms)
 	head -c "$((MB << 20))" /dev/zero |
 		timeout 120 ip netns exec "$1" nc -N "$2" "$3" >/dev/null 2>&1 || return 1
 	t1=$(now_ms)
-	awk -v mb="$MB" -v ms="$((t1 - t0))" 'BEGIN { printf "%.1f", mb * 1000 / (ms > 0 ? ms : 1) }'
+	mbps "$((t1 - t0))"
 }
-
-# cps NS HOST PORT: connections per second, sequential connect/read/close.
-cps() {
-	ip netns exec "$1" "$PY" - "$2" "$3" "$CONNS" <<'EOF'
-import socket, sys, time
-host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-t0 = time.time()
-for i in range(n):
-    s = socket.create_connection((host, port), timeout=5)
-    while s.recv(4096):
-        pass
-    s.close()
-print("%.0f" % (n / (time.time() - t0)))
-EOF
+# big_send NS HOST PORT: the same with 1 MiB writes straight from memory.
+big_send() {
+	timeout 120 ip netns exec "$1" "$PEER" -w "$2" "$3" "$MB" 2>/dev/null
 }
-
-# A kernel "daytime" server (accept, send a line, close) for cps.
-kernel_daytime() {
-	ip netns exec "$C" "$PY" - <<'EOF' &
-import socket
-l = socket.socket()
-l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("0.0.0.0", 13))
-l.listen(1024)
-while True:
-    c, _ = l.accept()
-    c.sendall(b"Thursday, November 26, 2026 12:00:00-UTC\r\n")
-    c.close()
-EOF
+# unc_send PORT: MB/s of ustack-nc (its own TAP in namespace A) pushing
+# $MB MiB to a kernel listener in A.
+unc_send() {
+	local t0 t1
+	t0=$(now_ms)
+	if ! head -c "$((MB << 20))" /dev/zero | timeout 120 ip netns exec "$A" \
+		"$BIN/ustack-nc" --dev tap0 $OFFLOAD_OPT 10.0.0.1 "$1" \
+		>/dev/null 2>"$DIR/unc.err"; then
+		echo "bench: ustack-nc failed:" >&2
+		sed 's/^/  /' "$DIR/unc.err" >&2
+		return 1
+	fi
+	t1=$(now_ms)
+	mbps "$((t1 - t0))"
+}
+# A kernel `nc -lk` on NS:PORT, to /dev/null, running until the end.
+kernel_sink() {
+	ip netns exec "$1" timeout 600 nc -lk "$2" >/dev/null </dev/null &
 	PIDS="$PIDS $!"
+	wait_until 5 "kernel listener" ip netns exec "$1" ss -ltn "sport = :$2" -H
+}
+# cps NS HOST PORT: connections per second, sequential connect/read/close
+# (bench_peer, C: a Python client measured itself).
+cps() {
+	timeout 120 ip netns exec "$1" "$PEER" -c "$2" "$3" "$CONNS" 2>/dev/null
 }
 
 if has_tcp; then
-	# kernel -> peer: ustack's discard (9) vs a kernel nc -l
-	u_in=$(bulk "$A" 10.0.0.2 9)
-	ip netns exec "$C" timeout 120 nc -l 5009 >/dev/null </dev/null &
-	PIDS="$PIDS $!"
-	wait_until 5 "kernel listener" ip netns exec "$C" ss -ltn 'sport = :5009' -H
-	k_in=$(bulk "$B" 10.9.0.2 5009)
-	row "TCP kernel->peer, MB/s" "${u_in:-fail}" "${k_in:-fail}" "$(ratio "${u_in:-0}" "${k_in:-0}")"
+	# kernel -> peer: ustack's discard (9) vs a kernel nc -lk
+	kernel_sink "$C" 5009
+	u_in=$(rep nc_send "$A" 10.0.0.2 9)
+	k_in=$(rep nc_send "$B" 10.9.0.2 5009)
+	row "TCP kernel->peer (nc), MB/s" "${u_in:-fail}" "${k_in:-fail}" "$(ratio "${u_in:-0}" "${k_in:-0}")"
+	u_in=$(rep big_send "$A" 10.0.0.2 9)
+	k_in=$(rep big_send "$B" 10.9.0.2 5009)
+	row "TCP kernel->peer (1 MiB writes)" "${u_in:-fail}" "${k_in:-fail}" "$(ratio "${u_in:-0}" "${k_in:-0}")"
 
-	# connections per second
-	kernel_daytime
+	# connections per second, against daytime (13)
+	ip netns exec "$C" "$PEER" -s 13 &
+	PIDS="$PIDS $!"
 	wait_until 5 "kernel daytime" ip netns exec "$C" ss -ltn 'sport = :13' -H
-	u_cps=$(cps "$A" 10.0.0.2 13)
-	k_cps=$(cps "$B" 10.9.0.2 13)
+	u_cps=$(rep cps "$A" 10.0.0.2 13)
+	k_cps=$(rep cps "$B" 10.9.0.2 13)
 	row "TCP connections/s (sequential)" "${u_cps:-fail}" "${k_cps:-fail}" "$(ratio "${u_cps:-0}" "${k_cps:-0}")"
 
-	# peer -> kernel: ustack-nc sending to a kernel nc -l, vs kernel nc
+	# peer -> kernel: ustack-nc sending to a kernel nc -lk, vs kernel nc
 	stop_pid "$INETD"
-	ip netns exec "$A" timeout 120 nc -l 5001 >/dev/null </dev/null &
-	PIDS="$PIDS $!"
-	t0=$(now_ms)
-	if head -c "$((MB << 20))" /dev/zero | timeout 120 ip netns exec "$A" \
-		"$BIN/ustack-nc" --dev tap0 10.0.0.1 5001 >/dev/null 2>"$DIR/unc.err"; then
-		t1=$(now_ms)
-		u_out=$(awk -v mb="$MB" -v ms="$((t1 - t0))" 'BEGIN { printf "%.1f", mb * 1000 / (ms > 0 ? ms : 1) }')
-	else
-		echo "bench: ustack-nc failed:" >&2
-		sed 's/^/  /' "$DIR/unc.err" >&2
-	fi
-	ip netns exec "$B" timeout 120 nc -l 5001 >/dev/null </dev/null &
-	PIDS="$PIDS $!"
-	wait_until 5 "kernel listener" ip netns exec "$B" ss -ltn 'sport = :5001' -H
-	k_out=$(bulk "$C" 10.9.0.1 5001)
-	row "TCP peer->kernel, MB/s" "${u_out:-fail}" "${k_out:-fail}" "$(ratio "${u_out:-0}" "${k_out:-0}")"
+	kernel_sink "$A" 5001
+	kernel_sink "$B" 5001
+	u_out=$(rep unc_send 5001)
+	k_out=$(rep nc_send "$C" 10.9.0.1 5001)
+	row "TCP peer->kernel (nc), MB/s" "${u_out:-fail}" "${k_out:-fail}" "$(ratio "${u_out:-0}" "${k_out:-0}")"
 else
 	ROWS+=("(no TCP in this build: throughput and connections/s skipped)")
 fi
@@ -185,6 +200,7 @@ echo
 echo "ustack vs the Linux kernel, $(date -u +%Y-%m-%d), $(nproc) CPUs, $(uname -r)"
 printf '%-34s %12s %14s %8s\n' "" "ustack (TAP)" "kernel (veth)" "ratio"
 printf '%s\n' "${ROWS[@]}"
-echo "(throughput: $MB MiB with nc -N, FIN included; connections/s: $CONNS"
-echo " sequential connect/read-a-line/close from one Python client against daytime:"
-echo " the client dominates, so this ratio says little until a C client replaces it)"
+echo "(each TCP figure the median of $REPS runs; throughput: $MB MiB, FIN and the"
+echo " receiver's close included; nc: head | nc -N, 8 KiB writes; peer->kernel on"
+echo " ustack's side: ustack-nc; connections/s: $CONNS sequential connect, read a"
+echo " daytime line, close, from a C client; ustack's TAP with offloads: ${OFFLOAD:-default})"
