@@ -8,6 +8,16 @@
  * children in two passes. Ties keep insertion order out of the picture only
  * through the deterministic sequence of operations, which is all the stack's
  * determinism needs.
+ *
+ * Lazy moves: a timer sits in the heap by its key, and arming it again for a
+ * later deadline only raises `at` (key <= at stays a valid heap order, just
+ * an early one). The common case is free: TCP pushes its retransmission
+ * timer back on every ACK, and a bulk transfer that re-armed it in the heap
+ * each time paid a removal and a meld per segment. When such a stale timer
+ * reaches the root it is put back by its real deadline first (fix_root), so
+ * the root is always exact: timer_next_at() and the firing order see the
+ * true deadlines, and a stale timer costs one re-insertion per deadline it
+ * reached, not one per move. Moving earlier and cancelling are immediate.
  */
 #include "core/assert.h"
 #include "core/stack.h"
@@ -15,7 +25,7 @@
 
 void timer_init(struct timer *t, timer_fn fn)
 {
-	t->at = 0;
+	t->at = t->key = 0;
 	t->fn = fn;
 	t->child = t->sibling = t->prev = NULL;
 	t->armed = 0;
@@ -27,7 +37,7 @@ static struct timer *meld(struct timer *a, struct timer *b)
 		return b;
 	if (!b)
 		return a;
-	if (b->at < a->at) {
+	if (b->key < a->key) {
 		struct timer *t = a;
 		a = b;
 		b = t;
@@ -84,7 +94,7 @@ static void detach(struct timer *t)
 	t->sibling = t->prev = NULL;
 }
 
-static void heap_remove(struct timer_heap *h, struct timer *t)
+static void heap_unlink(struct timer_heap *h, struct timer *t)
 {
 	if (t == h->root) {
 		h->root = merge_pairs(t->child);
@@ -95,8 +105,33 @@ static void heap_remove(struct timer_heap *h, struct timer *t)
 	if (h->root)
 		h->root->prev = NULL;
 	t->child = t->sibling = t->prev = NULL;
+}
+
+static void heap_insert(struct timer_heap *h, struct timer *t)
+{
+	t->key = t->at;
+	t->child = t->sibling = t->prev = NULL;
+	h->root = meld(h->root, t);
+}
+
+/* A root that was moved later goes back by its real deadline, until the
+ * root is exact. Each pass makes one timer exact: bounded by the count. */
+static void fix_root(struct timer_heap *h)
+{
+	struct timer *r;
+
+	while ((r = h->root) != NULL && r->key != r->at) {
+		heap_unlink(h, r);
+		heap_insert(h, r);
+	}
+}
+
+static void heap_remove(struct timer_heap *h, struct timer *t)
+{
+	heap_unlink(h, t);
 	t->armed = 0;
 	h->count--;
+	fix_root(h);
 }
 
 void timer_arm(struct ustack *st, struct timer *t, ustack_time_t at)
@@ -107,13 +142,18 @@ void timer_arm(struct ustack *st, struct timer *t, ustack_time_t at)
 	if (t->armed) {
 		if (at == t->at)
 			return;
-		heap_remove(h, t);
+		if (at > t->key && t != h->root) {
+			t->at = at;     /* lazy: see the top of the file */
+			return;
+		}
+		heap_unlink(h, t);
+	} else {
+		h->count++;
 	}
 	t->at = at;
-	t->child = t->sibling = t->prev = NULL;
 	t->armed = 1;
-	h->root = meld(h->root, t);
-	h->count++;
+	heap_insert(h, t);
+	fix_root(h);
 }
 
 void timer_cancel(struct ustack *st, struct timer *t)

@@ -24,6 +24,7 @@ typedef void (*timer_fn)(struct ustack *st, struct timer *t, ustack_time_t now);
 
 struct timer {
 	ustack_time_t at;      /* deadline, valid while armed */
+	ustack_time_t key;     /* where it sits in the heap: <= at (lazy) */
 	timer_fn fn;           /* called once when due (then disarmed) */
 	struct timer *child;   /* pairing heap: first child */
 	struct timer *sibling; /* next sibling */
@@ -37,7 +38,9 @@ struct timer_heap {
 };
 
 void timer_init(struct timer *t, timer_fn fn);
-/* Arm, or move an armed timer, to fire at `at`. */
+/* Arm, or move an armed timer, to fire at `at`. Moving an armed timer
+ * later costs nothing now (it keeps its place in the heap and moves when
+ * it comes up): a retransmission timer pushed back by every ACK. */
 void timer_arm(struct ustack *st, struct timer *t, ustack_time_t at);
 void timer_cancel(struct ustack *st, struct timer *t);
 static inline int timer_armed(const struct timer *t) { return t->armed; }

@@ -12,6 +12,10 @@
  *          daytime line and closes, the client reads to EOF and closes
  *          (measure_conns).
  *
+ * -w N first opens and closes N connections (the daytime loop, not
+ * measured), leaving N TIME_WAIT timers in the server's heap for the bulk
+ * phase to work next to: timer costs that grow with the heap show there.
+ *
  * -o lets memlink advertise checksum offload and TSO/GRO, so the stacks
  * hand each other 64 KiB super-frames with partial checksums, as over a
  * TAP device opened with IFF_VNET_HDR. -p picks phases ("bulk,conns").
@@ -338,13 +342,13 @@ static void client_finish(struct bench *b, int csd)
 		;
 }
 
-__attribute__((noinline))
-static void measure_conns(struct bench *b, int lsd, unsigned conns)
+static void conns_loop(struct bench *b, int lsd, uint16_t port,
+			       unsigned conns)
 {
 	static const char line[] = "Thursday, November 26, 2026 12:00:00-UTC\r\n";
 	struct sockaddr_in sa;
 
-	sin_of(&sa, ADDR_SRV, PORT_DAYTIME);
+	sin_of(&sa, ADDR_SRV, port);
 	for (unsigned i = 0; i < conns; i++) {
 		int csd = ustack_socket(b->cli, AF_INET, SOCK_STREAM, 0), ssd, r;
 
@@ -358,6 +362,12 @@ static void measure_conns(struct bench *b, int lsd, unsigned conns)
 		ustack_close(b->srv, ssd);
 		client_finish(b, csd);
 	}
+}
+
+__attribute__((noinline))
+static void measure_conns(struct bench *b, int lsd, unsigned conns)
+{
+	conns_loop(b, lsd, PORT_DAYTIME, conns);
 }
 
 static void run_conns(struct bench *b, unsigned conns)
@@ -388,26 +398,34 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	struct bench b;
-	unsigned long mb = 64, conns = 1000, mtu = 1500;
+	unsigned long mb = 64, conns = 1000, mtu = 1500, waits = 0;
 	const char *phases = "bulk,conns";
 	int c;
 
 	memset(&b, 0, sizeof(b));
-	while ((c = getopt(argc, argv, "m:n:M:op:")) != -1) {
+	while ((c = getopt(argc, argv, "m:n:M:op:w:")) != -1) {
 		switch (c) {
 		case 'm': mb = strtoul(optarg, NULL, 0); break;
 		case 'n': conns = strtoul(optarg, NULL, 0); break;
 		case 'M': mtu = strtoul(optarg, NULL, 0); break;
 		case 'o': b.offload = 1; break;
 		case 'p': phases = optarg; break;
+		case 'w': waits = strtoul(optarg, NULL, 0); break;
 		default: usage();
 		}
 	}
-	if (mb == 0 || mb > 65536 || conns > 60000 || mtu < 576 || mtu > 65535)
+	if (mb == 0 || mb > 65536 || conns > 60000 || waits > 60000 ||
+	    mtu < 576 || mtu > 65535)
 		usage();
 	b.mtu = (uint16_t)mtu;
 	bench_init(&b);
 	printf("bench_tcp mtu=%u offload=%d\n", b.mtu, b.offload);
+	if (waits) {
+		int lsd = listen_on(b.srv, PORT_DAYTIME + 1000, 128);
+
+		conns_loop(&b, lsd, PORT_DAYTIME + 1000, (unsigned)waits);
+		ustack_close(b.srv, lsd);
+	}
 	if (strstr(phases, "bulk"))
 		run_bulk(&b, mb);
 	if (strstr(phases, "conns"))

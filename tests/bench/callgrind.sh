@@ -7,7 +7,8 @@
 # same compiler, so before/after comparisons need no repetitions.
 #
 #   BENCH_MB=16 BENCH_CONNS=500 BENCH_OFFLOAD=1 (also a run with -o: memlink
-#   with checksum offload and TSO/GRO) BENCH_MTU=1500
+#   with checksum offload and TSO/GRO) BENCH_MTU=1500 BENCH_WAITS=2000 (a
+#   bulk run next to that many TIME_WAIT timers; 0: none)
 #
 # Prints one table; with BENCH_KEEP=DIR the callgrind.out files are kept
 # there (callgrind_annotate them to see where the instructions go).
@@ -63,9 +64,11 @@ bulk_row() {
 }
 bulk_row "bulk ${MB} MiB"
 [ "$OFFLOAD" = 1 ] && bulk_row "bulk ${MB} MiB TSO" -o
+[ "${BENCH_WAITS:-2000}" -gt 0 ] && bulk_row "bulk, ${BENCH_WAITS:-2000} TIME_WAITs" -w "${BENCH_WAITS:-2000}"
 ir=$(run conns measure_conns -p conns -n "$CONNS")
 printf '%-22s %14s %12s %10s\n' "connections" "$ir" "$CONNS" "$(div "$ir" "$CONNS") Ir/conn"
 echo "(bulk: the client sends, the server reads; both stacks and the copies in and"
 echo " out of the socket API counted; MSS-segs = bytes / (MTU - 52), the 1448-byte"
 echo " segments the data would take on an ordinary link; conns: connect, accept,"
-echo " 42 bytes, server closes, client reads to EOF and closes; both stacks)"
+echo " 42 bytes, server closes, client reads to EOF and closes; both stacks;"
+echo " TIME_WAITs: the bulk run with the server's timer heap that full)"
