@@ -11,7 +11,9 @@
  * window we advertise never exceeds the free space, so every acceptable
  * byte has its place; the islands are bounded in count (TCP_OOO_MAX_RANGES)
  * and bytes (cfg.tcp_ooo_max_bytes). Rings grow on demand (4 KiB doubling)
- * so idle connections cost little.
+ * and are freed again when they empty (all sent data acknowledged; all
+ * received data read, no island), so an idle connection holds no buffer
+ * memory, as a kernel socket whose queues are empty holds no skb.
  *
  * May touch: the TCB's rings and islands, malloc, the TCP counters.
  */
@@ -25,13 +27,16 @@
 
 void tcp_ring_free(struct tcp_ring *r)
 {
+	uint32_t hint = r->size ? r->size : r->hint;
+
 	free(r->buf);
 	memset(r, 0, sizeof(*r));
+	r->hint = hint;
 }
 
 int tcp_ring_reserve(struct tcp_ring *r, uint32_t need, uint32_t bound)
 {
-	uint32_t n = r->size ? r->size : RING_MIN;
+	uint32_t n = r->size ? r->size : USTACK_MAX(r->hint, RING_MIN);
 	uint8_t *nb;
 
 	if (need <= r->size)
@@ -128,6 +133,8 @@ void tcp_sbuf_ack(struct tcp_conn *c)
 		n = c->sbuf.len;       /* the rest is our FIN */
 	tcp_ring_consume(&c->sbuf, n);
 	c->snd_buf_seq += n;
+	if (!c->sbuf.len && c->sbuf.size)
+		tcp_ring_free(&c->sbuf);  /* idle: hold no memory */
 }
 
 /* ---- receive side -------------------------------------------------------- */

@@ -79,6 +79,8 @@ struct tcp_ring {
 	uint32_t size;   /* allocated bytes (0: nothing allocated yet) */
 	uint32_t head;   /* index of the first byte */
 	uint32_t len;    /* bytes held from head */
+	uint32_t hint;   /* size before it was last freed empty: the next
+			    burst gets that at once, not 4 KiB doublings */
 };
 
 /* A half-open sequence range [l, r). */

@@ -141,6 +141,11 @@ void tcp_rcv_space_update(struct ustack *st, struct tcp_conn *c)
 	uint32_t edge = space_edge(c);
 	uint32_t thresh = USTACK_MIN(c->rcv_cap / 2, (uint32_t)c->rcv_mss);
 
+	/* All read and nothing out of order held: the ring goes (tcp_buf.c),
+	 * an idle connection holds no buffer memory. */
+	if (!c->rbuf.len && !c->nooo && c->rbuf.size)
+		tcp_ring_free(&c->rbuf);
+
 	if (c->state != USTACK_TCP_ESTABLISHED &&
 	    c->state != USTACK_TCP_FIN_WAIT_1 &&
 	    c->state != USTACK_TCP_FIN_WAIT_2)

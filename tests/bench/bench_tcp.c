@@ -11,6 +11,11 @@
  *   conns  CONNS (default 1000) times: connect, accept, the server sends a
  *          daytime line and closes, the client reads to EOF and closes
  *          (measure_conns).
+ *   mem    memory (malloc'd bytes, mallinfo2): of one stack with the
+ *          default configuration, and per idle established connection end
+ *          (CONNS connections open at once, both ends counted, each end a
+ *          socket and its TCB; before any data moved, and after 1 KiB each
+ *          way and read, when the rings have been allocated).
  *
  * -w N first opens and closes N connections (the daytime loop, not
  * measured), leaving N TIME_WAIT timers in the server's heap for the bulk
@@ -29,6 +34,7 @@
  * per pass, or straight to the next deadline when both stacks are idle.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,10 +394,79 @@ static void run_conns(struct bench *b, unsigned conns)
 	ustack_close(b->srv, lsd);
 }
 
+static long long heap_bytes(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return (long long)mi.uordblks + (long long)mi.hblkhd;
+}
+
+/* One more stack on its own memlink end, as created: tables and pool. */
+static long long stack_bytes(struct bench *b)
+{
+	struct ustack_dev *x, *y;
+	struct ustack *st;
+	long long h0, h1;
+
+	if (ustack_memlink_pair(&x, &y, 0) < 0)
+		die("memlink", 0);
+	h0 = heap_bytes();
+	st = make_stack(b, x, ADDR_SRV + 10, 9);
+	h1 = heap_bytes();
+	ustack_destroy(st);
+	ustack_dev_close(x);
+	ustack_dev_close(y);
+	return h1 - h0;
+}
+
+static void run_mem(struct bench *b, unsigned n)
+{
+	int lsd = listen_on(b->srv, PORT_BULK + 1, 128), *cs, *ss;
+	long long h0, h1, h2;
+	char buf[1024];
+
+	cs = calloc(n, sizeof(*cs));
+	ss = calloc(n, sizeof(*ss));
+	if (!cs || !ss)
+		die("calloc", 0);
+	memset(buf, 'x', sizeof(buf));
+	h0 = heap_bytes();
+	for (unsigned i = 0; i < n; i++)
+		open_pair(b, lsd, PORT_BULK + 1, &cs[i], &ss[i]);
+	while (pass(b))
+		;
+	h1 = heap_bytes();
+	for (unsigned i = 0; i < n; i++) {
+		ustack_send(b->cli, cs[i], buf, sizeof(buf), 0);
+		ustack_send(b->srv, ss[i], buf, sizeof(buf), 0);
+	}
+	for (int k = 0; k < 10000; k++)
+		if (!pass(b) && !idle_quiet(b))
+			break;
+	for (unsigned i = 0; i < n; i++) {
+		ustack_recv(b->cli, cs[i], buf, sizeof(buf), 0);
+		ustack_recv(b->srv, ss[i], buf, sizeof(buf), 0);
+	}
+	h2 = heap_bytes();
+	printf("mem stack=%lld conns=%u idle_per_end=%lld used_per_end=%lld\n",
+	       stack_bytes(b), n, (h1 - h0) / (2 * (long long)n),
+	       (h2 - h0) / (2 * (long long)n));
+	for (unsigned i = 0; i < n; i++) {
+		ustack_close(b->cli, cs[i]);
+		ustack_close(b->srv, ss[i]);
+	}
+	ustack_close(b->srv, lsd);
+	for (int k = 0; k < 100000; k++)
+		if (!pass(b) && !idle_quiet(b))
+			break;
+	free(cs);
+	free(ss);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_tcp [-m MB] [-n CONNS] [-M MTU] [-o] "
-		"[-p bulk,conns]\n");
+		"[-w N] [-p bulk,conns,mem]\n");
 	exit(2);
 }
 
@@ -430,6 +505,8 @@ int main(int argc, char **argv)
 		run_bulk(&b, mb);
 	if (strstr(phases, "conns"))
 		run_conns(&b, (unsigned)conns);
+	if (strstr(phases, "mem"))
+		run_mem(&b, (unsigned)conns);
 	bench_fini(&b);
 	return 0;
 }
