@@ -9,6 +9,11 @@
  *   bench_peer -s PORT
  *        a daytime-like server for the kernel-to-kernel row: accept, send
  *        one line, close; until killed.
+ *   bench_peer -m N
+ *        kernel memory per idle TCP connection end: N connected pairs over
+ *        loopback (each end a socket, as an application holds it), kernel
+ *        slab memory (sum of active objects x size in /proc/slabinfo; root)
+ *        before and after, divided by 2N. Prints the bytes per end.
  *   bench_peer -w HOST PORT MB [WRITE]
  *        connect, write MB MiB of zeros in WRITE-byte writes (default
  *        1 MiB), shut down writing and read until the peer closes (so the
@@ -23,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -151,6 +157,69 @@ static int writer(const char *host, int port, long mb, long wsize)
 	return 0;
 }
 
+/* Bytes in every slab cache's active objects (/proc/slabinfo 2.x). */
+static long long slab_bytes(void)
+{
+	FILE *f = fopen("/proc/slabinfo", "r");
+	char line[512], name[64];
+	long long total = 0, active, num, size;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %lld %lld %lld", name, &active, &num,
+			   &size) == 4 && name[0] != '#')
+			total += active * size;
+	fclose(f);
+	return total;
+}
+
+static int memory(long n)
+{
+	struct rlimit rl = {.rlim_cur = (rlim_t)(4 * n + 64),
+			    .rlim_max = (rlim_t)(4 * n + 64)};
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	long long before, after;
+	int l, *fds = calloc((size_t)(2 * n), sizeof(int));
+
+	if (!fds || setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		perror("bench_peer: setrlimit");
+		return 1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((l = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+	    bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 4096) < 0 ||
+	    getsockname(l, (struct sockaddr *)&sa, &sl) < 0) {
+		perror("bench_peer: listen");
+		return 1;
+	}
+	before = slab_bytes();
+	for (long i = 0; i < n; i++) {
+		fds[2 * i] = socket(AF_INET, SOCK_STREAM, 0);
+		if (fds[2 * i] < 0 ||
+		    connect(fds[2 * i], (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    (fds[2 * i + 1] = accept(l, NULL, NULL)) < 0) {
+			perror("bench_peer: connect");
+			return 1;
+		}
+	}
+	usleep(200000);           /* let deferred frees settle */
+	after = slab_bytes();
+	if (before < 0 || after < 0) {
+		fprintf(stderr, "bench_peer: /proc/slabinfo: not readable\n");
+		return 1;
+	}
+	printf("%lld\n", (after - before) / (2 * n));
+	for (long i = 0; i < 2 * n; i++)
+		close(fds[i]);
+	close(l);
+	free(fds);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 5 && strcmp(argv[1], "-c") == 0)
@@ -158,10 +227,12 @@ int main(int argc, char **argv)
 			      argc > 5 ? atof(argv[5]) : 30.0);
 	if (argc == 3 && strcmp(argv[1], "-s") == 0)
 		return server(atoi(argv[2]));
+	if (argc == 3 && strcmp(argv[1], "-m") == 0)
+		return memory(atol(argv[2]));
 	if (argc >= 5 && strcmp(argv[1], "-w") == 0)
 		return writer(argv[2], atoi(argv[3]), atol(argv[4]),
 			      argc > 5 ? atol(argv[5]) : 1L << 20);
 	fprintf(stderr, "usage: bench_peer -c HOST PORT N [SECONDS] | -s PORT | "
-		"-w HOST PORT MB [WRITE]\n");
+		"-m N | -w HOST PORT MB [WRITE]\n");
 	return 2;
 }

@@ -192,6 +192,17 @@ if has_tcp; then
 	u_out=$(rep unc_send 5001)
 	k_out=$(rep nc_send "$C" 10.9.0.1 5001)
 	row "TCP peer->kernel (nc), MB/s" "${u_out:-fail}" "${k_out:-fail}" "$(ratio "${u_out:-0}" "${k_out:-0}")"
+
+	# memory per idle connection end: ustack's malloc'd bytes (bench_tcp,
+	# two stacks in one process) vs the kernel's slab bytes (bench_peer)
+	if [ -x "$BUILD/tests/bench_tcp" ]; then
+		u_mem=$("$BUILD/tests/bench_tcp" -p mem -n 2000 |
+			sed -n 's/.*used_per_end=\([0-9]*\).*/\1/p')
+		u_stack=$("$BUILD/tests/bench_tcp" -p mem -n 10 |
+			sed -n 's/.*stack=\([0-9]*\).*/\1/p')
+	fi
+	k_mem=$(rep ip netns exec "$B" "$PEER" -m 2000)
+	row "memory/idle conn end, B (lower)" "${u_mem:-?}" "${k_mem:-?}" "$(ratio "${u_mem:-0}" "${k_mem:-0}")"
 else
 	ROWS+=("(no TCP in this build: throughput and connections/s skipped)")
 fi
@@ -203,4 +214,7 @@ printf '%s\n' "${ROWS[@]}"
 echo "(each TCP figure the median of $REPS runs; throughput: $MB MiB, FIN and the"
 echo " receiver's close included; nc: head | nc -N, 8 KiB writes; peer->kernel on"
 echo " ustack's side: ustack-nc; connections/s: $CONNS sequential connect, read a"
-echo " daytime line, close, from a C client; ustack's TAP with offloads: ${OFFLOAD:-default})"
+echo " daytime line, close, from a C client; ustack's TAP with offloads: ${OFFLOAD:-default};"
+echo " memory: an established connection's socket and TCB after 1 KiB each way, vs"
+echo " the kernel's slab objects per socket (tcp_sock, inode, file, ...); a whole"
+echo " stack with the default configuration: ${u_stack:-?} bytes)"
