@@ -30,8 +30,8 @@ fi
 [ -x "$B/bin/ustack-replay" ] || exit 2
 find "$B" -name '*.gcda' -delete
 
-echo "coverage: unit suites and simulations"
-tests/tools/run-unit.sh "$B"/tests/check_* "$B"/tests/sim_* 2>&1 |
+echo "coverage: unit suites and simulations (SIM_SEEDS=${SIM_SEEDS:-10} seeds: -O0 is slow)"
+SIM_SEEDS=${SIM_SEEDS:-10} tests/tools/run-unit.sh "$B"/tests/check_* "$B"/tests/sim_* 2>&1 |
 	grep -v '^PASS' | head -40
 echo "coverage: replay corpus"
 tests/tools/run-replay.sh "$B" 2>&1 | grep -E '^replay|FAIL' | head -20
