@@ -239,6 +239,8 @@ int ustack_tap_open(struct ustack_dev **out, const struct ustack_tap_config *cfg
  * frame received is also written to `path` (pcap, LINKTYPE_ETHERNET,
  * snaplen 262144, microsecond stamps = `now`). Flushed on close, by
  * ustack_pcap_tee_flush() and at most one second (of `now`) after a frame.
+ * Offloads pass through (the tee has lower's dev->offloads as they were
+ * when it was made); a partial checksum is completed in the written copy.
  * On failure `lower` is not closed; err has libpcap's reason.
  */
 int ustack_pcap_tee(struct ustack_dev **out, struct ustack_dev *lower,
@@ -330,6 +332,9 @@ struct ustack_fault_config {
  * start of every transmit/receive/next_at call, and next_at() reports the
  * earliest pending release, so drive it by calling the stack at
  * ustack_next_deadline(). Defaults: seed 1, no faults, tx 1, rx 0.
+ * Offloads pass through (lower's dev->offloads when wrapped; metadata kept
+ * with each frame); a frame it corrupts loses its metadata, its checksum
+ * completed first, so the receiver checks it in full.
  * On failure (-EINVAL: a rate above 10^6 ppm, a time above an hour)
  * `lower` is not closed.
  */
