@@ -31,6 +31,8 @@ while pending:
         sys.exit("only %d of %d connected" % (n - len(pending), n))
     for key, ev in sel.select(1):
         i = key.data
+        if i not in pending:
+            continue  # already sent: now selected for its echo (read)
         s = socks[i]
         e = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if e:
