@@ -154,6 +154,8 @@ static int pcap_save(const char *path, const struct frames *fs)
 struct rdev {
 	struct ustack_dev base;
 	struct frames *out;
+	const struct frames *in;
+	size_t next, end;     /* inbound frames receive() hands out now */
 };
 
 static int rdev_transmit(struct ustack_dev *d, const void *f, size_t len,
@@ -169,8 +171,17 @@ static int rdev_transmit(struct ustack_dev *d, const void *f, size_t len,
 static long rdev_receive(struct ustack_dev *d, void *buf, size_t cap,
 			 ustack_time_t now)
 {
-	(void)d, (void)buf, (void)cap, (void)now;
-	return 0;
+	struct rdev *r = (struct rdev *)d;
+	const struct frame *f;
+
+	(void)now;
+	if (r->next >= r->end)
+		return 0;
+	f = &r->in->v[r->next++];
+	if (f->len > cap)
+		return -EMSGSIZE;
+	memcpy(buf, f->data, f->len);
+	return (long)f->len;
 }
 
 static void rdev_close(struct ustack_dev *d)
@@ -228,6 +239,7 @@ static struct rdev *run_setup(struct replay *r)
 	dev->base.mtu = r->cfg.mtu;
 	memcpy(dev->base.mac, r->cfg.mac, 6);
 	dev->out = &r->out;
+	dev->in = &r->in;
 	for (int k = 0; k < MAX_CONNS; k++)
 		r->conns[k].sd = -1;
 	for (int k = 0; k < 95; k++)                 /* RFC 864, as inetd */
@@ -244,18 +256,22 @@ static struct rdev *run_setup(struct replay *r)
 }
 
 /* Feed inbound frame i and those stamped alike: they were read in one pass
- * of the runtime (rt_drive: up to 64) before timers and the program ran.
- * Returns the index of the next frame. */
-static size_t feed(struct replay *r, size_t i, ustack_time_t t)
+ * of the runtime (rt_drive: up to RT_BATCH) before timers and the program
+ * ran, so they go through the same device read (ustack_poll_dev) and its
+ * end-of-batch ACKs. Returns the index of the next frame. */
+static size_t feed(struct replay *r, struct rdev *dev, size_t i,
+		   ustack_time_t t)
 {
 	ustack_time_t stamp = r->in.v[i].at;
-	int k = 0;
+	size_t end = i + 1;
 
-	do {
-		ustack_input(r->st, r->in.v[i].data, r->in.v[i].len, t);
-		i++;
-	} while (i < r->in.n && r->in.v[i].at == stamp && ++k < RT_BATCH);
-	return i;
+	while (end < r->in.n && r->in.v[end].at == stamp && end - i < RT_BATCH)
+		end++;
+	dev->next = i;
+	dev->end = end;
+	ustack_poll_dev(r->st, t, RT_BATCH);
+	dev->next = dev->end = 0;
+	return end;
 }
 
 /*
@@ -294,7 +310,7 @@ static int run(struct replay *r)
 		}
 		t = t < now ? now : t;
 		if (t == ti && i < r->in.n)
-			i = feed(r, i, t);
+			i = feed(r, dev, i, t);
 		ustack_run_timers(r->st, t);
 		svc_pass(r);
 	}
