@@ -164,35 +164,6 @@ static void established(struct ustack *st, struct tcp_conn *c,
 
 /* ---- SYN_SENT (3.10.7.3) ------------------------------------------------- */
 
-/* Options from the peer's SYN or SYN-ACK: keep what both sides offered. */
-static void take_syn_options(struct ustack *st, struct tcp_conn *c,
-			     const struct tcp_seg *seg)
-{
-	const struct tcp_opts *o = &seg->opt;
-	uint32_t peer = o->has_mss ? o->mss : TCP_DEFAULT_MSS;
-
-	c->mss_clamp = (uint16_t)USTACK_MAX(USTACK_MIN(peer, (uint32_t)c->rcv_mss),
-					    (uint32_t)TCP_MIN_MSS);
-	c->ws_ok = c->ws_ok && o->has_ws;
-	c->snd_wscale = c->ws_ok ? o->wscale : 0;
-	if (!c->ws_ok)
-		c->rcv_wscale = 0;
-	c->sack_ok = c->sack_ok && o->sack_ok;
-	c->ts_ok = c->ts_ok && o->has_ts;
-	if (c->ts_ok) {
-		c->ts_recent = o->tsval;
-		c->ts_recent_at = st->now;
-	}
-	c->smss = (uint16_t)(c->mss_clamp - (c->ts_ok ? TCP_OPTLEN_TS_ALIGNED : 0));
-	c->irs = seg->seq;
-	c->rcv_nxt = seg->seq + 1;
-	/* The window of a SYN is never scaled (RFC 7323 2.2). */
-	c->snd_wnd = c->max_snd_wnd = seg->wnd;
-	c->snd_wl1 = seg->seq;
-	c->snd_wl2 = seg->ack;
-	c->last_ack_sent = c->rcv_nxt;
-}
-
 static int step_text(struct ustack *st, struct tcp_conn *c,
 		     struct tcp_seg *seg);
 static int step_fin(struct ustack *st, struct tcp_conn *c,
@@ -224,7 +195,9 @@ static void rcv_syn_sent(struct ustack *st, struct tcp_conn *c,
 		STAT_INC(st, TCP_DROP_STATE);
 		return;
 	}
-	take_syn_options(st, c, seg);
+	tcp_opt_apply_syn(st, c, &seg->opt, seg->wnd);
+	c->irs = seg->seq;
+	c->rcv_nxt = seg->seq + 1;
 	if (!ack) {
 		/* Simultaneous open: SYN_RCVD, SYN-ACK at our ISS. */
 		tcp_set_state(st, c, USTACK_TCP_SYN_RCVD, TCP_CAUSE_SYN);

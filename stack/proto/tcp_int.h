@@ -459,6 +459,9 @@ unsigned tcp_opt_build(struct ustack *st, const struct tcp_conn *c,
 		       uint8_t *p, int with_sack);
 /* Length tcp_opt_build() would produce. */
 unsigned tcp_opt_len(const struct tcp_conn *c, int with_sack);
+/* The peer's SYN options (and its unscaled window) applied to c. */
+void tcp_opt_apply_syn(struct ustack *st, struct tcp_conn *c,
+		       const struct tcp_opts *o, uint16_t wnd);
 
 /* ---- tcp_buf.c ----------------------------------------------------------- */
 void tcp_ring_free(struct tcp_ring *r);

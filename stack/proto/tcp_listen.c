@@ -164,27 +164,12 @@ static struct tcp_conn *new_child(struct ustack *st, struct tcp_conn *lc,
 	return c;
 }
 
-/* Options of the SYN applied to a child (as take_syn_options does for
- * an active open; the window of a SYN is never scaled). */
+/* Options of the SYN applied to a child, which starts its congestion
+ * state here. */
 static void child_options(struct ustack *st, struct tcp_conn *c,
 			  const struct tcp_opts *o, uint16_t wnd)
 {
-	uint32_t peer = o->has_mss ? o->mss : TCP_DEFAULT_MSS;
-
-	c->mss_clamp = (uint16_t)USTACK_MAX(USTACK_MIN(peer, (uint32_t)c->rcv_mss),
-					    (uint32_t)TCP_MIN_MSS);
-	c->ws_ok = c->ws_ok && o->has_ws;
-	c->snd_wscale = c->ws_ok ? o->wscale : 0;
-	if (!c->ws_ok)
-		c->rcv_wscale = 0;
-	c->sack_ok = c->sack_ok && o->sack_ok;
-	c->ts_ok = c->ts_ok && o->has_ts;
-	if (c->ts_ok) {
-		c->ts_recent = o->tsval;
-		c->ts_recent_at = st->now;
-	}
-	c->smss = (uint16_t)(c->mss_clamp - (c->ts_ok ? TCP_OPTLEN_TS_ALIGNED : 0));
-	c->snd_wnd = c->max_snd_wnd = wnd;
+	tcp_opt_apply_syn(st, c, o, wnd);
 	c->last_ack_sent = c->rcv_nxt;
 	tcp_cc_init(st, c);
 }

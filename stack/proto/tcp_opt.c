@@ -185,3 +185,31 @@ unsigned tcp_opt_build(struct ustack *st, const struct tcp_conn *c,
 	}
 	return n;
 }
+
+/*
+ * The options of the peer's SYN (or SYN-ACK) applied to a TCB: keep what
+ * both sides offered. MSS: the peer's, or 536 when absent (RFC 9293 3.7.1),
+ * never above ours; window scale only if both sent it (RFC 7323 2.2);
+ * timestamps likewise, the SYN's TSval becoming TS.Recent (RFC 7323 4.3).
+ * The window of a SYN is never scaled (RFC 7323 2.2).
+ */
+void tcp_opt_apply_syn(struct ustack *st, struct tcp_conn *c,
+		       const struct tcp_opts *o, uint16_t wnd)
+{
+	uint32_t peer = o->has_mss ? o->mss : TCP_DEFAULT_MSS;
+
+	c->mss_clamp = (uint16_t)USTACK_MAX(USTACK_MIN(peer, (uint32_t)c->rcv_mss),
+					    (uint32_t)TCP_MIN_MSS);
+	c->ws_ok = c->ws_ok && o->has_ws;
+	c->snd_wscale = c->ws_ok ? o->wscale : 0;
+	if (!c->ws_ok)
+		c->rcv_wscale = 0;
+	c->sack_ok = c->sack_ok && o->sack_ok;
+	c->ts_ok = c->ts_ok && o->has_ts;
+	if (c->ts_ok) {
+		c->ts_recent = o->tsval;
+		c->ts_recent_at = st->now;
+	}
+	c->smss = (uint16_t)(c->mss_clamp - (c->ts_ok ? TCP_OPTLEN_TS_ALIGNED : 0));
+	c->snd_wnd = c->max_snd_wnd = wnd;
+}
