@@ -137,6 +137,40 @@ void tcp_conn_free(struct ustack *st, struct tcp_conn *c)
 	free(c);
 }
 
+/* ---- hash chains ----------------------------------------------------------
+ * Three tables chain TCBs in doubly-linked buckets: the 4-tuple and listen
+ * hashes through c->h, the bind hash through c->b. `off` says which link. */
+
+#define LINK(c, off) ((struct tcp_link *)(void *)((char *)(c) + (off)))
+#define H_LINK offsetof(struct tcp_conn, h)
+#define B_LINK offsetof(struct tcp_conn, b)
+
+static void chain_insert(struct tcp_conn **head, struct tcp_conn *c,
+			 size_t off)
+{
+	struct tcp_link *l = LINK(c, off);
+
+	l->prev = NULL;
+	l->next = *head;
+	if (*head)
+		LINK(*head, off)->prev = c;
+	*head = c;
+}
+
+static void chain_remove(struct tcp_conn **head, struct tcp_conn *c,
+			 size_t off)
+{
+	struct tcp_link *l = LINK(c, off);
+
+	if (l->prev)
+		LINK(l->prev, off)->next = l->next;
+	else
+		*head = l->next;
+	if (l->next)
+		LINK(l->next, off)->prev = l->prev;
+	l->next = l->prev = NULL;
+}
+
 /* ---- 4-tuple hash -------------------------------------------------------- */
 
 static struct tcp_conn **bucket(struct ustack *st, uint32_t laddr,
@@ -169,11 +203,7 @@ int tcp_hash_insert(struct ustack *st, struct tcp_conn *c)
 		return -ENOBUFS;
 	}
 	b = bucket(st, c->laddr, c->lport, c->raddr, c->rport);
-	c->hprev = NULL;
-	c->hnext = *b;
-	if (*b)
-		(*b)->hprev = c;
-	*b = c;
+	chain_insert(b, c, H_LINK);
 	c->hashed = 1;
 	st->tcp.nconns++;
 	return 0;
@@ -183,13 +213,8 @@ void tcp_hash_remove(struct ustack *st, struct tcp_conn *c)
 {
 	if (!c->hashed)
 		return;
-	if (c->hprev)
-		c->hprev->hnext = c->hnext;
-	else
-		*bucket(st, c->laddr, c->lport, c->raddr, c->rport) = c->hnext;
-	if (c->hnext)
-		c->hnext->hprev = c->hprev;
-	c->hnext = c->hprev = NULL;
+	chain_remove(bucket(st, c->laddr, c->lport, c->raddr, c->rport), c,
+		     H_LINK);
 	c->hashed = 0;
 	st->tcp.nconns--;
 	if (st->tcp.lookup_hint == c)
@@ -209,7 +234,7 @@ struct tcp_conn *tcp_lookup(struct ustack *st, uint32_t laddr, uint16_t lport,
 	if (c && c->lport == lport && c->rport == rport &&
 	    c->laddr == laddr && c->raddr == raddr)
 		return c;
-	for (c = *bucket(st, laddr, lport, raddr, rport); c; c = c->hnext)
+	for (c = *bucket(st, laddr, lport, raddr, rport); c; c = c->h.next)
 		if (c->lport == lport && c->rport == rport &&
 		    c->laddr == laddr && c->raddr == raddr) {
 			st->tcp.lookup_hint = c;
@@ -227,14 +252,8 @@ static struct tcp_conn **lbucket(struct ustack *st, uint16_t lport)
 
 void tcp_lhash_insert(struct ustack *st, struct tcp_conn *c)
 {
-	struct tcp_conn **b = lbucket(st, c->lport);
-
 	USTACK_ASSERT(!c->lhashed && !c->hashed);
-	c->hprev = NULL;
-	c->hnext = *b;
-	if (*b)
-		(*b)->hprev = c;
-	*b = c;
+	chain_insert(lbucket(st, c->lport), c, H_LINK);
 	c->lhashed = 1;
 }
 
@@ -242,13 +261,7 @@ void tcp_lhash_remove(struct ustack *st, struct tcp_conn *c)
 {
 	if (!c->lhashed)
 		return;
-	if (c->hprev)
-		c->hprev->hnext = c->hnext;
-	else
-		*lbucket(st, c->lport) = c->hnext;
-	if (c->hnext)
-		c->hnext->hprev = c->hprev;
-	c->hnext = c->hprev = NULL;
+	chain_remove(lbucket(st, c->lport), c, H_LINK);
 	c->lhashed = 0;
 }
 
@@ -258,7 +271,7 @@ struct tcp_conn *tcp_listener_lookup(struct ustack *st, uint32_t laddr,
 {
 	struct tcp_conn *c, *any = NULL;
 
-	for (c = *lbucket(st, lport); c; c = c->hnext) {
+	for (c = *lbucket(st, lport); c; c = c->h.next) {
 		if (c->lport != lport)
 			continue;
 		if (c->laddr == laddr)
@@ -278,14 +291,8 @@ static struct tcp_conn **bbucket(struct ustack *st, uint16_t lport)
 
 void tcp_bhash_insert(struct ustack *st, struct tcp_conn *c)
 {
-	struct tcp_conn **b = bbucket(st, c->lport);
-
 	USTACK_ASSERT(!c->bhashed);
-	c->bprev = NULL;
-	c->bnext = *b;
-	if (*b)
-		(*b)->bprev = c;
-	*b = c;
+	chain_insert(bbucket(st, c->lport), c, B_LINK);
 	c->bhashed = 1;
 }
 
@@ -293,13 +300,7 @@ void tcp_bhash_remove(struct ustack *st, struct tcp_conn *c)
 {
 	if (!c->bhashed)
 		return;
-	if (c->bprev)
-		c->bprev->bnext = c->bnext;
-	else
-		*bbucket(st, c->lport) = c->bnext;
-	if (c->bnext)
-		c->bnext->bprev = c->bprev;
-	c->bnext = c->bprev = NULL;
+	chain_remove(bbucket(st, c->lport), c, B_LINK);
 	c->bhashed = 0;
 }
 

@@ -132,10 +132,15 @@ enum tcp_queue { TCP_Q_NONE, TCP_Q_SYN, TCP_Q_ACCEPT };
  * The transmission control block. Field names follow RFC 9293 3.3.1
  * (BSD tcp_var.h). Sequence fields are compared only with seq_lt & co.
  */
+/* A TCB's place in one hash chain (tcp_conn.c: chain_insert/remove). */
+struct tcp_link {
+	struct tcp_conn *next, *prev;
+};
+
 struct tcp_conn {
 	/* Tables and lists (tcp_conn.c) */
-	struct tcp_conn *hnext, *hprev;  /* 4-tuple hash, or listen hash */
-	struct tcp_conn *bnext, *bprev;  /* bind hash (by local port) */
+	struct tcp_link h;               /* 4-tuple hash, or listen hash */
+	struct tcp_link b;               /* bind hash (by local port) */
 	struct tcp_conn *anext, *aprev;  /* st->tcp.all */
 	struct tcp_conn *qnext, *qprev;  /* listener's SYN/accept queue */
 	struct tcp_conn *twnext, *twprev;/* TIME_WAIT list */

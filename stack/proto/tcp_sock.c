@@ -119,7 +119,7 @@ struct port_ctx {
 static int bind_port_in_use(struct ustack *st, uint16_t port, void *ctx)
 {
 	(void)ctx;
-	for (struct tcp_conn *o = tcp_bhash_first(st, port); o; o = o->bnext)
+	for (struct tcp_conn *o = tcp_bhash_first(st, port); o; o = o->b.next)
 		if (o->lport == port)
 			return 1;
 	return 0;
@@ -132,7 +132,7 @@ static int connect_port_in_use(struct ustack *st, uint16_t port, void *ctx)
 {
 	const struct port_ctx *p = ctx;
 
-	for (struct tcp_conn *o = tcp_bhash_first(st, port); o; o = o->bnext) {
+	for (struct tcp_conn *o = tcp_bhash_first(st, port); o; o = o->b.next) {
 		if (o->lport != port)
 			continue;
 		if (o->bound || o->state == USTACK_TCP_LISTEN ||
@@ -147,7 +147,7 @@ static int connect_port_in_use(struct ustack *st, uint16_t port, void *ctx)
 static int bind_conflict(struct ustack *st, const struct tcp_conn *self,
 			 uint32_t laddr, uint16_t port, int reuse)
 {
-	for (struct tcp_conn *o = tcp_bhash_first(st, port); o; o = o->bnext) {
+	for (struct tcp_conn *o = tcp_bhash_first(st, port); o; o = o->b.next) {
 		if (o == self || o->lport != port)
 			continue;
 		if (laddr && o->laddr && laddr != o->laddr)
@@ -220,7 +220,7 @@ static int tcp_sock_listen(struct ustack *st, struct sock *sk, int backlog)
 		return -EINVAL;
 	if (!c->lport && (err = do_bind(st, sk, c, 0, 0)) < 0)
 		return err;
-	for (struct tcp_conn *o = tcp_bhash_first(st, c->lport); o; o = o->bnext)
+	for (struct tcp_conn *o = tcp_bhash_first(st, c->lport); o; o = o->b.next)
 		if (o != c && o->lport == c->lport &&
 		    o->state == USTACK_TCP_LISTEN &&
 		    (!o->laddr || !c->laddr || o->laddr == c->laddr))
