@@ -74,7 +74,7 @@ BENCH_SRCS := $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/%,$(BENCH_SRCS))
 
 .PHONY: all lib apps tests check check-unit check-sim check-replay check-host \
-	check-corpus demo bench fuzz coverage install clean deps replay-record soak
+	check-corpus check-install demo bench fuzz coverage install clean deps replay-record soak
 .DEFAULT_GOAL := all
 # Keep object files that pattern rules make on the way (no rebuilds).
 .SECONDARY:
@@ -129,7 +129,7 @@ deps:
 
 check: deps
 	$(MAKE) all
-	$(MAKE) check-unit check-sim check-replay check-corpus
+	$(MAKE) check-unit check-sim check-replay check-corpus check-install
 	$(MAKE) check-host
 
 # check_corpus is the corpus run (check-corpus), not a unit suite.
@@ -158,6 +158,10 @@ check-replay: apps
 
 check-corpus: apps
 	+@tests/tools/run-corpus.sh $(BUILD)
+
+# make install into a scratch prefix; build apps/hello.c with pkg-config.
+check-install: lib apps
+	+@tests/tools/check-install.sh $(BUILD)
 
 check-host: apps
 	@tests/host/run.sh $(BUILD)
