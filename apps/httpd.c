@@ -376,25 +376,6 @@ static void start_worker(struct httpd *h, int sd, pthread_attr_t *attr)
 	}
 }
 
-static int open_listener(struct httpd *h)
-{
-	struct ustack *st = h->a.st;
-	struct sockaddr_in sin;
-	int one = 1, sd, r;
-
-	sd = ustack_socket(st, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	if (sd < 0)
-		return sd;
-	ustack_setsockopt(st, sd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	app_sockaddr(&sin, 0, h->port);
-	if ((r = ustack_bind(st, sd, (struct sockaddr *)&sin, sizeof(sin))) < 0 ||
-	    (r = ustack_listen(st, sd, 128)) < 0) {
-		ustack_close(st, sd);
-		return r;
-	}
-	return sd;
-}
-
 static void accept_loop(struct httpd *h, int lsd)
 {
 	pthread_attr_t attr;
@@ -482,7 +463,7 @@ int main(int argc, char **argv)
 	if ((rc = app_start(&h.a)) != 0)
 		return rc;
 	if ((rc = ustack_thread_start(h.a.st, NULL, NULL)) < 0 ||
-	    (rc = lsd = open_listener(&h)) < 0) {
+	    (rc = lsd = app_server_socket(h.a.st, SOCK_STREAM, h.port, 128)) < 0) {
 		fprintf(stderr, "ustack-httpd: port %u: %s\n", h.port,
 			ustack_strerror(rc));
 		app_stop(&h.a);

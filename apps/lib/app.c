@@ -566,7 +566,7 @@ int app_poll(struct app *a, struct ustack_pollfd *fds, unsigned n,
 	return ready;
 }
 
-static int tcp_settled(struct ustack *st)
+int app_tcp_settled(struct ustack *st)
 {
 	struct ustack_conn_info v[64];
 	int n = ustack_conn_list(st, v, 64);
@@ -586,7 +586,7 @@ void app_linger(struct app *a, ustack_time_t max_us)
 {
 	ustack_time_t end = app_now() + max_us;
 
-	while (!tcp_settled(a->st) && app_now() < end) {
+	while (!app_tcp_settled(a->st) && app_now() < end) {
 		struct ustack_pollfd fds[APP_POLL_EXTRA];
 
 		if (app_poll(a, fds, 0, 10) == -EINTR && app_stopping())
@@ -632,4 +632,24 @@ void app_sockaddr(struct sockaddr_in *sin, uint32_t addr, uint16_t port)
 	sin->sin_family = AF_INET;
 	sin->sin_addr.s_addr = htonl(addr);
 	sin->sin_port = htons(port);
+}
+
+int app_server_socket(struct ustack *st, int type, uint16_t port, int backlog)
+{
+	struct sockaddr_in sin;
+	int one = 1, sd, r;
+
+	sd = ustack_socket(st, AF_INET, type | SOCK_NONBLOCK, 0);
+	if (sd < 0)
+		return sd;
+	ustack_setsockopt(st, sd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	app_sockaddr(&sin, 0, port);
+	r = ustack_bind(st, sd, (struct sockaddr *)&sin, sizeof(sin));
+	if (r == 0 && type == SOCK_STREAM)
+		r = ustack_listen(st, sd, backlog);
+	if (r < 0) {
+		ustack_close(st, sd);
+		return r;
+	}
+	return sd;
 }

@@ -159,6 +159,15 @@ void app_log(const struct app *a, int level, const char *fmt, ...)
 char *app_fmt_addr(uint32_t addr, uint16_t port, char *buf);
 /* Fill a sockaddr_in (host-order inputs). */
 void app_sockaddr(struct sockaddr_in *sin, uint32_t addr, uint16_t port);
+/*
+ * A server's socket: non-blocking, SO_REUSEADDR, bound to port on every
+ * address; a SOCK_STREAM one listens with backlog. Returns the descriptor,
+ * or -errno with nothing left open.
+ */
+int app_server_socket(struct ustack *st, int type, uint16_t port, int backlog);
+/* No TCP connection left outside LISTEN, TIME_WAIT and CLOSED (what
+ * app_linger waits for). */
+int app_tcp_settled(struct ustack *st);
 
 /* Parse "loss=1%,dup=0.5%,reorder=2%,corrupt=100ppm,delay=5ms,jitter=1ms,
  * seed=7,rx=1,tx=1" into cfg. Returns 0, or -1 with a message in err. */
