@@ -11,7 +11,8 @@
  * case.txt (what the case pins, for people). The runner creates a stack with
  * a fixed seed on an in-memory device at the case's virtual start time,
  * opens the services (driven by hand through the public socket API, in the
- * same order of calls as ustack-inetd and ustack-nc), feeds every inbound
+ * same order of calls as ustack-inetd and ustack-nc; the inetd services are
+ * ustack-inetd's own code, apps/lib/inetd_svc.c), feeds every inbound
  * frame at its recorded time, fires the timers at their deadlines in between
  * and after the last frame up to the case's end, and compares every frame
  * sent (bytes, and time within the tolerance) with out.pcap. The first
@@ -223,7 +224,7 @@ static void place_inputs(struct replay *r)
 	r->end_at = tresolve(&r->end, last, last);
 }
 
-/* The device and the stack at the case's start; the programs' state. */
+/* The device and the stack at the case's start; ustack-nc's read buffer. */
 static struct rdev *run_setup(struct replay *r)
 {
 	struct rdev *dev = calloc(1, sizeof(*dev));
@@ -240,12 +241,6 @@ static struct rdev *run_setup(struct replay *r)
 	memcpy(dev->base.mac, r->cfg.mac, 6);
 	dev->out = &r->out;
 	dev->in = &r->in;
-	for (int k = 0; k < MAX_CONNS; k++)
-		r->conns[k].sd = -1;
-	for (int k = 0; k < 95; k++)                 /* RFC 864, as inetd */
-		for (int j = 0; j < 74; j++)
-			r->chargen[k * 74 + j] = j < 72 ? (uint8_t)(' ' + (k + j) % 95) :
-						 j == 72 ? '\r' : '\n';
 	if ((e = ustack_create(&r->st, &r->cfg, &dev->base, r->start)) < 0) {
 		fprintf(stderr, "ustack-replay: cannot create the stack: %s\n",
 			ustack_strerror(e));
@@ -322,8 +317,7 @@ static int run(struct replay *r)
 			r->exited ? "program exited" : "end");
 	ustack_destroy(r->st);
 	ustack_dev_close(&dev->base);
-	for (int k = 0; k < MAX_CONNS; k++)
-		free(r->conns[k].buf);
+	inetd_free(&r->inetd);
 	return rc;
 }
 

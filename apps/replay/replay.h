@@ -14,12 +14,12 @@
 #include <ustack/socket.h>
 #include <ustack/ustack.h>
 
+#include "../lib/inetd_svc.h"
+
 #define SNAPLEN 262144u
 #define MAX_SVC 16
 #define MAX_CONNS 256
 #define MAX_TOK 32
-#define ECHO_BUF (64u * 1024)   /* as ustack-inetd */
-#define INETD_ROUNDS 8          /* as ustack-inetd */
 #define NC_BUF (1u << 20)       /* as ustack-nc */
 #define NC_LINGER_US USTACK_SEC(3)
 #define PASS_ROUNDS 64          /* poll/handle rounds per event */
@@ -73,14 +73,6 @@ struct svc {
 	ustack_time_t deadline;      /* connect give-up, linger end */
 };
 
-struct conn {
-	int sd;                      /* -1: free */
-	struct svc *svc;
-	uint8_t *buf;                /* echo: data to send back */
-	uint32_t len, off, pos;
-	int rd_eof;
-};
-
 struct replay {
 	const char *dir;
 	struct ustack_config cfg;
@@ -89,9 +81,8 @@ struct replay {
 	int input_at_set;
 	struct svc svc[MAX_SVC];
 	int nsvc;
-	struct conn conns[MAX_CONNS];
-	uint8_t *scratch;            /* NC_BUF bytes for reads */
-	uint8_t chargen[95 * 74];
+	struct inetd_ctx inetd;      /* ustack-inetd's services (tag: svc index) */
+	uint8_t *scratch;            /* NC_BUF bytes for ustack-nc's reads */
 	struct ustack *st;
 	struct frames in, out, exp;
 	ustack_time_t end_at;
@@ -124,7 +115,8 @@ int set_text(struct replay *r, struct svc *sv, const char *s);
 ustack_time_t tresolve(const struct tspec *t, ustack_time_t base,
 		       ustack_time_t dflt);
 
-/* services.c: ustack-inetd's and ustack-nc's calls, driven by hand */
+/* services.c: ustack-inetd's and ustack-nc's calls, driven by hand;
+ * svc_open_all sets up r->inetd, run() frees it after the stack */
 int svc_open_all(struct replay *r);
 void svc_pass(struct replay *r);
 ustack_time_t next_action(const struct replay *r, ustack_time_t now);

@@ -2,40 +2,41 @@
  * services.c - the programs a case runs, driven by hand through the public
  * socket API in the same order of calls as ustack-inetd (apps/inetd.c) and
  * ustack-nc (apps/nc.c), so a replayed stack sees what the live one saw.
+ * The inetd services are ustack-inetd's own code (apps/lib/inetd_svc.c);
+ * here are its loop turn, tcp-hold and a model of ustack-nc.
  * Part of ustack-replay (replay.h); touches the stack only through <ustack/socket.h>.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/app.h"
 #include "replay.h"
 
 static const char default_daytime[] = "Thursday, January 01, 1970 00:00:00-UTC\r\n";
 
-static int sock_open(struct replay *r, int type, uint16_t port, int backlog)
+/* A daytime service's line from case.conf (tag: the service's index). */
+static uint8_t *daytime_text(void *arg, int tag, uint32_t *len)
 {
-	struct sockaddr_in sin;
-	int one = 1, sd, e;
+	const struct svc *s = &((struct replay *)arg)->svc[tag];
+	uint8_t *b = malloc(s->dlen + 1);
 
-	sd = ustack_socket(r->st, AF_INET, type | SOCK_NONBLOCK, 0);
-	if (sd < 0)
-		return sd;
-	ustack_setsockopt(r->st, sd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	e = ustack_bind(r->st, sd, (struct sockaddr *)&sin, sizeof(sin));
-	if (e == 0 && type == SOCK_STREAM)
-		e = ustack_listen(r->st, sd, backlog);
-	if (e < 0) {
-		ustack_close(r->st, sd);
-		return e;
+	if (b) {
+		memcpy(b, s->data, s->dlen);
+		*len = (uint32_t)s->dlen;
 	}
-	return sd;
+	return b;
 }
 
 int svc_open_all(struct replay *r)
 {
+	if (inetd_init(&r->inetd, MAX_CONNS) < 0) {
+		fprintf(stderr, "ustack-replay: out of memory\n");
+		return -1;
+	}
+	r->inetd.st = r->st;
+	r->inetd.daytime = daytime_text;
+	r->inetd.arg = r;
 	for (int i = 0; i < r->nsvc; i++) {
 		struct svc *s = &r->svc[i];
 		int udp = s->kind == SVC_UDP_ECHO || s->kind == SVC_UDP_DISCARD;
@@ -44,8 +45,9 @@ int svc_open_all(struct replay *r)
 			s->sd = ustack_socket(r->st, AF_INET,
 					      SOCK_STREAM | SOCK_NONBLOCK, 0);
 		else
-			s->sd = sock_open(r, udp ? SOCK_DGRAM : SOCK_STREAM,
-					  s->port, s->kind == SVC_NC_LISTEN ? 1 : 511);
+			s->sd = app_server_socket(r->st, udp ? SOCK_DGRAM : SOCK_STREAM,
+						  s->port,
+						  s->kind == SVC_NC_LISTEN ? 1 : 511);
 		if (s->sd < 0) {
 			fprintf(stderr, "ustack-replay: service %d (port %u): %s\n",
 				i + 1, s->port, ustack_strerror(s->sd));
@@ -58,184 +60,25 @@ int svc_open_all(struct replay *r)
 	return 0;
 }
 
-static void conn_close(struct replay *r, struct conn *c)
+/* The inetd service a TCP kind runs; tcp-hold is discard, held until its
+ * read-at. */
+static enum inetd_svc tcp_service(enum svc_kind kind)
 {
-	ustack_close(r->st, c->sd);
-	free(c->buf);
-	memset(c, 0, sizeof(*c));
-	c->sd = -1;
-}
-
-/* ustack-inetd's flush_buf: 1 all sent, 0 would block, -1 error. */
-static int flush_buf(struct replay *r, struct conn *c)
-{
-	while (c->off < c->len) {
-		ssize_t n = ustack_send(r->st, c->sd, c->buf + c->off,
-					c->len - c->off, MSG_DONTWAIT);
-
-		if (n == -EAGAIN)
-			return 0;
-		if (n < 0)
-			return -1;
-		c->off += (uint32_t)n;
+	switch (kind) {
+	case SVC_TCP_ECHO:
+		return INETD_ECHO;
+	case SVC_TCP_DAYTIME:
+		return INETD_DAYTIME;
+	case SVC_TCP_CHARGEN:
+		return INETD_CHARGEN;
+	default:
+		return INETD_DISCARD;
 	}
-	c->off = c->len = 0;
-	return 1;
-}
-
-/* ustack-inetd's do_echo. */
-static int do_echo(struct replay *r, struct conn *c)
-{
-	for (int round = 0; round < INETD_ROUNDS; round++) {
-		int progress = 0;
-		ssize_t n;
-
-		if (flush_buf(r, c) < 0)
-			return -1;
-		if (c->off > 0 && c->len == ECHO_BUF) {
-			memmove(c->buf, c->buf + c->off, c->len - c->off);
-			c->len -= c->off;
-			c->off = 0;
-		}
-		if (!c->rd_eof && c->len < ECHO_BUF) {
-			n = ustack_recv(r->st, c->sd, c->buf + c->len,
-					ECHO_BUF - c->len, MSG_DONTWAIT);
-			if (n == 0)
-				c->rd_eof = 1;
-			else if (n > 0)
-				c->len += (uint32_t)n, progress = 1;
-			else if (n != -EAGAIN)
-				return -1;
-		}
-		if (c->rd_eof && c->len == c->off)
-			return -1;
-		if (!progress)
-			break;
-	}
-	return 0;
-}
-
-/* ustack-inetd's do_discard (65536-byte reads). */
-static int do_discard(struct replay *r, struct conn *c)
-{
-	for (int round = 0; round < INETD_ROUNDS; round++) {
-		ssize_t n = ustack_recv(r->st, c->sd, r->scratch, 65536,
-					MSG_DONTWAIT);
-
-		if (n == -EAGAIN)
-			return 0;
-		if (n <= 0)
-			return -1;
-	}
-	return 0;
-}
-
-static int do_chargen(struct replay *r, struct conn *c)
-{
-	const uint32_t total = sizeof(r->chargen);
-
-	for (int round = 0; round < INETD_ROUNDS; round++) {
-		ssize_t n = ustack_send(r->st, c->sd, r->chargen + c->pos,
-					total - c->pos, MSG_DONTWAIT);
-
-		if (n == -EAGAIN)
-			break;
-		if (n < 0)
-			return -1;
-		c->pos = (c->pos + (uint32_t)n) % total;
-	}
-	return do_discard(r, c);
 }
 
 static int hold_reading(const struct replay *r, const struct svc *s)
 {
 	return s->read_at.set && ustack_now(r->st) >= s->read_at.v;
-}
-
-static int conn_io(struct replay *r, struct conn *c)
-{
-	switch (c->svc->kind) {
-	case SVC_TCP_ECHO:
-		return do_echo(r, c);
-	case SVC_TCP_DISCARD:
-		return do_discard(r, c);
-	case SVC_TCP_CHARGEN:
-		return do_chargen(r, c);
-	case SVC_TCP_DAYTIME:
-		return flush_buf(r, c) == 0 ? 0 : -1;
-	case SVC_TCP_HOLD:
-		return hold_reading(r, c->svc) ? do_discard(r, c) : 0;
-	default:
-		return -1;
-	}
-}
-
-static short conn_events(const struct replay *r, const struct conn *c)
-{
-	switch (c->svc->kind) {
-	case SVC_TCP_ECHO:
-		return (short)((c->len > c->off ? POLLOUT : 0) |
-			       (!c->rd_eof && c->len < ECHO_BUF ? POLLIN : 0));
-	case SVC_TCP_DISCARD:
-		return POLLIN;
-	case SVC_TCP_CHARGEN:
-		return POLLIN | POLLOUT;
-	case SVC_TCP_HOLD:
-		return hold_reading(r, c->svc) ? POLLIN : 0;
-	default:
-		return POLLOUT;
-	}
-}
-
-/* ustack-inetd's do_accept + conn_start. */
-static void do_accept(struct replay *r, struct svc *s)
-{
-	for (int k = 0; k < 64; k++) {
-		struct sockaddr_in sin;
-		socklen_t slen = sizeof(sin);
-		struct conn *c = NULL;
-		int sd = ustack_accept(r->st, s->sd, (struct sockaddr *)&sin, &slen);
-
-		if (sd < 0)
-			return;
-		ustack_set_nonblock(r->st, sd, 1);
-		for (int i = 0; i < MAX_CONNS && !c; i++)
-			if (r->conns[i].sd < 0)
-				c = &r->conns[i];
-		if (!c) {
-			ustack_close(r->st, sd);
-			continue;
-		}
-		c->sd = sd;
-		c->svc = s;
-		if (s->kind == SVC_TCP_ECHO)
-			c->buf = malloc(ECHO_BUF);
-		else if (s->kind == SVC_TCP_DAYTIME && (c->buf = malloc(s->dlen + 1)))
-			memcpy(c->buf, s->data, s->dlen), c->len = (uint32_t)s->dlen;
-		if ((s->kind == SVC_TCP_ECHO || s->kind == SVC_TCP_DAYTIME) &&
-		    !c->buf)
-			conn_close(r, c);
-		else if (conn_io(r, c) < 0)
-			conn_close(r, c);
-	}
-}
-
-/* ustack-inetd's do_udp. */
-static void do_udp(struct replay *r, struct svc *s)
-{
-	for (int k = 0; k < 64; k++) {
-		struct sockaddr_in sin;
-		socklen_t slen = sizeof(sin);
-		ssize_t n = ustack_recvfrom(r->st, s->sd, r->scratch, 65536,
-					    MSG_DONTWAIT, (struct sockaddr *)&sin,
-					    &slen);
-
-		if (n < 0)
-			return;
-		if (s->kind == SVC_UDP_ECHO)
-			ustack_sendto(r->st, s->sd, r->scratch, (size_t)n,
-				      MSG_DONTWAIT, (struct sockaddr *)&sin, slen);
-	}
 }
 
 /* One ustack-inetd loop turn over the server services: 1 if anything
@@ -254,15 +97,7 @@ static int inetd_pass(struct replay *r)
 		pfd[n] = (struct ustack_pollfd){.sd = s->sd, .events = POLLIN};
 		map[n++] = -1 - i;
 	}
-	for (int i = 0; i < MAX_CONNS; i++) {
-		struct conn *c = &r->conns[i];
-
-		if (c->sd < 0 || !conn_events(r, c))
-			continue;
-		pfd[n] = (struct ustack_pollfd){.sd = c->sd,
-						.events = conn_events(r, c)};
-		map[n++] = i;
-	}
+	n = inetd_poll_conns(&r->inetd, pfd, map, n);
 	if (!n || ustack_poll(r->st, pfd, n, 0) <= 0)
 		return 0;
 	for (unsigned k = 0; k < n; k++) {
@@ -271,49 +106,41 @@ static int inetd_pass(struct replay *r)
 		if (!pfd[k].revents)
 			continue;
 		if (map[k] >= 0) {
-			struct conn *c = &r->conns[map[k]];
-
-			if (c->sd >= 0 && conn_io(r, c) < 0)
-				conn_close(r, c);
+			inetd_conn_ready(&r->inetd, (uint32_t)map[k]);
 			continue;
 		}
 		s = &r->svc[-1 - map[k]];
 		if (s->kind == SVC_UDP_ECHO || s->kind == SVC_UDP_DISCARD)
-			do_udp(r, s);
+			inetd_udp(&r->inetd, s->sd, s->kind == SVC_UDP_ECHO);
 		else
-			do_accept(r, s);
+			inetd_accept(&r->inetd, s->sd, tcp_service(s->kind),
+				     -1 - map[k], s->kind == SVC_TCP_HOLD &&
+				     !hold_reading(r, s));
 	}
 	return 1;
 }
 
-/* tcp-hold close-at: close that service's connections once. */
-static void hold_close(struct replay *r, struct svc *s)
+/* tcp-hold: its connections read from read-at on (held before); at
+ * close-at they are closed, once. */
+static void hold_step(struct replay *r, struct svc *s)
 {
-	if (!s->close_at.set || ustack_now(r->st) < s->close_at.v)
-		return;
-	for (int i = 0; i < MAX_CONNS; i++)
-		if (r->conns[i].sd >= 0 && r->conns[i].svc == s)
-			conn_close(r, &r->conns[i]);
-	s->close_at.set = 0;
+	int closing = s->close_at.set && ustack_now(r->st) >= s->close_at.v;
+
+	for (uint32_t i = 0; i < r->inetd.max_conns; i++) {
+		struct inetd_conn *c = &r->inetd.conns[i];
+
+		if (c->sd < 0 || &r->svc[c->tag] != s)
+			continue;
+		if (closing)
+			inetd_conn_close(&r->inetd, c);
+		else
+			c->held = !hold_reading(r, s);
+	}
+	if (closing)
+		s->close_at.set = 0;
 }
 
 /* ---- ustack-nc, call for call (apps/nc.c) ------------------------------ */
-
-/* app_linger's test: no TCP connection left outside LISTEN/TIME_WAIT. */
-static int tcp_settled(struct ustack *st)
-{
-	struct ustack_conn_info v[64];
-	int n = ustack_conn_list(st, v, 64);
-
-	if (n > 64)
-		return 0;
-	for (int i = 0; i < n; i++)
-		if (v[i].proto == IPPROTO_TCP && v[i].state != USTACK_TCP_LISTEN &&
-		    v[i].state != USTACK_TCP_TIME_WAIT &&
-		    v[i].state != USTACK_TCP_CLOSED)
-			return 0;
-	return 1;
-}
 
 /* The program is gone: the stack is destroyed now, nothing more runs. */
 static void nc_exit(struct replay *r, struct svc *s)
@@ -400,7 +227,7 @@ static int nc_copy(struct replay *r, struct svc *s)
 		ustack_close(r->st, s->sd);
 		s->nc = NC_LINGER;
 		s->deadline = ustack_now(r->st) + NC_LINGER_US;
-		if (tcp_settled(r->st))
+		if (app_tcp_settled(r->st))
 			nc_exit(r, s);
 	}
 	return 1;
@@ -464,7 +291,7 @@ static int nc_step(struct replay *r, struct svc *s)
 	case NC_COPY:
 		return nc_copy(r, s);
 	case NC_LINGER:
-		if (tcp_settled(r->st) || now >= s->deadline)
+		if (app_tcp_settled(r->st) || now >= s->deadline)
 			nc_exit(r, s);
 		return 0;
 	default:
@@ -480,7 +307,7 @@ void svc_pass(struct replay *r)
 
 		for (int i = 0; i < r->nsvc; i++)
 			if (r->svc[i].kind == SVC_TCP_HOLD)
-				hold_close(r, &r->svc[i]);
+				hold_step(r, &r->svc[i]);
 		busy |= inetd_pass(r);
 		for (int i = 0; i < r->nsvc && !r->exited; i++)
 			if (r->svc[i].kind >= SVC_NC_CONNECT)
