@@ -29,28 +29,17 @@
  */
 #include <errno.h>
 #include <pcap/pcap.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <ustack/dev.h>
 
+#include "drv.h"
+
 /* tcpdump's MAXIMUM_SNAPLEN: room for 64 KiB frames and more. */
 #define TEE_SNAPLEN 262144u
 #define TEE_FLUSH_US USTACK_SEC(1)
-
-__attribute__((format(printf, 3, 4)))
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- tee ----------------------------------------------------------------- */
 
@@ -190,7 +179,7 @@ int ustack_pcap_tee(struct ustack_dev **out, struct ustack_dev *lower,
 
 	*out = NULL;
 	if (!lower || !path || !*path) {
-		set_err(err, errlen, "pcap tee: no device or no file name");
+		drv_set_err(err, errlen, "pcap tee: no device or no file name");
 		return -EINVAL;
 	}
 	if ((t = calloc(1, sizeof(*t))) == NULL)
@@ -204,7 +193,7 @@ int ustack_pcap_tee(struct ustack_dev **out, struct ustack_dev *lower,
 	t->dumper = pcap_dump_open(t->dead, path);
 	if (!t->dumper) {
 		e = errno ? errno : EIO;
-		set_err(err, errlen, "cannot write capture: %s",
+		drv_set_err(err, errlen, "cannot write capture: %s",
 			pcap_geterr(t->dead));
 		pcap_close(t->dead);
 		free(t);
@@ -363,15 +352,15 @@ static int src_open(pcap_t **out, const char *path, char *err, size_t errlen)
 	*out = NULL;
 	if (!fp) {
 		e = errno;
-		set_err(err, errlen, "%s: %s", path, strerror(e));
+		drv_set_err(err, errlen, "%s: %s", path, strerror(e));
 		return -e;
 	}
 	*out = pcap_fopen_offline_with_tstamp_precision(
 		fp, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
 	if (!*out) {
 		fclose(fp);
-		set_err(err, errlen, "%s: not a capture libpcap can read (%s)",
-			path, ebuf);
+		drv_set_err(err, errlen, "%s: not a capture libpcap can "
+			    "read (%s)", path, ebuf);
 		return -EINVAL;
 	}
 	return 0;
@@ -387,7 +376,7 @@ int ustack_pcap_source(struct ustack_dev **out, const char *path,
 
 	*out = NULL;
 	if (!path) {
-		set_err(err, errlen, "pcap source: no file name");
+		drv_set_err(err, errlen, "pcap source: no file name");
 		return -EINVAL;
 	}
 	if ((r = src_open(&p, path, err, errlen)) < 0)
@@ -397,7 +386,7 @@ int ustack_pcap_source(struct ustack_dev **out, const char *path,
 		char what[64];
 
 		snprintf(what, sizeof(what), "%s (%d)", name ? name : "?", lt);
-		set_err(err, errlen,
+		drv_set_err(err, errlen,
 			"%s: link type %s is not Ethernet (EN10MB); only "
 			"Ethernet captures can be fed to the stack", path, what);
 		pcap_close(p);

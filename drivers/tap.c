@@ -47,7 +47,6 @@
 #include <linux/virtio_net.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +57,8 @@
 
 #include <ustack/dev.h>
 
+#include "drv.h"
+
 #define TUN_PATH "/dev/net/tun"
 
 struct tap_dev {
@@ -67,18 +68,6 @@ struct tap_dev {
 };
 
 #define TAP_VNET_HDR_LEN ((int)sizeof(struct virtio_net_hdr))
-
-__attribute__((format(printf, 3, 4)))
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* One write of iov (a frame, behind its virtio header if any). */
 static int tap_writev(struct tap_dev *t, const struct iovec *iov, int n)
@@ -94,21 +83,7 @@ static int tap_writev(struct tap_dev *t, const struct iovec *iov, int n)
 	return 0;
 }
 
-static int tap_transmit(struct ustack_dev *d, const void *frame, size_t len,
-			ustack_time_t now)
-{
-	struct tap_dev *t = (struct tap_dev *)d;
-	struct virtio_net_hdr vh;
-	struct iovec iov[2] = {
-		{.iov_base = &vh, .iov_len = sizeof(vh)},
-		{.iov_base = (void *)frame, .iov_len = len},
-	};
-
-	(void)now;
-	memset(&vh, 0, sizeof(vh));
-	return t->vnet ? tap_writev(t, iov, 2) : tap_writev(t, iov + 1, 1);
-}
-
+/* Without IFF_VNET_HDR the frame alone (m is then all zero). */
 static int tap_transmit_meta(struct ustack_dev *d, const void *frame,
 			     size_t len, const struct ustack_frame_meta *m,
 			     ustack_time_t now)
@@ -132,7 +107,16 @@ static int tap_transmit_meta(struct ustack_dev *d, const void *frame,
 		vh.gso_size = m->gso_size;
 		vh.hdr_len = m->hdr_len;
 	}
-	return tap_writev(t, iov, 2);
+	return t->vnet ? tap_writev(t, iov, 2) : tap_writev(t, iov + 1, 1);
+}
+
+/* A plain frame: a zero virtio header, if any. */
+static int tap_transmit(struct ustack_dev *d, const void *frame, size_t len,
+			ustack_time_t now)
+{
+	static const struct ustack_frame_meta none;
+
+	return tap_transmit_meta(d, frame, len, &none, now);
 }
 
 /* readv into [header,] buf and one scratch byte past it. Returns the
@@ -240,12 +224,12 @@ static int tap_name_ok(const char *name, char *err, size_t errlen)
 	size_t i, n = name ? strlen(name) : 0;
 
 	if (n == 0) {
-		set_err(err, errlen, "no TAP device name given");
+		drv_set_err(err, errlen, "no TAP device name given");
 		return 0;
 	}
 	if (n >= IFNAMSIZ) {
-		set_err(err, errlen, "%.64s: device name too long (at most %d "
-			"characters)", name, IFNAMSIZ - 1);
+		drv_set_err(err, errlen, "%.64s: device name too long (at "
+			    "most %d characters)", name, IFNAMSIZ - 1);
 		return 0;
 	}
 	for (i = 0; i < n; i++) {
@@ -254,8 +238,8 @@ static int tap_name_ok(const char *name, char *err, size_t errlen)
 			break;
 	}
 	if (i < n || !strcmp(name, ".") || !strcmp(name, "..")) {
-		set_err(err, errlen, "\"%s\": not a valid device name (no '/', "
-			"':' or spaces; not '.' or '..')", name);
+		drv_set_err(err, errlen, "\"%s\": not a valid device name "
+			    "(no '/', ':' or spaces; not '.' or '..')", name);
 		return 0;
 	}
 	return 1;
@@ -264,7 +248,7 @@ static int tap_name_ok(const char *name, char *err, size_t errlen)
 static void perm_hint(char *err, size_t errlen, const char *what,
 		      const char *name, int e)
 {
-	set_err(err, errlen, "%s: %s; needs CAP_NET_ADMIN: run as root or "
+	drv_set_err(err, errlen, "%s: %s; needs CAP_NET_ADMIN: run as root or "
 		"create a persistent device with `ip tuntap add dev %s mode "
 		"tap user $USER`", what, strerror(e), name);
 }
@@ -282,10 +266,11 @@ static int tap_attach(const char *name, int existed, int vnet, char *actual,
 		if (e == EPERM || e == EACCES)
 			perm_hint(err, errlen, TUN_PATH, name, e);
 		else if (e == ENOENT || e == ENODEV || e == ENXIO)
-			set_err(err, errlen, "%s: %s; load the tun module "
+			drv_set_err(err, errlen, "%s: %s; load the tun module "
 				"(modprobe tun)", TUN_PATH, strerror(e));
 		else
-			set_err(err, errlen, "%s: %s", TUN_PATH, strerror(e));
+			drv_set_err(err, errlen, "%s: %s", TUN_PATH,
+				    strerror(e));
 		return -e;
 	}
 	memset(&ifr, 0, sizeof(ifr));
@@ -297,16 +282,16 @@ static int tap_attach(const char *name, int existed, int vnet, char *actual,
 		if (e == EPERM || e == EACCES)
 			perm_hint(err, errlen, name, name, e);
 		else if (e == EBUSY)
-			set_err(err, errlen, "%s is in use by another process",
-				name);
+			drv_set_err(err, errlen, "%s is in use by another "
+				    "process", name);
 		else if (e == EINVAL && existed)
-			set_err(err, errlen, "%s exists and is not a TAP device "
-				"this process can attach to (a TUN device, "
-				"another kind of interface, or made with "
-				"multi_queue)", name);
+			drv_set_err(err, errlen, "%s exists and is not a TAP "
+				    "device this process can attach to (a TUN "
+				    "device, another kind of interface, or made "
+				    "with multi_queue)", name);
 		else
-			set_err(err, errlen, "%s: cannot create TAP device: %s",
-				name, strerror(e));
+			drv_set_err(err, errlen, "%s: cannot create TAP "
+				    "device: %s", name, strerror(e));
 		return -e;
 	}
 	memcpy(actual, ifr.ifr_name, IFNAMSIZ);
@@ -325,7 +310,7 @@ static int if_ioctl(int sk, unsigned long req, struct ifreq *ifr,
 	if (e == EPERM || e == EACCES)
 		perm_hint(err, errlen, what, ifr->ifr_name, e);
 	else
-		set_err(err, errlen, "%s: %s", what, strerror(e));
+		drv_set_err(err, errlen, "%s: %s", what, strerror(e));
 	return -e;
 }
 
@@ -414,7 +399,7 @@ static int tap_host_setup(struct tap_dev *t, const struct ustack_tap_config *c,
 	if ((sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
 		int e = errno;
 
-		set_err(err, errlen, "socket(AF_INET): %s", strerror(e));
+		drv_set_err(err, errlen, "socket(AF_INET): %s", strerror(e));
 		return -e;
 	}
 	memset(&ifr, 0, sizeof(ifr));
@@ -453,8 +438,8 @@ static int tap_offload_setup(struct tap_dev *t, char *err, size_t errlen)
 	}
 	if (ioctl(t->fd, TUNSETVNETHDRSZ, &sz) < 0) {
 		e = errno;
-		set_err(err, errlen, "%s: TUNSETVNETHDRSZ: %s", t->base.name,
-			strerror(e));
+		drv_set_err(err, errlen, "%s: TUNSETVNETHDRSZ: %s",
+			    t->base.name, strerror(e));
 		return -e;
 	}
 	t->base.ops = &tap_vnet_ops;
@@ -479,13 +464,13 @@ int ustack_tap_open(struct ustack_dev **out, const struct ustack_tap_config *cfg
 		return -EINVAL;
 	if (cfg->offload < USTACK_TAP_OFFLOAD_AUTO ||
 	    cfg->offload > USTACK_TAP_OFFLOAD_OFF) {
-		set_err(err, errlen, "%s: bad offload setting %d", cfg->name,
-			cfg->offload);
+		drv_set_err(err, errlen, "%s: bad offload setting %d",
+			    cfg->name, cfg->offload);
 		return -EINVAL;
 	}
 	if (cfg->host_addr && cfg->host_prefix_len > 32) {
-		set_err(err, errlen, "%s: bad host prefix length %u", cfg->name,
-			cfg->host_prefix_len);
+		drv_set_err(err, errlen, "%s: bad host prefix length %u",
+			    cfg->name, cfg->host_prefix_len);
 		return -EINVAL;
 	}
 	existed = !strchr(cfg->name, '%') && if_nametoindex(cfg->name) != 0;
