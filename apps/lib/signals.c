@@ -21,15 +21,11 @@ static volatile sig_atomic_t stop_requested;
 static int sig_pipe[2] = {-1, -1};
 static struct ustack *volatile sig_stack;
 
-static void on_signal(int sig)
+/* Async-signal-safe: a flag, a byte to the pipe, an eventfd write. */
+static void stop_now(void)
 {
-	int saved = errno;
 	struct ustack *st = sig_stack;
 
-	if (stop_requested) {
-		/* Second Ctrl-C: the user wants out now. */
-		_exit(128 + sig);
-	}
 	stop_requested = 1;
 	if (sig_pipe[1] >= 0) {
 		ssize_t n = write(sig_pipe[1], "x", 1);
@@ -37,6 +33,17 @@ static void on_signal(int sig)
 	}
 	if (st)
 		ustack_wakeup(st);
+}
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+
+	if (stop_requested) {
+		/* Second Ctrl-C: the user wants out now. */
+		_exit(128 + sig);
+	}
+	stop_now();
 	errno = saved;
 }
 
@@ -73,15 +80,6 @@ int app_stopping(void)
 
 void app_request_stop(void)
 {
-	struct ustack *st = sig_stack;
-
-	if (stop_requested)
-		return;
-	stop_requested = 1;
-	if (sig_pipe[1] >= 0) {
-		ssize_t n = write(sig_pipe[1], "x", 1);
-		(void)n;
-	}
-	if (st)
-		ustack_wakeup(st);
+	if (!stop_requested)
+		stop_now();
 }
