@@ -64,16 +64,27 @@ int tcp_ring_reserve(struct tcp_ring *r, uint32_t need, uint32_t bound)
 	return 0;
 }
 
-void tcp_ring_write(struct tcp_ring *r, uint32_t off, const void *src,
-		    uint32_t n)
+/* Where byte off of the ring is, and how many of the n bytes from there
+ * lie before the end of the buffer (*first; the rest wrap to buf[0]). */
+static uint32_t ring_span(const struct tcp_ring *r, uint32_t off, uint32_t n,
+			  uint32_t *first)
 {
-	uint32_t pos, first;
+	uint32_t pos;
 
 	USTACK_ASSERT(off + n <= r->size);
 	pos = r->head + off;
 	if (pos >= r->size)
 		pos -= r->size;
-	first = r->size - pos < n ? r->size - pos : n;
+	*first = r->size - pos < n ? r->size - pos : n;
+	return pos;
+}
+
+void tcp_ring_write(struct tcp_ring *r, uint32_t off, const void *src,
+		    uint32_t n)
+{
+	uint32_t first;
+	uint32_t pos = ring_span(r, off, n, &first);
+
 	memcpy(r->buf + pos, src, first);
 	memcpy(r->buf, (const uint8_t *)src + first, n - first);
 }
@@ -81,13 +92,9 @@ void tcp_ring_write(struct tcp_ring *r, uint32_t off, const void *src,
 void tcp_ring_read(const struct tcp_ring *r, uint32_t off, void *dst,
 		   uint32_t n)
 {
-	uint32_t pos, first;
+	uint32_t first;
+	uint32_t pos = ring_span(r, off, n, &first);
 
-	USTACK_ASSERT(off + n <= r->size);
-	pos = r->head + off;
-	if (pos >= r->size)
-		pos -= r->size;
-	first = r->size - pos < n ? r->size - pos : n;
 	memcpy(dst, r->buf + pos, first);
 	memcpy((uint8_t *)dst + first, r->buf, n - first);
 }
