@@ -1,10 +1,13 @@
 #!/bin/bash
 # ustack-inetd's TCP discard (9), chargen (19) and daytime (13) against the
-# kernel, in the network namespace that lib.sh's setup makes (ip netns
-# add): discard reads everything and closes after the client's FIN without
+# kernel: discard reads everything and closes after the client's FIN without
 # sending a byte; chargen sends the RFC 864 rotating pattern (line i: 72
 # characters from ' ' + i, CRLF) for as long as the client reads; daytime
 # sends one CRLF-ended line, then closes. (echo: test_tcp_echo_bulk.)
+# Network namespace: setup (lib.sh) creates one for this test with
+# `ip netns add` and its EXIT trap deletes it; the ustack program and the
+# kernel-side tools here run inside it (start_app, nsx, py, bg_ns and
+# ping_once wrap `ip netns exec "$NS"`; `ip -n "$NS"` for ip itself).
 . "$(dirname "$0")/lib.sh"
 require_root
 require_bin inetd stat
@@ -48,7 +51,7 @@ while len(got) < want:
     b = c.recv(65536)
     assert b, "chargen closed after %d bytes" % len(got)
     got += b
-full = pattern * (want // len(pattern) + 2)
+full = pattern * (len(got) // len(pattern) + 1)
 assert got == full[:len(got)], "chargen: pattern differs at byte %d" % next(
     i for i in range(len(got)) if got[i] != full[i])
 c.close()
