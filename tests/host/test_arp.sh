@@ -1,6 +1,10 @@
 #!/bin/bash
 # ARP both ways: the kernel learns the stack's MAC (ip neigh), and the
 # stack's cache (read over the control socket) holds the kernel side's MAC.
+# Network namespace: setup (lib.sh) creates one for this test with
+# `ip netns add` and its EXIT trap deletes it; the ustack program and the
+# kernel-side tools here run inside it (start_app, nsx, py, bg_ns and
+# ping_once wrap `ip netns exec "$NS"`; `ip -n "$NS"` for ip itself).
 . "$(dirname "$0")/lib.sh"
 require_root
 require_bin inetd stat

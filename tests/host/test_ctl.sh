@@ -3,6 +3,10 @@
 # the counters, an unknown command is an error (exit 1), many clients at
 # once all get answers, a client that never sends its line does not stall
 # the stack, and a socket file left by a killed program is taken over.
+# Network namespace: setup (lib.sh) creates one for this test with
+# `ip netns add` and its EXIT trap deletes it; the ustack program and the
+# kernel-side tools here run inside it (start_app, nsx, py, bg_ns and
+# ping_once wrap `ip netns exec "$NS"`; `ip -n "$NS"` for ip itself).
 . "$(dirname "$0")/lib.sh"
 require_root
 require_bin inetd stat

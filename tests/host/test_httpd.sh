@@ -3,6 +3,10 @@
 # pages, /bytes?n=N throughput checked byte for byte, keep-alive, HEAD, 404,
 # 405, 50 clients at once, and a clean stop on SIGTERM with a client still
 # connected.
+# Network namespace: setup (lib.sh) creates one for this test with
+# `ip netns add` and its EXIT trap deletes it; the ustack program and the
+# kernel-side tools here run inside it (start_app, nsx, py, bg_ns and
+# ping_once wrap `ip netns exec "$NS"`; `ip -n "$NS"` for ip itself).
 . "$(dirname "$0")/lib.sh"
 require_root
 require_cmd curl

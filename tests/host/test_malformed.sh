@@ -2,6 +2,10 @@
 # Malformed and hostile frames, sent raw from the kernel side (scapy over
 # AF_PACKET on tap0): each is a counted drop answered by nothing, and the
 # stack stays alive (the next ping answers). Then 3000 random frames.
+# Network namespace: setup (lib.sh) creates one for this test with
+# `ip netns add` and its EXIT trap deletes it; the ustack program and the
+# kernel-side tools here run inside it (start_app, nsx, py, bg_ns and
+# ping_once wrap `ip netns exec "$NS"`; `ip -n "$NS"` for ip itself).
 . "$(dirname "$0")/lib.sh"
 require_root
 require_scapy

@@ -3,6 +3,10 @@
 # and tcpdump (and tshark, if installed) read the expected frames: the
 # gratuitous ARP, ARP request/reply, ICMP echo request/reply pairs, UDP
 # both ways.
+# Network namespace: setup (lib.sh) creates one for this test with
+# `ip netns add` and its EXIT trap deletes it; the ustack program and the
+# kernel-side tools here run inside it (start_app, nsx, py, bg_ns and
+# ping_once wrap `ip netns exec "$NS"`; `ip -n "$NS"` for ip itself).
 . "$(dirname "$0")/lib.sh"
 require_root
 require_cmd tcpdump ping

@@ -1,6 +1,10 @@
 #!/bin/bash
 # A burst of 1000 pings (ping -f: the next request as soon as a reply
 # comes, at least every 10 ms) loses nothing.
+# Network namespace: setup (lib.sh) creates one for this test with
+# `ip netns add` and its EXIT trap deletes it; the ustack program and the
+# kernel-side tools here run inside it (start_app, nsx, py, bg_ns and
+# ping_once wrap `ip netns exec "$NS"`; `ip -n "$NS"` for ip itself).
 . "$(dirname "$0")/lib.sh"
 require_root
 require_cmd ping

@@ -2,6 +2,10 @@
 # Kernel pings the stack with small, 1472-byte (largest unfragmented at MTU
 # 1500), 4000 and 20000-byte payloads (fragmented both ways): every reply
 # comes back whole, and the stack counted reassemblies and fragments sent.
+# Network namespace: setup (lib.sh) creates one for this test with
+# `ip netns add` and its EXIT trap deletes it; the ustack program and the
+# kernel-side tools here run inside it (start_app, nsx, py, bg_ns and
+# ping_once wrap `ip netns exec "$NS"`; `ip -n "$NS"` for ip itself).
 . "$(dirname "$0")/lib.sh"
 require_root
 require_cmd ping

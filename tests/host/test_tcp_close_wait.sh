@@ -4,6 +4,10 @@
 # ustack-nc -K (stdin a FIFO we hold open) sits in CLOSE_WAIT; once we
 # write "bye" and close the FIFO, ustack-nc sends it, closes, and the client
 # reads "bye" and the end of the stream.
+# Network namespace: setup (lib.sh) creates one for this test with
+# `ip netns add` and its EXIT trap deletes it; the ustack program and the
+# kernel-side tools here run inside it (start_app, nsx, py, bg_ns and
+# ping_once wrap `ip netns exec "$NS"`; `ip -n "$NS"` for ip itself).
 . "$(dirname "$0")/lib.sh"
 require_root
 require_cmd ss

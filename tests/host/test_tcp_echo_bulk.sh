@@ -2,6 +2,10 @@
 # 100 MB through ustack-inetd's TCP echo (port 7): a kernel client sends
 # while it reads the echo back, half-closes, and reads until the server
 # closes; sha256 of what went out and what came back agree.
+# Network namespace: setup (lib.sh) creates one for this test with
+# `ip netns add` and its EXIT trap deletes it; the ustack program and the
+# kernel-side tools here run inside it (start_app, nsx, py, bg_ns and
+# ping_once wrap `ip netns exec "$NS"`; `ip -n "$NS"` for ip itself).
 . "$(dirname "$0")/lib.sh"
 require_root
 require_bin inetd stat

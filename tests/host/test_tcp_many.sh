@@ -2,6 +2,10 @@
 # 1000 concurrent TCP connections to ustack-inetd's echo: all open at once
 # (the stack's table shows them ESTABLISHED), each echoes its own message,
 # then all close.
+# Network namespace: setup (lib.sh) creates one for this test with
+# `ip netns add` and its EXIT trap deletes it; the ustack program and the
+# kernel-side tools here run inside it (start_app, nsx, py, bg_ns and
+# ping_once wrap `ip netns exec "$NS"`; `ip -n "$NS"` for ip itself).
 . "$(dirname "$0")/lib.sh"
 require_root
 require_bin inetd stat

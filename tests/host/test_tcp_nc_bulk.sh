@@ -3,6 +3,10 @@
 # as the peer, checked with sha256: kernel -> ustack (ustack-nc -l), then
 # ustack -> kernel (ustack-nc connects). Both ends finish by themselves:
 # half-close on end of input, exit when the peer has closed.
+# Network namespace: setup (lib.sh) creates one for this test with
+# `ip netns add` and its EXIT trap deletes it; the ustack program and the
+# kernel-side tools here run inside it (start_app, nsx, py, bg_ns and
+# ping_once wrap `ip netns exec "$NS"`; `ip -n "$NS"` for ip itself).
 . "$(dirname "$0")/lib.sh"
 require_root
 require_cmd nc sha256sum

@@ -2,6 +2,10 @@
 # RST for a closed port (RFC 9293 3.10.7.1): a kernel connect() to a port
 # nobody listens on gets ECONNREFUSED at once; and ustack-nc connecting to
 # a closed kernel port reports "Connection refused" and exits 1.
+# Network namespace: setup (lib.sh) creates one for this test with
+# `ip netns add` and its EXIT trap deletes it; the ustack program and the
+# kernel-side tools here run inside it (start_app, nsx, py, bg_ns and
+# ping_once wrap `ip netns exec "$NS"`; `ip -n "$NS"` for ip itself).
 . "$(dirname "$0")/lib.sh"
 require_root
 require_bin inetd nc stat

@@ -4,6 +4,10 @@
 # and its --trace log say so) and the kernel does not. echo (7) with the
 # kernel closing first: the kernel holds TIME_WAIT (ss -tan) and the stack
 # goes CLOSE_WAIT -> LAST_ACK -> gone.
+# Network namespace: setup (lib.sh) creates one for this test with
+# `ip netns add` and its EXIT trap deletes it; the ustack program and the
+# kernel-side tools here run inside it (start_app, nsx, py, bg_ns and
+# ping_once wrap `ip netns exec "$NS"`; `ip -n "$NS"` for ip itself).
 . "$(dirname "$0")/lib.sh"
 require_root
 require_cmd ss

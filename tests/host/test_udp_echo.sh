@@ -2,6 +2,10 @@
 # UDP echo (port 7) keeps datagram boundaries: back-to-back datagrams come
 # back one per recv with their own sizes and bytes, from 0 bytes up to
 # 65507 (fragmented both ways). Discard (port 9) answers nothing.
+# Network namespace: setup (lib.sh) creates one for this test with
+# `ip netns add` and its EXIT trap deletes it; the ustack program and the
+# kernel-side tools here run inside it (start_app, nsx, py, bg_ns and
+# ping_once wrap `ip netns exec "$NS"`; `ip -n "$NS"` for ip itself).
 . "$(dirname "$0")/lib.sh"
 require_root
 require_bin inetd stat

@@ -2,6 +2,9 @@
 # Every app: --help prints the usage (with the whole common option set) on
 # stdout and exits 0, --version exits 0, a bad option or value exits 2 with
 # a usage message on stderr. Needs no root.
+# No network namespace and no device: every run here ends at option
+# parsing (--help, --version, or a usage error whose exit 2 is asserted),
+# before any device is opened, so nothing reaches a network.
 . "$(dirname "$0")/lib.sh"
 require_bin inetd ping nc httpd stat
 

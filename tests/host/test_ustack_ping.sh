@@ -2,6 +2,10 @@
 # ustack-ping: the stack pings the kernel side through an ICMP echo socket.
 # Ping-like lines and summary, fragmented sizes, exit 0 with replies, 1
 # with none (an address nobody has), 2 on a usage error.
+# Network namespace: setup (lib.sh) creates one for this test with
+# `ip netns add` and its EXIT trap deletes it; the ustack program and the
+# kernel-side tools here run inside it (start_app, nsx, py, bg_ns and
+# ping_once wrap `ip netns exec "$NS"`; `ip -n "$NS"` for ip itself).
 . "$(dirname "$0")/lib.sh"
 require_root
 require_bin ping
