@@ -245,18 +245,28 @@ START_TEST(test_tcp_connect_synack_established)
 }
 END_TEST
 
+/* connect() to the peer's port pport: the SYN goes out (*syn) and the bed
+ * talks on that connection from now on. Returns the socket. */
+static int syn_sent(struct tt *t, uint16_t pport, struct tt_seg *syn)
+{
+	struct sockaddr_in a = tt_sin(TB_PEER, pport);
+	int sd = ustack_socket(tt_st(t), AF_INET, SOCK_STREAM, 0);
+
+	t->pport = pport;
+	ck_assert_int_eq(ustack_connect(tt_st(t), sd, (struct sockaddr *)&a,
+					sizeof(a)), -EINPROGRESS);
+	tt_expect(t, "S", syn);
+	t->port = syn->sport;
+	return sd;
+}
+
 START_TEST(test_tcp_connect_refused)
 {
 	struct tt *t = tt_new();
-	struct sockaddr_in a = tt_sin(TB_PEER, 81);
 	struct tt_seg s;
-	int sd = ustack_socket(tt_st(t), AF_INET, SOCK_STREAM, 0);
+	int sd = syn_sent(t, 81, &s);
 	char b[4];
 
-	t->pport = 81;
-	ustack_connect(tt_st(t), sd, (struct sockaddr *)&a, sizeof(a));
-	tt_expect(t, "S", &s);
-	t->port = s.sport;
 	tt_in(t, "R.", 0, s.seq + 2, 0, NULL, 0);   /* bad ACK: ignored */
 	ck_assert_int_eq(tt_state(t, sd), USTACK_TCP_SYN_SENT);
 	tt_in(t, "R", 0, 0, 0, NULL, 0);            /* no ACK: ignored */
@@ -275,14 +285,9 @@ END_TEST
 START_TEST(test_tcp_synsent_bad_ack_gets_rst)
 {
 	struct tt *t = tt_new();
-	struct sockaddr_in a = tt_sin(TB_PEER, 82);
 	struct tt_seg s, r;
-	int sd = ustack_socket(tt_st(t), AF_INET, SOCK_STREAM, 0);
+	int sd = syn_sent(t, 82, &s);
 
-	t->pport = 82;
-	ustack_connect(tt_st(t), sd, (struct sockaddr *)&a, sizeof(a));
-	tt_expect(t, "S", &s);
-	t->port = s.sport;
 	tt_in(t, "S.", 9000, s.seq + 100, 1000, NULL, 0);
 	tt_expect(t, "R", &r);
 	ck_assert_uint_eq(r.seq, s.seq + 100);
@@ -327,14 +332,9 @@ END_TEST
 START_TEST(test_tcp_simultaneous_open)
 {
 	struct tt *t = tt_new();
-	struct sockaddr_in a = tt_sin(TB_PEER, 84);
 	struct tt_seg s, s2;
-	int sd = ustack_socket(tt_st(t), AF_INET, SOCK_STREAM, 0);
+	int sd = syn_sent(t, 84, &s);
 
-	t->pport = 84;
-	ustack_connect(tt_st(t), sd, (struct sockaddr *)&a, sizeof(a));
-	tt_expect(t, "S", &s);
-	t->port = s.sport;
 	tt_in(t, "S", 7000, 0, 2000, NULL, 0);         /* crossing SYN */
 	tt_expect(t, "S.", &s2);
 	ck_assert_uint_eq(s2.seq, s.seq);
