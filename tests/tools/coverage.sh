@@ -42,19 +42,19 @@ USTACK_FUZZ_SKIP_KNOWN=1 "$B/tests/fuzz_regress" "$B/seeds" \
 	tests/fuzz/regressions | tail -1
 
 mkdir -p "$B/coverage"
-gcovr -r . --object-directory "$B/obj" -f 'stack/' -f 'drivers/' \
+gcovr -r . --object-directory "$B/obj" "$B/obj" -f 'stack/' -f 'drivers/' \
 	-e 'stack/core/stubs.c' --exclude-unreachable-branches \
 	--txt "$B/coverage.txt" --html-details "$B/coverage/index.html" \
 	--print-summary >"$B/coverage.summary" 2>/dev/null
-gcovr -r . --object-directory "$B/obj" -f 'stack/' -f 'drivers/' \
+gcovr -r . --object-directory "$B/obj" "$B/obj" -f 'stack/' -f 'drivers/' \
 	-e 'stack/core/stubs.c' --exclude-unreachable-branches --branches \
 	--txt "$B/coverage-branches.txt" 2>/dev/null
 cat "$B/coverage.txt"
 grep -E 'TOTAL' "$B/coverage-branches.txt" | sed 's/^TOTAL/TOTAL branches/'
-stack_pct=$(gcovr -r . --object-directory "$B/obj" -f 'stack/' \
+stack_pct=$(gcovr -r . --object-directory "$B/obj" "$B/obj" -f 'stack/' \
 	-e 'stack/core/stubs.c' --print-summary 2>/dev/null |
 	sed -n 's/^lines: \([0-9.]*\)%.*/\1/p')
-drv_pct=$(gcovr -r . --object-directory "$B/obj" -f 'drivers/' \
+drv_pct=$(gcovr -r . --object-directory "$B/obj" "$B/obj" -f 'drivers/' \
 	--print-summary 2>/dev/null | sed -n 's/^lines: \([0-9.]*\)%.*/\1/p')
 echo "coverage: stack/ lines ${stack_pct}%, drivers/ lines ${drv_pct}%" \
 	"(all: $(sed -n 's/^lines: //p' "$B/coverage.summary");" \
