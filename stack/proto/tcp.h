@@ -32,9 +32,6 @@ struct tcp_state {
 	uint32_t nconns;             /* in the 4-tuple hash, <= tcp_max_conns */
 	struct tcp_conn *lookup_hint;/* last tcp_lookup() hit, or NULL */
 	uint32_t ntcb;               /* allocated control blocks */
-	/* RFC 5961 7: challenge ACKs sent in the current one-second slot. */
-	ustack_time_t chal_slot_at;
-	uint32_t chal_count;
 };
 
 int tcp_init(struct ustack *st);

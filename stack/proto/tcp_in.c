@@ -124,20 +124,28 @@ void tcp_reply_rst(struct ustack *st, const struct tcp_seg *seg)
 			     0, NULL, 0);
 }
 
-/* RFC 5961 7: at most cfg.tcp_challenge_ack_limit per second, stack-wide. */
+/*
+ * RFC 5961 7: at most cfg.tcp_challenge_ack_limit per second. Counted per
+ * connection, not stack-wide as RFC 5961 suggests: a budget shared by all
+ * connections is a side channel (CVE-2016-5696, Cao et al., "Off-Path TCP
+ * Exploits: Global Rate Limit Considered Dangerous", USENIX Security 2016:
+ * an off-path attacker counts the challenge ACKs left for its own
+ * connection to learn whether its spoofed segments hit another one's
+ * window). Linux moved the same way (per-socket limits, the global one off
+ * by default since 2022). No amplification is lost: each challenge ACK
+ * answers one received segment.
+ */
 void tcp_challenge_ack(struct ustack *st, struct tcp_conn *c)
 {
-	struct tcp_state *t = &st->tcp;
-
-	if (st->now - t->chal_slot_at >= USTACK_SEC(1)) {
-		t->chal_slot_at = st->now;
-		t->chal_count = 0;
+	if (st->now - c->chal_slot_at >= USTACK_SEC(1) || c->chal_count == 0) {
+		c->chal_slot_at = st->now;
+		c->chal_count = 0;
 	}
-	if (t->chal_count >= st->cfg.tcp_challenge_ack_limit) {
+	if (c->chal_count >= st->cfg.tcp_challenge_ack_limit) {
 		STAT_INC(st, TCP_CHALLENGE_ACK_LIMITED);
 		return;
 	}
-	t->chal_count++;
+	c->chal_count++;
 	STAT_INC(st, TCP_CHALLENGE_ACKS);
 	tcp_send_ack(st, c);
 }

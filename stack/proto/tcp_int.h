@@ -263,6 +263,8 @@ struct tcp_conn {
 	uint32_t delack_bytes;           /* received since our last ACK */
 	ustack_time_t oow_ack_at;        /* last ACK for an unacceptable
 					    bare ACK (rate limit) */
+	ustack_time_t chal_slot_at;      /* RFC 5961 7: challenge ACKs */
+	uint32_t chal_count;             /*  sent in this one-second slot */
 	uint32_t rcv_mss_est;            /* largest segment seen */
 
 	int soft_err;                    /* RFC 1122 4.2.3.9: reported if we

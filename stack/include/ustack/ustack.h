@@ -114,7 +114,8 @@ struct ustack_config {
 	ustack_time_t tcp_keepidle_us;   /* SO_KEEPALIVE defaults (7200 s) */
 	ustack_time_t tcp_keepintvl_us;  /* (75 s) */
 	uint32_t tcp_keepcnt;            /* (9) */
-	uint32_t tcp_challenge_ack_limit;/* RFC 5961 7: per second (default 1000) */
+	uint32_t tcp_challenge_ack_limit;/* RFC 5961 7: per connection and
+					    second (default 1000) */
 	int tcp_sack;                    /* offer SACK (default 1) */
 	int tcp_timestamps;              /* offer timestamps (default 1) */
 	int tcp_wscale;                  /* offer window scaling (default 1) */
