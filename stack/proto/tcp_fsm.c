@@ -152,6 +152,7 @@ void tcp_set_state(struct ustack *st, struct tcp_conn *c, int state,
 	c->state = (uint8_t)state;
 	if (state == S(ESTABLISHED))
 		c->was_synchronized = 1;
+	tcp_wakeup(st, c); /* every state change is news to a waiter */
 }
 
 void tcp_wakeup(struct ustack *st, struct tcp_conn *c)

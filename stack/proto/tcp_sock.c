@@ -502,7 +502,7 @@ static short tcp_sock_poll(struct ustack *st, struct sock *sk)
 
 	(void)st;
 	if (!c)
-		return (short)(ev | POLLOUT | POLLHUP);
+		return (short)(ev | POLLOUT | POLLHUP | SOCK_POLL_SENT);
 	switch (c->state) {
 	case USTACK_TCP_LISTEN:
 		return (short)(ev | (c->accq ? POLLIN : 0));
@@ -512,7 +512,8 @@ static short tcp_sock_poll(struct ustack *st, struct sock *sk)
 	case USTACK_TCP_CLOSED:
 		/* Over (or never begun): as Linux, readable (EOF or error),
 		 * writable (connect completion, EPIPE), hung up. */
-		return (short)(ev | POLLIN | POLLRDHUP | POLLOUT | POLLHUP);
+		return (short)(ev | POLLIN | POLLRDHUP | POLLOUT | POLLHUP |
+			       SOCK_POLL_SENT);
 	default:
 		break;
 	}
@@ -531,6 +532,9 @@ static short tcp_sock_poll(struct ustack *st, struct sock *sk)
 	}
 	if (c->fin_rcvd && c->fin_queued)
 		ev |= POLLHUP;
+	/* our FIN acknowledged: FIN_WAIT_2 or TIME_WAIT */
+	if (c->state == USTACK_TCP_FIN_WAIT_2 || c->state == USTACK_TCP_TIME_WAIT)
+		ev |= SOCK_POLL_SENT;
 	return ev;
 }
 

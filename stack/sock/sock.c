@@ -815,6 +815,38 @@ int ustack_shutdown(struct ustack *st, int sd, int how)
 	return err;
 }
 
+/*
+ * SO_LINGER with a timeout on a blocking stream socket (POSIX close(), as
+ * BSD and Linux do it): send the FIN after the queued data and wait up to
+ * l_linger seconds for the peer to acknowledge all of it. Then the socket
+ * is released whatever happened; an unfinished close carries on in the
+ * background. No wait when the close will be an abort (unread data, RFC
+ * 1122 4.2.2.13) or once both directions are closed (POLLHUP: the peer's
+ * FIN came first, ours is about to be acknowledged).
+ */
+static void close_linger(struct ustack *st, int sd)
+{
+	struct sock *sk = sock_get(st, sd);
+	struct call c;
+	char b;
+
+	if (!sk || sk->type != SOCK_STREAM || !sk->linger_on ||
+	    sk->linger_s <= 0 || !st->rt || sk->nonblock || !sk->ops->shutdown)
+		return;
+	if (sk->ops->recvfrom(st, sk, &b, 1, MSG_PEEK | MSG_DONTWAIT, NULL) > 0)
+		return;
+	if (!sk->shut_wr && sk->ops->shutdown(st, sk, SHUT_WR) < 0)
+		return;
+	sk->shut_wr = 1;
+	if (call_begin(&c, st, sd, 0, 1) < 0)
+		return;
+	c.deadline = st->now + USTACK_SEC(sk->linger_s);
+	while (!(sock_poll_one(st, c.sk) & (SOCK_POLL_SENT | POLLERR | POLLHUP)) &&
+	       st->now < c.deadline)
+		if (call_wait(&c, SOCK_POLL_SENT) < 0)
+			return;
+}
+
 int ustack_close(struct ustack *st, int sd)
 {
 	struct sock *sk;
@@ -823,6 +855,7 @@ int ustack_close(struct ustack *st, int sd)
 	if (!st)
 		return -EINVAL;
 	api_enter(st);
+	close_linger(st, sd);
 	if ((sk = sock_get(st, sd)) == NULL) {
 		err = -EBADF;
 	} else {

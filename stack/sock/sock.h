@@ -64,7 +64,9 @@ struct sock_ops {
 	ssize_t (*recvfrom)(struct ustack *st, struct sock *sk, void *buf,
 			    size_t len, int flags, struct sockaddr_in *src);
 	int (*shutdown)(struct ustack *st, struct sock *sk, int how);
-	/* POLLIN/POLLOUT/POLLHUP/POLLERR/POLLRDHUP as of now. */
+	/* POLLIN/POLLOUT/POLLHUP/POLLERR/POLLRDHUP as of now, and for
+	 * streams SOCK_POLL_SENT once everything sent, FIN included, is
+	 * acknowledged (or the connection is gone). */
 	short (*poll)(struct ustack *st, struct sock *sk);
 	/* Protocol options, and a hook for the common ones the socket layer
 	 * has already stored (it calls with level SOL_SOCKET too, after
@@ -74,6 +76,10 @@ struct sock_ops {
 	int (*getsockopt)(struct ustack *st, struct sock *sk, int level,
 			  int name, void *val, socklen_t *len);
 };
+
+/* Internal poll bit (Linux leaves POLLMSG unused for sockets): a stream's
+ * own close is complete, what SO_LINGER's timed close waits for. */
+#define SOCK_POLL_SENT 0x400 /* POLLMSG */
 
 struct sock {
 	int sd;                      /* descriptor (index in the table) */

@@ -747,6 +747,78 @@ START_TEST(test_runtime_thread_hung_up_device_fd_no_spin)
 }
 END_TEST
 
+/* ---- SO_LINGER with a timeout: close() waits for the peer's ACK ------- */
+
+/* A (event loop) connects to B (threaded), queues `len` bytes and closes
+ * with SO_LINGER {1, linger_s}. Returns close()'s duration in us and A's
+ * orphan connection's state right after. */
+static ustack_time_t linger_close(struct pair *p, size_t len, int linger_s,
+				  int stop_b, int *state_after)
+{
+	struct sockaddr_in sb = sin_of(0, 9000), to = sin_of(ADDR_B, 9000);
+	struct linger l = {.l_onoff = 1, .l_linger = linger_s};
+	struct ustack_conn_info ci[4];
+	char *buf = calloc(1, len);
+	int ls, cs, n;
+	ustack_time_t t0, t1;
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(ustack_loop_attach(p->a, NULL, NULL), 0);
+	ck_assert_int_eq(ustack_thread_start(p->b, NULL, NULL), 0);
+	ls = ustack_socket(p->b, AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(ustack_bind(p->b, ls, (struct sockaddr *)&sb, sizeof(sb)), 0);
+	ck_assert_int_eq(ustack_listen(p->b, ls, 4), 0);
+	cs = ustack_socket(p->a, AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(ustack_connect(p->a, cs, (struct sockaddr *)&to, sizeof(to)), 0);
+	if (stop_b)
+		ustack_thread_stop(p->b); /* B goes silent: nothing is acked */
+	ck_assert_int_eq(ustack_send(p->a, cs, buf, len, 0), (ssize_t)len);
+	ck_assert_int_eq(ustack_setsockopt(p->a, cs, SOL_SOCKET, SO_LINGER, &l,
+					   sizeof(l)), 0);
+	t0 = now_us();
+	ck_assert_int_eq(ustack_close(p->a, cs), 0);
+	t1 = now_us();
+	n = ustack_conn_list(p->a, ci, 4);
+	*state_after = -1;
+	for (int i = 0; i < n && i < 4; i++)
+		if (ci[i].proto == IPPROTO_TCP && ci[i].rport == 9000)
+			*state_after = ci[i].state;
+	free(buf);
+	return t1 - t0;
+}
+
+START_TEST(test_runtime_linger_close_waits_for_ack)
+{
+	struct pair p;
+	int state;
+	ustack_time_t us;
+
+	pair_new(&p, 0, NULL);
+	us = linger_close(&p, 200000, 5, 0, &state);
+	/* Back before the linger timeout, with our FIN acknowledged (without
+	 * SO_LINGER close returns at once in FIN_WAIT_1, data in flight). */
+	ck_assert_uint_lt(us, 4000000);
+	ck_assert_msg(state == USTACK_TCP_FIN_WAIT_2 || state == USTACK_TCP_TIME_WAIT,
+		      "state after close: %s", ustack_tcp_state_name(state));
+	pair_free(&p);
+}
+END_TEST
+
+START_TEST(test_runtime_linger_close_times_out)
+{
+	struct pair p;
+	int state;
+	ustack_time_t us;
+
+	pair_new(&p, 0, NULL);
+	us = linger_close(&p, 10000, 1, 1, &state);
+	ck_assert_uint_ge(us, 900000);   /* waited the linger time ... */
+	ck_assert_uint_lt(us, 3000000);  /* ... and no longer */
+	ck_assert_int_eq(state, USTACK_TCP_FIN_WAIT_1); /* carries on */
+	pair_free(&p);
+}
+END_TEST
+
 static Suite *runtime_suite(void)
 {
 	Suite *s = suite_create("runtime");
@@ -769,6 +841,8 @@ static Suite *runtime_suite(void)
 	tcase_add_test(tc, test_runtime_thread_fdless_device);
 	tcase_add_test(tc, test_runtime_loop_hung_up_device_fd_no_spin);
 	tcase_add_test(tc, test_runtime_thread_hung_up_device_fd_no_spin);
+	tcase_add_test(tc, test_runtime_linger_close_waits_for_ack);
+	tcase_add_test(tc, test_runtime_linger_close_times_out);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;

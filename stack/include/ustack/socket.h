@@ -132,7 +132,9 @@ int ustack_shutdown(struct ustack *st, int sd, int how);
 /*
  * Release the descriptor. TCP: an orderly close (FIN after queued data)
  * continues in the background; with unread data, or SO_LINGER on with zero
- * timeout, the connection is aborted with RST (RFC 1122 4.2.2.13).
+ * timeout, the connection is aborted with RST (RFC 1122 4.2.2.13). SO_LINGER
+ * on with a timeout, on a blocking socket: wait up to that long for the
+ * peer to acknowledge everything, FIN included, then release.
  */
 int ustack_close(struct ustack *st, int sd);
 
