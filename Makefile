@@ -74,7 +74,7 @@ BENCH_SRCS := $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/%,$(BENCH_SRCS))
 
 .PHONY: all lib apps tests check check-unit check-sim check-replay check-host \
-	check-corpus check-install demo bench fuzz coverage install clean deps replay-record soak
+	check-corpus check-install check-examples demo bench fuzz coverage install clean deps replay-record soak
 .DEFAULT_GOAL := all
 # Keep object files that pattern rules make on the way (no rebuilds).
 .SECONDARY:
@@ -129,7 +129,7 @@ deps:
 
 check: deps
 	$(MAKE) all
-	$(MAKE) check-unit check-sim check-replay check-corpus check-install
+	$(MAKE) check-unit check-sim check-replay check-corpus check-install check-examples
 	$(MAKE) check-host
 
 # check_corpus is the corpus run (check-corpus), not a unit suite.
@@ -162,6 +162,10 @@ check-corpus: apps
 # make install into a scratch prefix; build apps/hello.c with pkg-config.
 check-install: lib apps
 	+@tests/tools/check-install.sh $(BUILD)
+
+# The no-root example (apps/loopback.c) runs, and twice gives one capture.
+check-examples: apps
+	@tests/tools/check-loopback.sh $(BUILD)
 
 check-host: apps
 	@tests/host/run.sh $(BUILD)
