@@ -27,6 +27,21 @@ ustack_time_t ustack_clock_monotonic(void *ctx)
 	       (ustack_time_t)ts.tv_nsec / 1000u;
 }
 
+struct timespec rt_cond_deadline(ustack_clock_fn clock, ustack_time_t now,
+				 ustack_time_t us)
+{
+	ustack_time_t base = clock == ustack_clock_monotonic ? now
+							     : ustack_clock_monotonic(NULL);
+	struct timespec ts;
+
+	if (us > USTACK_SEC(86400))
+		us = USTACK_SEC(86400); /* the waiter loops again if longer */
+	base += us;
+	ts.tv_sec = (time_t)(base / 1000000u);
+	ts.tv_nsec = (long)(base % 1000000u) * 1000;
+	return ts;
+}
+
 int rt_drive(struct ustack *st, ustack_time_t now)
 {
 	int n;

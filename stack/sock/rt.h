@@ -108,6 +108,16 @@ int rt_ppoll(struct rt_pollset *ps, ustack_time_t us);
 int rt_poll_os_now(struct ustack_pollfd *fds, unsigned n);
 
 /* Non-blocking, close-on-exec eventfd; -errno. */
+/*
+ * The absolute CLOCK_MONOTONIC time at which a condition wait `us` after
+ * `now` (read from `clock`) times out, for pthread_cond_timedwait. With the
+ * default clock `now` is already CLOCK_MONOTONIC and no clock is read; an
+ * injected clock decides every deadline (the waiter re-checks it after each
+ * wake), and only the length of this one sleep is measured by the OS.
+ */
+struct timespec rt_cond_deadline(ustack_clock_fn clock, ustack_time_t now,
+				 ustack_time_t us);
+
 int rt_efd_open(void);
 void rt_efd_signal(int fd);   /* async-signal-safe */
 void rt_efd_drain(int fd);

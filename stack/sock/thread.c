@@ -252,23 +252,6 @@ static void thr_leave(struct ustack *st)
 	pthread_mutex_unlock(&rt->mu);
 }
 
-/* Absolute CLOCK_MONOTONIC time `us` from now. */
-static struct timespec abs_after(ustack_time_t us)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if (us > USTACK_SEC(86400))
-		us = USTACK_SEC(86400); /* loops again if longer */
-	ts.tv_sec += (time_t)(us / 1000000u);
-	ts.tv_nsec += (long)(us % 1000000u) * 1000;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
-}
-
 static int thr_wait(struct ustack *st, struct sock *sk, short events,
 		    ustack_time_t deadline)
 {
@@ -292,7 +275,7 @@ static int thr_wait(struct ustack *st, struct sock *sk, short events,
 			timedout = 1;
 			break;
 		}
-		struct timespec ts = abs_after(deadline - now);
+		struct timespec ts = rt_cond_deadline(rt->clock, now, deadline - now);
 		pthread_cond_timedwait(&w.cond, &rt->mu, &ts);
 	}
 	waiter_del(rt, &w);

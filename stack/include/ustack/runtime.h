@@ -16,8 +16,11 @@
  * Without either, the stack is driven by hand (ustack_input,
  * ustack_run_timers: tests, replay, fuzzing) and sockets never block.
  *
- * The runtimes are the only part of stack/ that reads a clock, and only
- * through the injected clock function.
+ * The runtimes are the only part of stack/ that reads a clock, and every
+ * deadline is decided by the injected clock function. (With a clock other
+ * than ustack_clock_monotonic, the threaded runtime's condition waits, which
+ * pthreads time in CLOCK_MONOTONIC, measure the length of each sleep with
+ * the OS clock and then check the injected one again.)
  */
 #ifndef USTACK_RUNTIME_H
 #define USTACK_RUNTIME_H
