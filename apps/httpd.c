@@ -44,6 +44,7 @@ struct httpd_conn {
 	int sd;
 	uint8_t state;               /* C_* */
 	uint8_t keep;                /* keep the connection after this response */
+	uint8_t eof;                 /* the peer has sent its FIN */
 	uint16_t nreq;               /* requests answered */
 	char *req;                   /* header bytes received, NUL-terminated */
 	uint32_t len, cap;
@@ -467,6 +468,12 @@ static void conn_serve(struct httpd *h, struct httpd_conn *c, ustack_time_t now)
 		if (c->state == C_READ) {
 			size_t hlen = header_end(c);
 
+			if (!hlen && c->eof) {
+				/* Whole requests sent before the FIN are
+				 * answered; what is left is cut off. */
+				conn_close(h, c, 0);
+				return;
+			}
 			if (!hlen) {
 				if (c->len < REQ_MAX)
 					return;
@@ -520,7 +527,11 @@ static void conn_read(struct httpd *h, struct httpd_conn *c, ustack_time_t now)
 				c->cap - c->len, MSG_DONTWAIT);
 		if (n == -EAGAIN)
 			break;
-		if (n <= 0) {
+		if (n == 0) {
+			c->eof = 1;
+			break;
+		}
+		if (n < 0) {
 			conn_close(h, c, 0);
 			return;
 		}
