@@ -69,7 +69,20 @@ cat >"$T/hold.py" <<'PYEOF'
 import os, socket, sys, time
 s = socket.create_connection((sys.argv[1], 80), timeout=10)
 s.sendall(b"GET /stats HTTP/1.1\r\nHost: hold\r\n\r\n")
-s.recv(65536)
+# Read the whole answer: closing with unread data would send RST (and the
+# page would rightly show ESTABLISHED -> CLOSED (RST), not an orderly close).
+def more(b):
+    d = s.recv(65536)
+    if not d:
+        sys.exit("closed early")
+    return b + d
+buf = b""
+while b"\r\n\r\n" not in buf:
+    buf = more(buf)
+head, body = buf.split(b"\r\n\r\n", 1)
+n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
+while len(body) < n:
+    body = more(body)
 print("port %d" % s.getsockname()[1], flush=True)
 end = time.monotonic() + 90
 while not os.path.exists(sys.argv[2]) and time.monotonic() < end:
