@@ -1,8 +1,8 @@
 #!/bin/bash
 # ustack-httpd (one event loop) with curl: the pages, /bytes?n=N
 # throughput checked byte for byte, keep-alive, HEAD, 404, 405, 431, two
-# pipelined requests followed by the client's FIN (both answered), 50
-# clients at once, and a clean stop on SIGTERM with a client still
+# pipelined requests followed by the client's FIN (both answered),
+# /api/fsm against the library's transition table, 50 clients at once, and a clean stop on SIGTERM with a client still
 # connected.
 # Network namespace: setup (lib.sh) creates one for this test with
 # `ip netns add` and its EXIT trap deletes it; the ustack program and the
@@ -40,6 +40,17 @@ printf 'GET /iface HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\
 	nsx timeout 10 nc -N "$US" 80 >"$T/pipe.out" || fail "nc with two pipelined requests"
 [ "$(grep -c '^HTTP/1.1 ' "$T/pipe.out")" = 2 ] || fail "pipelined + FIN: $(grep -c '^HTTP/1.1 ' "$T/pipe.out") answers"
 grep -q '^HTTP/1.1 404' "$T/pipe.out" || fail "pipelined: no 404 for the second request"
+
+# /api/fsm serves a copy of the library's transition table (not exported):
+# the same edges as stack/proto/tcp_fsm.c's transitions[].
+grep -oE '\{S\([A-Z_0-9]+\), S\([A-Z_0-9]+\),' "$ROOT/stack/proto/tcp_fsm.c" |
+	sed -E 's/\{S\(([A-Z_0-9]+)\), S\(([A-Z_0-9]+)\),/\1 \2/' | sort >"$T/fsm.src"
+c "$URL/api/fsm" | "$PY" -c '
+import json, sys
+for t in json.load(sys.stdin)["transitions"]:
+    print(t["from"], t["to"])' | sort >"$T/fsm.api"
+[ -s "$T/fsm.src" ] || fail "no transitions found in stack/proto/tcp_fsm.c"
+diff "$T/fsm.src" "$T/fsm.api" >"$T/fsm.diff" || fail "/api/fsm differs from tcp_fsm.c: $(cat "$T/fsm.diff")"
 
 # Keep-alive: two requests, one connection.
 nsx curl -sv -m 10 -o /dev/null -o /dev/null "$URL/stats" "$URL/conns" 2>"$T/keep.log" || fail "keep-alive curl"
