@@ -2,8 +2,8 @@
 # ustack-httpd (one event loop) with curl: the pages, /bytes?n=N
 # throughput checked byte for byte, keep-alive, HEAD, 404, 405, 431, two
 # pipelined requests followed by the client's FIN (both answered),
-# /api/fsm against the library's transition table, 50 clients at once, and a clean stop on SIGTERM with a client still
-# connected.
+# /api/fsm against the library's transition table, 50 clients at once,
+# and a clean stop on SIGTERM with a client still connected.
 # Network namespace: setup (lib.sh) creates one for this test with
 # `ip netns add` and its EXIT trap deletes it; the ustack program and the
 # kernel-side tools here run inside it (start_app, nsx, py, bg_ns and
