@@ -5,7 +5,8 @@
 # header deadline (--header-timeout) has passed, counted in
 # httpd.header_timeouts and gone from the connection table. Then with a
 # small -m, more slow clients than slots: new clients are still served,
-# because the slowest header senders are evicted to make room.
+# because the slowest header senders are evicted to make room. Last, the
+# idle limit for a silent keep-alive client and for one that reads nothing.
 # Network namespace: setup (lib.sh) creates one for this test with
 # `ip netns add` and its EXIT trap deletes it; the ustack program and the
 # kernel-side tools here run inside it (start_app, nsx, bg_ns wrap
@@ -137,5 +138,42 @@ done
 ev=$(api_stat evicted)
 [ "$ev" -ge 150 ] || fail "httpd.evicted is $ev, expected >= 150"
 log "-m 50 with 200 slow clients: curl served, $ev evicted"
+stop_app
+
+# The idle limit: a keep-alive client that says nothing more, and one that
+# asks for 100 MB and reads none of it, are both closed (the second reset)
+# once --idle-timeout passes without progress.
+start_app httpd --port 80 --idle-timeout 1
+wait_ready
+py "$US" >"$T/idle.log" 2>&1 <<'PYEOF' || fail "idle clients: $(cat "$T/idle.log")"
+import socket, sys, time
+host = sys.argv[1]
+idle = socket.create_connection((host, 80), timeout=10)
+idle.sendall(b"GET /iface HTTP/1.1\r\nHost: x\r\n\r\n")
+time.sleep(0.2)
+idle.recv(65536)
+sink = socket.socket()
+sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+sink.connect((host, 80))
+sink.sendall(b"GET /bytes?n=100000000 HTTP/1.1\r\nHost: x\r\n\r\n")
+idle.settimeout(10)
+t0 = time.monotonic()
+if idle.recv(1) != b"":
+    sys.exit("the idle connection got data instead of a close")
+print("idle closed after %.1f s" % (time.monotonic() - t0))
+time.sleep(3)  # the sink never reads; by now the server gave up on it
+sink.settimeout(10)
+try:
+    while sink.recv(1 << 20):
+        pass
+    print("sink closed")
+except ConnectionResetError:
+    print("sink reset")
+PYEOF
+ito=$(api_stat idle_timeouts)
+sto=$(api_stat send_timeouts)
+[ "$ito" -ge 1 ] || fail "httpd.idle_timeouts is $ito"
+[ "$sto" -ge 1 ] || fail "httpd.send_timeouts is $sto"
+log "$(tr '\n' ' ' <"$T/idle.log"); idle_timeouts $ito, send_timeouts $sto"
 stop_app
 log "pass"
