@@ -224,6 +224,27 @@ $(BUILD)/bin/ustack-replay: $(BUILD)/obj/apps/replay.o $(REPLAY_OBJS) $(APPLIB_O
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(REPLAY_OBJS) $(APPLIB_OBJS) $(LIB_OBJS) $(LIBS)
 
+# ustack-httpd is apps/httpd.c plus its parts in apps/httpd/; the live page
+# (apps/httpd/live.html) becomes a C string at build time.
+HTTPD_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard apps/httpd/*.c))) \
+	$(BUILD)/obj/gen/httpd_live.o
+$(BUILD)/gen/httpd_live.c: apps/httpd/live.html
+	@mkdir -p $(dir $@)
+	$(call say,GEN,$@)
+	$(Q){ echo 'extern const char httpd_live_html[];'; \
+	  echo 'const char httpd_live_html[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } >$@
+$(BUILD)/obj/gen/httpd_live.o: $(BUILD)/gen/httpd_live.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+$(BUILD)/bin/ustack-httpd: $(BUILD)/obj/apps/httpd.o $(HTTPD_OBJS) $(APPLIB_OBJS) $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(HTTPD_OBJS) $(APPLIB_OBJS) $(LIB_OBJS) $(LIBS)
+-include $(HTTPD_OBJS:.o=.d)
+
 .PHONY: fuzz-build valgrind
 fuzz-build: $(FUZZ_BUILD)/fuzz_frame $(FUZZ_BUILD)/fuzz_seq
 

@@ -10,7 +10,7 @@
  *   sudo ip netns exec demo nc 10.0.0.2 7777              # in another shell
  *
  * One client at a time, on purpose: ustack-inetd shows many connections on
- * one event loop, ustack-httpd one thread per connection.
+ * one event loop, as ustack-httpd does.
  */
 #include <ctype.h>
 #include <stdio.h>

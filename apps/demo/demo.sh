@@ -142,7 +142,7 @@ if [ -n "$HAS_TCP" ]; then
 	note "The daytime connection's life, as --trace logged every state transition:"
 	grep -E -- ':13 .*->' "$DIR/inetd.log" | sed 's/^/  /'
 
-	say "HTTP: ustack-httpd (one thread per connection) on tap2, and curl"
+	say "HTTP: ustack-httpd (one event loop) on tap2, and curl"
 	ip netns exec "$NS" "$BIN/ustack-httpd" --dev tap2 --addr 10.0.2.2/24 \
 		--port 80 >"$DIR/httpd.log" 2>&1 &
 	PIDS="$PIDS $!"

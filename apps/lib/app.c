@@ -403,6 +403,11 @@ static void fill_config(struct app *a)
 		if (c->log_level < USTACK_LOG_INFO)
 			c->log_level = USTACK_LOG_INFO;
 	}
+	if (a->log_fn) {
+		c->log_fn = a->log_fn;
+		c->log_ctx = a->log_ctx;
+		c->trace_tcp = c->trace_tcp || a->log_transitions;
+	}
 }
 
 /* The device chain, from the wire up: tap <- pcap tee <- fault <- stack.

@@ -79,6 +79,13 @@ struct app {
 	uint8_t host_prefix_len;
 	ustack_time_t started_at;    /* monotonic, for uptime */
 	struct app_ctl *ctl;         /* control socket, or NULL */
+	/* Set before app_start() to take the stack's log lines yourself
+	 * (ustack_config.log_fn); with log_transitions the stack also sends
+	 * every TCP state transition (trace_tcp) whatever --trace says. The
+	 * hook then prints only what --log/--trace ask for. */
+	ustack_log_fn log_fn;
+	void *log_ctx;
+	int log_transitions;
 };
 
 /*

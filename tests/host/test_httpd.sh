@@ -1,15 +1,16 @@
 #!/bin/bash
-# ustack-httpd (threaded runtime, a thread per connection) with curl: the
-# pages, /bytes?n=N throughput checked byte for byte, keep-alive, HEAD, 404,
-# 405, 50 clients at once, and a clean stop on SIGTERM with a client still
-# connected.
+# ustack-httpd (one event loop) with curl: the pages, /bytes?n=N
+# throughput checked byte for byte, keep-alive, HEAD, 404, 405, 431, two
+# pipelined requests followed by the client's FIN (both answered),
+# /api/fsm against the library's transition table, 50 clients at once,
+# and a clean stop on SIGTERM with a client still connected.
 # Network namespace: setup (lib.sh) creates one for this test with
 # `ip netns add` and its EXIT trap deletes it; the ustack program and the
 # kernel-side tools here run inside it (start_app, nsx, py, bg_ns and
 # ping_once wrap `ip netns exec "$NS"`; `ip -n "$NS"` for ip itself).
 . "$(dirname "$0")/lib.sh"
 require_root
-require_cmd curl
+require_cmd curl nc
 require_bin httpd stat
 setup
 start_app httpd --port 80
@@ -28,6 +29,28 @@ code=$(c -o /dev/null -w '%{http_code}' -X POST -d x=1 "$URL/")
 [ "$code" = 405 ] || fail "POST gave $code"
 len=$(c -I "$URL/bytes?n=12345" | tr -d '\r' | awk 'tolower($1) == "content-length:" { print $2 }')
 [ "$len" = 12345 ] || fail "HEAD /bytes?n=12345: Content-Length $len"
+
+# Too large a header: 431, and the connection closed.
+big=$(head -c 9000 /dev/zero | tr '\0' a)
+code=$(c -o /dev/null -w '%{http_code}' -H "X-Big: $big" "$URL/")
+[ "$code" = 431 ] || fail "a 9000-byte header gave $code"
+
+# Two pipelined requests, then the client's FIN: both are answered.
+printf 'GET /iface HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n' |
+	nsx timeout 10 nc -N "$US" 80 >"$T/pipe.out" || fail "nc with two pipelined requests"
+[ "$(grep -c '^HTTP/1.1 ' "$T/pipe.out")" = 2 ] || fail "pipelined + FIN: $(grep -c '^HTTP/1.1 ' "$T/pipe.out") answers"
+grep -q '^HTTP/1.1 404' "$T/pipe.out" || fail "pipelined: no 404 for the second request"
+
+# /api/fsm serves a copy of the library's transition table (not exported):
+# the same edges as stack/proto/tcp_fsm.c's transitions[].
+grep -oE '\{S\([A-Z_0-9]+\), S\([A-Z_0-9]+\),' "$ROOT/stack/proto/tcp_fsm.c" |
+	sed -E 's/\{S\(([A-Z_0-9]+)\), S\(([A-Z_0-9]+)\),/\1 \2/' | sort >"$T/fsm.src"
+c "$URL/api/fsm" | "$PY" -c '
+import json, sys
+for t in json.load(sys.stdin)["transitions"]:
+    print(t["from"], t["to"])' | sort >"$T/fsm.api"
+[ -s "$T/fsm.src" ] || fail "no transitions found in stack/proto/tcp_fsm.c"
+diff "$T/fsm.src" "$T/fsm.api" >"$T/fsm.diff" || fail "/api/fsm differs from tcp_fsm.c: $(cat "$T/fsm.diff")"
 
 # Keep-alive: two requests, one connection.
 nsx curl -sv -m 10 -o /dev/null -o /dev/null "$URL/stats" "$URL/conns" 2>"$T/keep.log" || fail "keep-alive curl"
