@@ -220,6 +220,21 @@ $(BUILD)/bin/ustack-replay: $(BUILD)/obj/apps/replay.o $(REPLAY_OBJS) $(APPLIB_O
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(REPLAY_OBJS) $(APPLIB_OBJS) $(LIB_OBJS) $(LIBS)
 
+# ustack-draw is apps/draw.c plus its parts in apps/draw/ (owner: draw).
+DRAW_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard apps/draw/*.c)))
+$(BUILD)/bin/ustack-draw: $(BUILD)/obj/apps/draw.o $(DRAW_OBJS) $(APPLIB_OBJS) $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(DRAW_OBJS) $(APPLIB_OBJS) $(LIB_OBJS) $(LIBS) -lm
+-include $(DRAW_OBJS:.o=.d)
+
+# draw_mkcap: captures and traces for tests/draw/run.sh, no root needed.
+$(BUILD)/tests/draw_mkcap: $(BUILD)/obj/tests/draw/mkcap.o $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+-include $(BUILD)/obj/tests/draw/mkcap.d
+
 .PHONY: fuzz-build valgrind
 fuzz-build: $(FUZZ_BUILD)/fuzz_frame $(FUZZ_BUILD)/fuzz_seq
 

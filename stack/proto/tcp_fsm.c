@@ -102,6 +102,16 @@ const char *tcp_cause_name(enum tcp_cause cause)
 	return (unsigned)cause < TCP_CAUSE__COUNT ? cause_names[cause] : "?";
 }
 
+int ustack_tcp_transition(unsigned i, int *from, int *to, const char **why)
+{
+	if (i >= USTACK_ARRAY_SIZE(transitions))
+		return -ENOENT;
+	*from = transitions[i].from;
+	*to = transitions[i].to;
+	*why = transitions[i].why;
+	return 0;
+}
+
 int tcp_transition_ok(int from, int to)
 {
 	for (unsigned i = 0; i < USTACK_ARRAY_SIZE(transitions); i++)
