@@ -129,7 +129,7 @@ deps:
 
 check: deps
 	$(MAKE) all
-	$(MAKE) check-unit check-sim check-replay check-corpus check-install
+	$(MAKE) check-unit check-sim check-replay check-corpus check-install check-draw
 	$(MAKE) check-host
 
 # check_corpus is the corpus run (check-corpus), not a unit suite.
@@ -234,6 +234,16 @@ $(BUILD)/tests/draw_mkcap: $(BUILD)/obj/tests/draw/mkcap.o $(LIB_OBJS)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 -include $(BUILD)/obj/tests/draw/mkcap.d
+tests: $(BUILD)/tests/draw_mkcap
+
+# check-draw: ustack-draw's pictures (tests/draw/run.sh); draw-golden
+# rewrites its golden files and docs/img/tcp-states.* (look at them first).
+.PHONY: check-draw draw-golden
+check-draw: $(BUILD)/bin/ustack-draw $(BUILD)/tests/draw_mkcap
+	@tests/draw/run.sh $(BUILD)
+
+draw-golden: $(BUILD)/bin/ustack-draw $(BUILD)/tests/draw_mkcap
+	@DRAW_GOLDEN=1 tests/draw/run.sh $(BUILD)
 
 .PHONY: fuzz-build valgrind
 fuzz-build: $(FUZZ_BUILD)/fuzz_frame $(FUZZ_BUILD)/fuzz_seq
