@@ -33,7 +33,7 @@
 #define DEFAULT_MAX_SEGMENTS 2000
 
 static const char usage[] =
-"usage: ustack-draw ladder --pcap FILE [--trace LOG] [--conn N | --port P]\n"
+"Usage: ustack-draw ladder --pcap FILE [--trace LOG] [--conn N | --port P]\n"
 "                          [--max-segments K] -o OUT.svg\n"
 "       ustack-draw tseq   --pcap FILE [--conn N | --port P] -o OUT.svg\n"
 "       ustack-draw states [--counts FILE] [--dot] -o OUT.svg\n"
@@ -60,6 +60,7 @@ static const char usage[] =
 "  --dot                states: write the DOT source instead of SVG\n"
 "  -o, --output FILE    where to write ('-' is stdout)\n"
 "  -h, --help           this text\n"
+"  --version            print the version\n"
 "\n"
 "Exit: 0 written, 1 error (no such connection, unreadable file), 2 usage.\n";
 
@@ -110,6 +111,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"dot", no_argument, NULL, 'd'},
 		{"output", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -120,6 +122,10 @@ static void parse(int argc, char **argv, struct opts *o)
 	o->max_segments = DEFAULT_MAX_SEGMENTS;
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		fputs(usage, stdout);
+		exit(0);
+	}
+	if (argc >= 2 && !strcmp(argv[1], "--version")) {
+		printf("ustack-draw (ustack) %s\n", USTACK_VERSION);
 		exit(0);
 	}
 	if (argc < 2 || argv[1][0] == '-')
@@ -142,6 +148,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'd': o->dot = 1; break;
 		case 'o': o->out = optarg; break;
 		case 'h': fputs(usage, stdout); exit(0);
+		case 'V': printf("ustack-draw (ustack) %s\n", USTACK_VERSION); exit(0);
 		default: usage_exit("%s", "bad option");
 		}
 	}
