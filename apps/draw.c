@@ -5,7 +5,7 @@
  *   ustack-draw ladder --pcap FILE [--trace LOG] [--conn N | --port P]
  *                      [--max-segments K] -o OUT.svg
  *   ustack-draw tseq   --pcap FILE [--conn N | --port P] -o OUT.svg
- *   ustack-draw states [--counts FILE] [--dot] -o OUT.svg
+ *   ustack-draw states [--counts FILE] [--dot | --text] -o OUT.svg
  *   ustack-draw list   --pcap FILE
  *
  * ladder: one connection as a ladder diagram, with ustack's states from
@@ -36,7 +36,7 @@ static const char usage[] =
 "Usage: ustack-draw ladder --pcap FILE [--trace LOG] [--conn N | --port P]\n"
 "                          [--max-segments K] -o OUT.svg\n"
 "       ustack-draw tseq   --pcap FILE [--conn N | --port P] -o OUT.svg\n"
-"       ustack-draw states [--counts FILE] [--dot] -o OUT.svg\n"
+"       ustack-draw states [--counts FILE] [--dot | --text] -o OUT.svg\n"
 "       ustack-draw list   --pcap FILE\n"
 "\n"
 "Pictures of TCP from a capture written by ustack (--pcap), as SVG.\n"
@@ -58,6 +58,7 @@ static const char usage[] =
 "  --counts FILE        states: label edges with how often each was taken;\n"
 "                       FILE has 'FROM TO COUNT' lines or is a --trace log\n"
 "  --dot                states: write the DOT source instead of SVG\n"
+"  --text               states: write the table as text, one line each\n"
 "  -o, --output FILE    where to write ('-' is stdout)\n"
 "  -h, --help           this text\n"
 "  --version            print the version\n"
@@ -69,7 +70,7 @@ struct opts {
 	long conn;
 	long port;
 	size_t max_segments;
-	int dot;
+	int format;               /* states: STATES_SVG, _DOT or _TEXT */
 };
 
 static void usage_exit(const char *fmt, ...)
@@ -109,6 +110,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"max-segments", required_argument, NULL, 'm'},
 		{"counts", required_argument, NULL, 'C'},
 		{"dot", no_argument, NULL, 'd'},
+		{"text", no_argument, NULL, 'T'},
 		{"output", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -145,7 +147,8 @@ static void parse(int argc, char **argv, struct opts *o)
 				usage_exit("%s", "--max-segments: at least 1");
 			break;
 		case 'C': o->counts = optarg; break;
-		case 'd': o->dot = 1; break;
+		case 'd': o->format = STATES_DOT; break;
+		case 'T': o->format = STATES_TEXT; break;
 		case 'o': o->out = optarg; break;
 		case 'h': fputs(usage, stdout); exit(0);
 		case 'V': printf("ustack-draw (ustack) %s\n", USTACK_VERSION); exit(0);
@@ -159,9 +162,9 @@ static void parse(int argc, char **argv, struct opts *o)
 		usage_exit("unknown picture '%s' (ladder, tseq, states, list)", o->cmd);
 	if (!strcmp(o->cmd, "states")) {
 		if (o->pcap || o->trace || o->conn >= 0 || o->port >= 0)
-			usage_exit("%s", "states takes only --counts, --dot and -o");
+			usage_exit("%s", "states takes only --counts, --dot, --text and -o");
 		if (!o->out)
-			o->out = o->dot ? "-" : NULL;
+			o->out = o->format ? "-" : NULL;
 		if (!o->out)
 			usage_exit("%s", "states: -o OUT.svg is required");
 		return;
@@ -170,8 +173,8 @@ static void parse(int argc, char **argv, struct opts *o)
 		usage_exit("%s: --pcap FILE is required", o->cmd);
 	if (o->conn >= 0 && o->port >= 0)
 		usage_exit("%s", "--conn and --port pick the same thing: give one");
-	if (o->counts || o->dot)
-		usage_exit("%s", "--counts and --dot are for states");
+	if (o->counts || o->format)
+		usage_exit("%s", "--counts, --dot and --text are for states");
 	if (o->trace && strcmp(o->cmd, "ladder"))
 		usage_exit("%s", "--trace is for ladder");
 	if (!o->out && strcmp(o->cmd, "list"))
@@ -222,7 +225,7 @@ int main(int argc, char **argv)
 
 	parse(argc, argv, &o);
 	if (!strcmp(o.cmd, "states")) {
-		if ((r = draw_states(o.counts, o.dot, o.out, err, sizeof(err))) < 0) {
+		if ((r = draw_states(o.counts, o.format, o.out, err, sizeof(err))) < 0) {
 			fprintf(stderr, "ustack-draw: %s\n", err);
 			return 1;
 		}

@@ -131,7 +131,10 @@ int draw_ladder(const struct conn *c, const struct ladder_opts *o,
 		const char *out, char *err, size_t errlen);
 int draw_tseq(const struct conn *c, const char *source, const char *out,
 	      char *err, size_t errlen);
-int draw_states(const char *counts, int dot_only, const char *out,
+#define STATES_SVG 0
+#define STATES_DOT 1
+#define STATES_TEXT 2
+int draw_states(const char *counts, int format, const char *out,
 		char *err, size_t errlen);
 
 #endif

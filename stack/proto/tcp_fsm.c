@@ -23,7 +23,8 @@
 /*
  * Every legal transition, and what causes it. tcp_set_state() refuses
  * anything else (an assertion: it would be a bug in ustack, never input).
- * docs/tcp.md and tests/unit/check_tcp_fsm.c follow this table.
+ * docs/tcp.md and tests/unit/check_tcp_fsm.c follow this table;
+ * ustack-draw states draws it (read through ustack_tcp_transition()).
  */
 static const struct {
 	uint8_t from, to;

@@ -144,6 +144,16 @@ if cmp -s "$TMP/states.dot" "$IMG/tcp-states.dot"; then pass "docs/img/tcp-state
 	bad "docs/img/tcp-states.dot is out of date with the table: make draw-golden"
 fi
 
+# docs/tcp.md's text list of the table is the table
+"$D" states --text -o "$TMP/states.txt"
+awk '/ustack-draw states --text/ { f = 1 } f == 2 && /^```/ { exit } f == 2 { print }
+     f == 1 && /^```/ { f = 2 }' "$TOP/docs/tcp.md" >"$TMP/tcpmd.txt"
+if [ -s "$TMP/tcpmd.txt" ] && cmp -s "$TMP/states.txt" "$TMP/tcpmd.txt"; then pass "docs/tcp.md's transition list is the table"; else
+	bad "docs/tcp.md's transition list differs from ustack-draw states --text"
+	diff "$TMP/tcpmd.txt" "$TMP/states.txt" | head -10 | sed 's/^/      /'
+fi
+check "docs/img/*.svg are valid SVG" $PY valid "$IMG"/*.svg
+
 # ---- bad input ----------------------------------------------------------------
 "$D" ladder --pcap "$TMP/day.pcap" --conn 5 -o "$TMP/x.svg" 2>/dev/null
 equal "no such connection: exit 1" 1 $?
