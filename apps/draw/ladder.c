@@ -483,6 +483,31 @@ static void write_header(const struct ladder *L, FILE *f, const char *source)
 		TIME_X, LINE_TOP + 14);
 }
 
+/* The options line under an arrow: timestamps only as "TS" (their values
+ * are in the tooltip), SACK blocks relative. */
+static char *short_opts(const struct conn *c, const struct seg *s, char *buf,
+			size_t len)
+{
+	size_t n = 0;
+
+#define ADD(...)                                                               \
+	n += (size_t)snprintf(buf + n, n < len ? len - n : 0, __VA_ARGS__)
+	buf[0] = 0;
+	if (s->mss >= 0)
+		ADD("mss %d", s->mss);
+	if (s->sack_ok)
+		ADD("%ssackOK", n ? "," : "");
+	if (s->has_ts)
+		ADD("%sTS", n ? "," : "");
+	if (s->wscale >= 0)
+		ADD("%swscale %d", n ? "," : "", s->wscale);
+	for (int i = 0; i < s->nsack; i++)
+		ADD("%sSACK %u-%u", n ? "," : "", s->sack[i][0] - c->isn[!s->dir],
+		    s->sack[i][1] - c->isn[!s->dir]);
+#undef ADD
+	return buf;
+}
+
 static void write_seg(const struct ladder *L, FILE *f, const struct row *r)
 {
 	const struct conn *c = L->c;
@@ -496,15 +521,14 @@ static void write_seg(const struct ladder *L, FILE *f, const struct row *r)
 	seg_opts_str(c, s, opts, sizeof(opts));
 	fprintf(f, "<g class=\"seg %s\"><title>", kinds[k].cls);
 	svg_printf_esc(f, "frame %u at %llu.%06llu s: %s [%s] seq %u ack %u win %u "
-		       "(x%u) len %u ip id %u%s%s%s%s",
+		       "(x%u) len %u ip id %u%s%s%s",
 		       s->frame, (unsigned long long)(s->t_us / 1000000),
 		       (unsigned long long)(s->t_us % 1000000),
 		       s->dir ? "\u2190" : "\u2192", fl, s->seq,
 		       (s->flags & TH_ACK) ? s->ack : 0, s->win,
 		       1u << ((s->flags & TH_SYN) ? 0 : c->wscale[s->dir]),
 		       s->len, s->ip_id, opts[0] ? " <" : "", opts,
-		       opts[0] ? ">" : "",
-		       s->kind ? "" : "");
+		       opts[0] ? ">" : "");
 	if (s->kind)
 		svg_printf_esc(f, " \u2014 %s", seg_kind_name(s->kind));
 	fputs("</title>\n", f);
@@ -530,33 +554,7 @@ static void write_seg(const struct ladder *L, FILE *f, const struct row *r)
 	if (has_opt_line(s)) {
 		fprintf(f, "<text class=\"opt\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">&lt;",
 			(XL + XR) / 2, r->cy + SLANT / 2 + 12);
-		seg_opts_str(c, s, opts, sizeof(opts));
-		/* Timestamps are in the tooltip: keep the line short. */
-		{
-			char shortopts[160];
-			size_t n = 0;
-
-			shortopts[0] = 0;
-			if (s->mss >= 0)
-				n += (size_t)snprintf(shortopts + n, sizeof(shortopts) - n,
-						      "mss %d", s->mss);
-			if (s->sack_ok && n < sizeof(shortopts))
-				n += (size_t)snprintf(shortopts + n, sizeof(shortopts) - n,
-						      "%ssackOK", n ? "," : "");
-			if (s->has_ts && n < sizeof(shortopts))
-				n += (size_t)snprintf(shortopts + n, sizeof(shortopts) - n,
-						      "%sTS", n ? "," : "");
-			if (s->wscale >= 0 && n < sizeof(shortopts))
-				n += (size_t)snprintf(shortopts + n, sizeof(shortopts) - n,
-						      "%swscale %d", n ? "," : "",
-						      s->wscale);
-			for (int i = 0; i < s->nsack && n < sizeof(shortopts); i++)
-				n += (size_t)snprintf(shortopts + n, sizeof(shortopts) - n,
-						      "%sSACK %u-%u", n ? "," : "",
-						      s->sack[i][0] - c->isn[!s->dir],
-						      s->sack[i][1] - c->isn[!s->dir]);
-			svg_text_esc(f, shortopts);
-		}
+		svg_text_esc(f, short_opts(c, s, opts, sizeof(opts)));
 		fputs("&gt;</text>\n", f);
 	}
 	fputs("</g>\n", f);
@@ -662,12 +660,18 @@ static void write_legend(const struct ladder *L, FILE *f, size_t max)
 		}
 	}
 	y += 24;
-	fprintf(f, "<text class=\"st\" x=\"%d\" y=\"%d\">STATE</text>"
-		"<text x=\"%d\" y=\"%d\">ustack's state, from the --trace log</text>\n",
-		TIME_X, y, TIME_X + 52, y);
-	fprintf(f, "<text class=\"inf\" x=\"%d\" y=\"%d\">STATE?</text>"
-		"<text x=\"%d\" y=\"%d\">inferred from the segments</text>\n",
-		TIME_X + 330, y, TIME_X + 385, y);
+	if (L->us >= 0) {
+		fprintf(f, "<text class=\"st\" x=\"%d\" y=\"%d\">STATE</text>"
+			"<text x=\"%d\" y=\"%d\">ustack's state, from the --trace log</text>\n",
+			TIME_X, y, TIME_X + 52, y);
+		fprintf(f, "<text class=\"inf\" x=\"%d\" y=\"%d\">STATE?</text>"
+			"<text x=\"%d\" y=\"%d\">the peer's, inferred from the segments</text>\n",
+			TIME_X + 330, y, TIME_X + 385, y);
+	} else {
+		fprintf(f, "<text class=\"inf\" x=\"%d\" y=\"%d\">STATE?</text>"
+			"<text x=\"%d\" y=\"%d\">inferred from the segments (give "
+			"--trace for ustack's own)</text>\n", TIME_X, y, TIME_X + 55, y);
+	}
 	fprintf(f, "<text class=\"role\" x=\"%d\" y=\"%d\">seq/ack relative to each "
 		"side's ISN; windows scaled; hover an arrow for absolute numbers "
 		"and options. Time not to scale.</text>\n", TIME_X, y + 20);

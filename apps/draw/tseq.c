@@ -133,7 +133,7 @@ static void write_steps(FILE *f, const struct conn *c, int d,
 			const struct scale *k, int window)
 {
 	int first = 1;
-	double lastx = 0, lasty = 0;
+	double lastx = 0;
 
 	fprintf(f, "<path class=\"%s\" d=\"", window ? "wnd" : "ack");
 	for (size_t i = 0; i < c->n; i++) {
@@ -152,9 +152,7 @@ static void write_steps(FILE *f, const struct conn *c, int d,
 			fprintf(f, "M%.1f,%.1f", x, y);
 		else
 			fprintf(f, " H%.1f V%.1f", x, y);
-		(void)lasty;
 		lastx = x;
-		lasty = y;
 		first = 0;
 	}
 	if (!first && lastx < PR)
@@ -162,24 +160,19 @@ static void write_steps(FILE *f, const struct conn *c, int d,
 	fputs("\"/>\n", f);
 }
 
-int draw_tseq(const struct conn *c, const char *source, const char *out,
-	      char *err, size_t errlen)
+/* The plot's extent: every byte sent and every ACK; the window edge too
+ * unless it is far above them (then it leaves the plot at the top). */
+static void extent(const struct conn *c, int d, struct scale *k)
 {
-	int d = c->bytes[1] > c->bytes[0];
-	struct scale k = {0, 0, 0, 0};
 	double data_top = 0, wnd_top = 0;
-	struct svg svg;
-	char a[24], b[24], title[160];
-	int r;
 
-	/* Extent: every byte sent and every ACK; the window edge too unless
-	 * it is far above them (then it leaves the plot at the top). */
+	memset(k, 0, sizeof(*k));
 	for (size_t i = 0; i < c->n; i++) {
 		const struct seg *s = &c->v[i];
 		double t = (double)(s->t_us - c->v[0].t_us) / 1e6, top, edge = 0;
 
-		if (t > k.t1)
-			k.t1 = t;
+		if (t > k->t1)
+			k->t1 = t;
 		if (s->dir == d) {
 			top = (double)seg_rel_seq(c, s) + seg_seglen(s);
 		} else if (s->flags & TH_ACK) {
@@ -194,13 +187,58 @@ int draw_tseq(const struct conn *c, const char *source, const char *out,
 		if (edge > wnd_top)
 			wnd_top = edge;
 	}
-	if (k.t1 <= 0)
-		k.t1 = 0.001;
-	k.t1 *= 1.02;
-	k.s1 = wnd_top <= data_top * 1.6 ? wnd_top : data_top;
-	if (k.s1 <= 0)
-		k.s1 = 1;
-	k.s1 *= 1.05;
+	if (k->t1 <= 0)
+		k->t1 = 0.001;
+	k->t1 *= 1.02;
+	k->s1 = wnd_top <= data_top * 1.6 ? wnd_top : data_top;
+	if (k->s1 <= 0)
+		k->s1 = 1;
+	k->s1 *= 1.05;
+}
+
+/* One segment: an I-bar for the sender's, SACK marks for the receiver's. */
+static void write_seg(FILE *f, const struct conn *c, int d,
+		      const struct scale *k, const struct seg *s)
+{
+	double x = px_t(k, (double)(s->t_us - c->v[0].t_us) / 1e6), y0, y1;
+	const char *cls;
+
+	if (s->dir != d) {
+		/* SACK blocks the receiver reported (RFC 2018). */
+		for (int j = 0; j < s->nsack; j++)
+			fprintf(f, "<line class=\"sack\" x1=\"%.1f\" y1=\"%.1f\" "
+				"x2=\"%.1f\" y2=\"%.1f\"/>\n", x,
+				px_s(k, (double)(uint32_t)(s->sack[j][0] - c->isn[d])),
+				x, px_s(k, (double)(uint32_t)(s->sack[j][1] - c->isn[d])));
+		return;
+	}
+	if (seg_seglen(s) == 0)
+		return;
+	y0 = px_s(k, (double)seg_rel_seq(c, s));
+	y1 = px_s(k, (double)seg_rel_seq(c, s) + seg_seglen(s));
+	cls = s->kind == SEG_RETRANS ? "retrans" : s->kind == SEG_DUP ? "dup" : "data";
+	fprintf(f, "<path class=\"%s\" d=\"M%.1f,%.1f V%.1f "
+		"M%.1f,%.1f h%d M%.1f,%.1f h%d\"><title>seq %u len %u at "
+		"%.6f s%s%s</title></path>\n",
+		cls, x, y0, y1, x - IBAR_HALF, y0, 2 * IBAR_HALF,
+		x - IBAR_HALF, y1, 2 * IBAR_HALF, seg_rel_seq(c, s),
+		s->len, (double)(s->t_us - c->v[0].t_us) / 1e6,
+		s->kind ? ": " : "", seg_kind_name(s->kind));
+	if (s->flags & (TH_SYN | TH_FIN))
+		fprintf(f, "<text class=\"fin\" x=\"%.1f\" y=\"%.1f\">%s</text>\n",
+			x + 4, y1 - 2, (s->flags & TH_SYN) ? "SYN" : "FIN");
+}
+
+int draw_tseq(const struct conn *c, const char *source, const char *out,
+	      char *err, size_t errlen)
+{
+	int d = c->bytes[1] > c->bytes[0];
+	struct scale k;
+	struct svg svg;
+	char a[24], b[24], title[160];
+	int r;
+
+	extent(c, d, &k);
 	snprintf(title, sizeof(title), "Time-sequence graph: %s -> %s",
 		 fmt_ep(c->addr[d], c->port[d], a),
 		 fmt_ep(c->addr[!d], c->port[!d], b));
@@ -220,39 +258,8 @@ int draw_tseq(const struct conn *c, const char *source, const char *out,
 		PL, PT - 4, PR - PL + 4, PB - PT + 4);
 	write_steps(svg.f, c, d, &k, 1);
 	write_steps(svg.f, c, d, &k, 0);
-	for (size_t i = 0; i < c->n; i++) {
-		const struct seg *s = &c->v[i];
-		double x = px_t(&k, (double)(s->t_us - c->v[0].t_us) / 1e6);
-
-		if (s->dir != d) {
-			/* SACK blocks the receiver reported (RFC 2018). */
-			for (int j = 0; j < s->nsack; j++)
-				fprintf(svg.f, "<line class=\"sack\" x1=\"%.1f\" y1=\"%.1f\" "
-					"x2=\"%.1f\" y2=\"%.1f\"/>\n", x,
-					px_s(&k, (double)(uint32_t)(s->sack[j][0] - c->isn[d])),
-					x, px_s(&k, (double)(uint32_t)(s->sack[j][1] - c->isn[d])));
-			continue;
-		}
-		if (seg_seglen(s) == 0)
-			continue;
-		{
-			double y0 = px_s(&k, (double)seg_rel_seq(c, s));
-			double y1 = px_s(&k, (double)seg_rel_seq(c, s) + seg_seglen(s));
-			const char *cls = s->kind == SEG_RETRANS ? "retrans"
-					: s->kind == SEG_DUP ? "dup" : "data";
-
-			fprintf(svg.f, "<path class=\"%s\" d=\"M%.1f,%.1f V%.1f "
-				"M%.1f,%.1f h%d M%.1f,%.1f h%d\"><title>seq %u len %u at "
-				"%.6f s%s%s</title></path>\n",
-				cls, x, y0, y1, x - IBAR_HALF, y0, 2 * IBAR_HALF,
-				x - IBAR_HALF, y1, 2 * IBAR_HALF, seg_rel_seq(c, s),
-				s->len, (double)(s->t_us - c->v[0].t_us) / 1e6,
-				s->kind ? ": " : "", seg_kind_name(s->kind));
-			if (s->flags & (TH_SYN | TH_FIN))
-				fprintf(svg.f, "<text class=\"fin\" x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-					x + 4, y1 - 2, (s->flags & TH_SYN) ? "SYN" : "FIN");
-		}
-	}
+	for (size_t i = 0; i < c->n; i++)
+		write_seg(svg.f, c, d, &k, &c->v[i]);
 	fputs("</g>\n", svg.f);
 	write_legend(svg.f);
 	if ((r = svg_close(&svg)) < 0)
