@@ -155,6 +155,11 @@ fi
 check "docs/img/*.svg are valid SVG" $PY valid "$IMG"/*.svg
 
 # ---- bad input ----------------------------------------------------------------
+if "$D" --help | grep -q "^Usage: ustack-draw ladder"; then pass "--help"; else bad "--help"; fi
+if "$D" --version | grep -q "^ustack-draw (ustack) "; then pass "--version"; else bad "--version"; fi
+"$D" pie --pcap "$TMP/day.pcap" -o "$TMP/x.svg" 2>"$TMP/err"
+rc=$?
+if [ $rc = 2 ] && grep -q usage "$TMP/err"; then pass "unknown picture: exit 2 with usage"; else bad "unknown picture: exit $rc"; fi
 "$D" ladder --pcap "$TMP/day.pcap" --conn 5 -o "$TMP/x.svg" 2>/dev/null
 equal "no such connection: exit 1" 1 $?
 "$D" ladder --pcap "$TMP/day.pcap" 2>/dev/null
