@@ -6,8 +6,9 @@
 # host's own network is never touched): ustack-inetd runs on tap0 there,
 # the kernel side of tap0 is 10.0.0.1, the stack is 10.0.0.2. The kernel
 # pings it, talks UDP (and TCP, when the stack has it) to it; the stack
-# pings back; every frame goes to a pcap you can open afterwards. Ends by
-# itself in well under a minute and cleans up (namespace, processes).
+# pings back; every frame goes to a pcap you can open afterwards. At the
+# end ustack-draw draws pictures of it (build/demo/*.svg). Ends by itself
+# in well under a minute and cleans up (namespace, processes).
 #
 # Usage: apps/demo/demo.sh [BUILD]   (BUILD: build directory, default build)
 set -u
@@ -201,18 +202,22 @@ fi
 if [ -n "$HAS_TCP" ] && [ -x "$BIN/ustack-draw" ]; then
 	say "Pictures: ustack-draw turns the captures and the trace into SVG"
 	PICS=$(cd "$BUILD/demo" && pwd)
-	printf '%s$ %s%s\n' "$B" "ustack-draw ladder --pcap $PCAP --trace inetd.log --port 13 -o $PICS/daytime-ladder.svg" "$N"
-	"$BIN/ustack-draw" ladder --pcap "$PCAP" --trace "$DIR/inetd.log" --port 13 \
+	# The --trace logs are kept next to the captures, to draw again.
+	TRACE=$PICS/ustack-demo.log
+	cp "$DIR/inetd.log" "$TRACE"
+	printf '%s$ %s%s\n' "$B" "ustack-draw ladder --pcap $PCAP --trace $TRACE --port 13 -o $PICS/daytime-ladder.svg" "$N"
+	"$BIN/ustack-draw" ladder --pcap "$PCAP" --trace "$TRACE" --port 13 \
 		-o "$PICS/daytime-ladder.svg" 2>&1 | sed 's/^/  /'
 	if [ -s "${LOSS_PCAP:-}" ]; then
+		cp "$DIR/nc.log" "$PICS/ustack-demo-loss.log"
 		printf '%s$ %s%s\n' "$B" "ustack-draw tseq --pcap $LOSS_PCAP -o $PICS/loss-tseq.svg" "$N"
 		"$BIN/ustack-draw" tseq --pcap "$LOSS_PCAP" -o "$PICS/loss-tseq.svg" 2>&1 | sed 's/^/  /'
-		"$BIN/ustack-draw" ladder --pcap "$LOSS_PCAP" --trace "$DIR/nc.log" \
+		"$BIN/ustack-draw" ladder --pcap "$LOSS_PCAP" --trace "$PICS/ustack-demo-loss.log" \
 			-o "$PICS/loss-ladder.svg" 2>&1 | sed 's/^/  /'
 	fi
 	if command -v dot >/dev/null 2>&1; then
-		printf '%s$ %s%s\n' "$B" "ustack-draw states --counts inetd.log -o $PICS/tcp-states.svg" "$N"
-		"$BIN/ustack-draw" states --counts "$DIR/inetd.log" -o "$PICS/tcp-states.svg" 2>&1 | sed 's/^/  /'
+		printf '%s$ %s%s\n' "$B" "ustack-draw states --counts $TRACE -o $PICS/tcp-states.svg" "$N"
+		"$BIN/ustack-draw" states --counts "$TRACE" -o "$PICS/tcp-states.svg" 2>&1 | sed 's/^/  /'
 	else
 		note "(no graphviz 'dot' here: apt-get install graphviz for the state diagram)"
 	fi
