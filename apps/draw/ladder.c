@@ -39,6 +39,8 @@
 #define GAP_BREAK_US 200000   /* gaps this long are written out */
 #define GAP_EXTRA_MAX 48      /* most a gap adds to a row */
 #define LEGEND_H 96
+#define LABEL_CHAR_W 7        /* a little over DejaVu Sans Mono at 11 px */
+#define LABEL_MAX_W 460       /* longer labels are squeezed to this */
 
 static const char style[] =
 	"text{font-family:'DejaVu Sans',Verdana,sans-serif;font-size:12px;fill:#222}\n"
@@ -508,6 +510,38 @@ static char *short_opts(const struct conn *c, const struct seg *s, char *buf,
 	return buf;
 }
 
+/* The label over an arrow; squeezed to fit between the lines if long. */
+static void write_label(FILE *f, const struct conn *c, const struct seg *s,
+			const char *fl, int y)
+{
+	char lbl[200];
+	size_t n = 0, chars = 0;
+
+#define ADD(...)                                                               \
+	n += (size_t)snprintf(lbl + n, n < sizeof(lbl) ? sizeof(lbl) - n : 0,  \
+			      __VA_ARGS__)
+	ADD("[%s] seq=%u", fl, seg_rel_seq(c, s));
+	if (s->flags & TH_ACK)
+		ADD(" ack=%u", seg_rel_ack(c, s));
+	ADD(" win=%u len=%u", (s->flags & TH_SYN) ? s->win
+			: (uint32_t)s->win << c->wscale[s->dir], s->len);
+	if (s->kind == SEG_DUPACK)
+		ADD(" \u00b7 dup ACK #%d", s->dupack_n);
+	else if (s->kind)
+		ADD(" \u00b7 %s", seg_kind_name(s->kind));
+#undef ADD
+	for (const char *p = lbl; *p; p++)
+		chars += ((unsigned char)*p & 0xc0) != 0x80; /* UTF-8 characters */
+	fprintf(f, "<text class=\"lbl\" x=\"%d\" y=\"%d\" text-anchor=\"middle\"",
+		(XL + XR) / 2, y);
+	if (chars * LABEL_CHAR_W > LABEL_MAX_W)
+		fprintf(f, " textLength=\"%d\" lengthAdjust=\"spacingAndGlyphs\"",
+			LABEL_MAX_W);
+	fputc('>', f);
+	svg_text_esc(f, lbl);
+	fputs("</text>\n", f);
+}
+
 static void write_seg(const struct ladder *L, FILE *f, const struct row *r)
 {
 	const struct conn *c = L->c;
@@ -539,18 +573,7 @@ static void write_seg(const struct ladder *L, FILE *f, const struct row *r)
 	if (s->kind == SEG_OUT_OF_WINDOW)
 		fprintf(f, "<path class=\"x\" d=\"M%d,%d l8,8 m0,-8 l-8,8\"/>\n",
 			x2 - inset * 22 - 4, y2 - 4);
-	fprintf(f, "<text class=\"lbl\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">",
-		(XL + XR) / 2, r->cy - LABEL_ABOVE);
-	svg_printf_esc(f, "[%s] seq=%u", fl, seg_rel_seq(c, s));
-	if (s->flags & TH_ACK)
-		svg_printf_esc(f, " ack=%u", seg_rel_ack(c, s));
-	fprintf(f, " win=%u len=%u", (s->flags & TH_SYN) ? s->win
-			: (uint32_t)s->win << c->wscale[s->dir], s->len);
-	if (s->kind == SEG_DUPACK)
-		fprintf(f, " \u00b7 dup ACK #%d", s->dupack_n);
-	else if (s->kind)
-		fprintf(f, " \u00b7 %s", seg_kind_name(s->kind));
-	fputs("</text>\n", f);
+	write_label(f, c, s, fl, r->cy - LABEL_ABOVE);
 	if (has_opt_line(s)) {
 		fprintf(f, "<text class=\"opt\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">&lt;",
 			(XL + XR) / 2, r->cy + SLANT / 2 + 12);
