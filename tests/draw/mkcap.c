@@ -10,10 +10,12 @@
  *       line and closes (active close: TIME_WAIT, MSL 1 s); the peer reads
  *       to the end and closes.
  *   draw_mkcap bulk --pcap FILE --trace FILE [--bytes N] [--loss PPM]
- *                   [--seed N]
+ *                   [--dup PPM] [--seed N]
  *       ustack connects to the peer's port 9 and sends N bytes (default
  *       100000) through a fault injector losing PPM per million of the
- *       frames it sends (default 50000: 5%), then closes. The round trip
+ *       frames it sends (default 50000: 5%) and duplicating --dup PPM
+ *       (default 0) of those it receives (the copies are in the
+ *       capture: the tee is below the injector), then closes. The round trip
  *       is 20 ms here (2 ms for daytime).
  *
  * Exit 0 when the scenario ran to its end, 1 otherwise.
@@ -93,7 +95,7 @@ static struct ustack *make(struct world *w, struct ustack_dev *dev,
 }
 
 static void setup(struct world *w, const char *pcap, int bulk,
-		  uint32_t loss_ppm, uint64_t seed)
+		  uint32_t loss_ppm, uint32_t dup_ppm, uint64_t seed)
 {
 	struct ustack_dev *a, *b, *tee, *fa, *fb;
 	struct ustack_fault_config fc;
@@ -112,6 +114,12 @@ static void setup(struct world *w, const char *pcap, int bulk,
 	ustack_fault_config_default(&fc);
 	fc.seed = seed;
 	fc.loss_ppm = loss_ppm;
+	if (dup_ppm) {
+		/* Duplicates on receive only: copies made on transmit would
+		 * pass the tee twice too, but so would a real NIC's. */
+		fc.dup_ppm = dup_ppm;
+		fc.rx = 1;
+	}
 	if ((r = ustack_fault_wrap(&fa, tee, &fc)) < 0)
 		die("fault", r);
 	/* The peer: its frames are delayed both ways. */
@@ -284,13 +292,13 @@ int main(int argc, char **argv)
 {
 	const char *pcap = NULL, *trace = NULL;
 	uint64_t bytes = 100000, seed = 1;
-	uint32_t loss = 50000;
+	uint32_t loss = 50000, dup = 0;
 	struct world w;
 	int bulk;
 
 	if (argc < 2 || (strcmp(argv[1], "daytime") && strcmp(argv[1], "bulk"))) {
 		fprintf(stderr, "usage: draw_mkcap daytime|bulk --pcap FILE "
-			"--trace FILE [--bytes N] [--loss PPM] [--seed N]\n");
+			"--trace FILE [--bytes N] [--loss PPM] [--dup PPM] [--seed N]\n");
 		return 2;
 	}
 	bulk = !strcmp(argv[1], "bulk");
@@ -303,6 +311,8 @@ int main(int argc, char **argv)
 			bytes = strtoull(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--loss"))
 			loss = (uint32_t)strtoul(argv[i + 1], NULL, 10);
+		else if (!strcmp(argv[i], "--dup"))
+			dup = (uint32_t)strtoul(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--seed"))
 			seed = strtoull(argv[i + 1], NULL, 10);
 		else
@@ -313,7 +323,7 @@ int main(int argc, char **argv)
 	memset(&w, 0, sizeof(w));
 	if ((w.trace = fopen(trace, "w")) == NULL)
 		die("cannot write the trace", errno);
-	setup(&w, pcap, bulk, bulk ? loss : 0, seed);
+	setup(&w, pcap, bulk, bulk ? loss : 0, bulk ? dup : 0, seed);
 	if (bulk)
 		run_bulk(&w, bytes);
 	else

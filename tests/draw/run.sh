@@ -93,6 +93,12 @@ segs=$($PY tcpsegs "$TMP/bulk.pcap")
 equal "ladder bulk: one arrow per segment" "$segs" "$($PY count "$TMP/bulk.svg" seg)"
 r=$($PY count "$TMP/bulk.svg" seg.retrans)
 if [ "$r" -gt 0 ]; then pass "ladder bulk: $r retransmissions marked"; else bad "ladder bulk: no retransmission marked under 5% loss"; fi
+check "mkcap bulk with 10% duplication" "$MK" bulk --bytes 50000 --loss 0 --dup 100000 \
+	--seed 5 --pcap "$TMP/dup.pcap" --trace "$TMP/dup.log"
+check "ladder dup" "$D" ladder --pcap "$TMP/dup.pcap" --trace "$TMP/dup.log" -o "$TMP/dup.svg"
+r=$($PY count "$TMP/dup.svg" seg.dup)
+if [ "$r" -gt 0 ]; then pass "ladder: $r network duplicates marked"; else bad "ladder: no duplicate marked under 10% duplication"; fi
+equal "ladder dup: one arrow per segment" "$($PY tcpsegs "$TMP/dup.pcap")" "$($PY count "$TMP/dup.svg" seg)"
 check "ladder --max-segments 20" "$D" ladder --pcap "$TMP/bulk.pcap" --max-segments 20 -o "$TMP/cut.svg"
 equal "ladder --max-segments 20 draws 20" 20 "$($PY count "$TMP/cut.svg" seg)"
 if grep -q "more segments not drawn" "$TMP/cut.svg"; then pass "ladder --max-segments: note"; else bad "ladder --max-segments: no note"; fi
