@@ -99,6 +99,11 @@ check "ladder dup" "$D" ladder --pcap "$TMP/dup.pcap" --trace "$TMP/dup.log" -o 
 r=$($PY count "$TMP/dup.svg" seg.dup)
 if [ "$r" -gt 0 ]; then pass "ladder: $r network duplicates marked"; else bad "ladder: no duplicate marked under 10% duplication"; fi
 equal "ladder dup: one arrow per segment" "$($PY tcpsegs "$TMP/dup.pcap")" "$($PY count "$TMP/dup.svg" seg)"
+$PY craft-oow "$TMP/oow.pcap"
+check "ladder crafted out-of-window" "$D" ladder --pcap "$TMP/oow.pcap" -o "$TMP/oow.svg"
+equal "ladder: the segment beyond the window is marked" 1 "$($PY count "$TMP/oow.svg" seg.oow)"
+equal "ladder: the receiver's repeated ACK is a dup ACK" 1 "$($PY count "$TMP/oow.svg" seg.dupack)"
+equal "ladder: the rest are ordinary" 5 "$($PY count "$TMP/oow.svg" seg.normal)"
 check "ladder --max-segments 20" "$D" ladder --pcap "$TMP/bulk.pcap" --max-segments 20 -o "$TMP/cut.svg"
 equal "ladder --max-segments 20 draws 20" 20 "$($PY count "$TMP/cut.svg" seg)"
 if grep -q "more segments not drawn" "$TMP/cut.svg"; then pass "ladder --max-segments: note"; else bad "ladder --max-segments: no note"; fi

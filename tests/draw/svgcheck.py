@@ -10,6 +10,8 @@
   svgcheck.py edges FILE.svg TCP_FSM_C       every transition in tcp_fsm.c's
                                              transitions[] is an edge (id FROM-TO)
                                              of the state diagram, and no other
+  svgcheck.py craft-oow FILE.pcap            write a handshake, one segment in
+                                             the window and one far beyond it
 Reads the pcap format and the C table itself, so the checks do not rest on
 the code under test. Exit 0 when the check holds, 1 when not.
 """
@@ -70,6 +72,36 @@ def svg_edges(path):
     return out
 
 
+def frame(ipid, src, dst, sport, dport, seq, ack, flags, win, payload=b""):
+    """Ethernet + IPv4 + TCP (checksums left zero: ustack-draw ignores them)."""
+    tcp = struct.pack(">HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags,
+                      win, 0, 0) + payload
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ipid, 0, 64, 6, 0,
+                     bytes(src), bytes(dst))
+    eth = b"\x02\0\0\0\0\x01" + b"\x02\0\0\0\0\x02" + b"\x08\x00"
+    return eth + ip + tcp
+
+
+def craft_oow(path):
+    a, b = [10, 0, 0, 1], [10, 0, 0, 2]
+    syn, ack, psh = 0x02, 0x10, 0x08
+    segs = [
+        frame(1, a, b, 40000, 80, 1000, 0, syn, 1000),
+        frame(2, b, a, 80, 40000, 5000, 1001, syn | ack, 1000),
+        frame(3, a, b, 40000, 80, 1001, 5001, ack, 1000),
+        frame(4, a, b, 40000, 80, 1001, 5001, ack | psh, 1000, b"x" * 100),
+        frame(5, b, a, 80, 40000, 5001, 1101, ack, 1000),
+        # 4000 bytes past the right edge (1101 + 1000): out of window
+        frame(6, a, b, 40000, 80, 6101, 5001, ack | psh, 1000, b"y" * 100),
+        frame(7, b, a, 80, 40000, 5001, 1101, ack, 1000),
+    ]
+    out = struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1)
+    for i, f in enumerate(segs):
+        out += struct.pack("<IIII", 1, 1000 * i, len(f), len(f)) + f
+    with open(path, "wb") as fh:
+        fh.write(out)
+
+
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
     if cmd == "valid":
@@ -81,6 +113,9 @@ def main(argv):
         return 0
     if cmd == "paths":
         print(count(argv[2], "path", argv[3]))
+        return 0
+    if cmd == "craft-oow":
+        craft_oow(argv[2])
         return 0
     if cmd == "tcpsegs":
         print(tcpsegs(argv[2]))
