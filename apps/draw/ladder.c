@@ -386,9 +386,16 @@ static size_t trans_row(const struct ladder *L, size_t j, size_t from)
 
 		if (r->trans == (int)j)
 			return i;
-		if (r->seg < 0 || !t->t_us)
+		if (r->seg < 0)
 			continue;
 		s = &L->c->v[r->seg];
+		if (!t->t_us) {
+			/* No time in the log line: the next segment that
+			 * fits the cause, in order. */
+			if (cause_matches(t->cause, s, L->us))
+				return i;
+			continue;
+		}
 		if (s->t_us > t->t_us)
 			break;
 		if (s->t_us < t->t_us)
