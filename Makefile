@@ -129,7 +129,7 @@ deps:
 
 check: deps
 	$(MAKE) all
-	$(MAKE) check-unit check-sim check-replay check-corpus check-install check-examples
+	$(MAKE) check-unit check-sim check-replay check-corpus check-install check-examples check-draw
 	$(MAKE) check-host
 
 # check_corpus is the corpus run (check-corpus), not a unit suite.
@@ -244,6 +244,30 @@ $(BUILD)/bin/ustack-httpd: $(BUILD)/obj/apps/httpd.o $(HTTPD_OBJS) $(APPLIB_OBJS
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(HTTPD_OBJS) $(APPLIB_OBJS) $(LIB_OBJS) $(LIBS)
 -include $(HTTPD_OBJS:.o=.d)
+# ustack-draw is apps/draw.c plus its parts in apps/draw/ (owner: draw).
+DRAW_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard apps/draw/*.c)))
+$(BUILD)/bin/ustack-draw: $(BUILD)/obj/apps/draw.o $(DRAW_OBJS) $(APPLIB_OBJS) $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(DRAW_OBJS) $(APPLIB_OBJS) $(LIB_OBJS) $(LIBS) -lm
+-include $(DRAW_OBJS:.o=.d)
+
+# draw_mkcap: captures and traces for tests/draw/run.sh, no root needed.
+$(BUILD)/tests/draw_mkcap: $(BUILD)/obj/tests/draw/mkcap.o $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+-include $(BUILD)/obj/tests/draw/mkcap.d
+tests: $(BUILD)/tests/draw_mkcap
+
+# check-draw: ustack-draw's pictures (tests/draw/run.sh); draw-golden
+# rewrites its golden files and docs/img/tcp-states.* (look at them first).
+.PHONY: check-draw draw-golden
+check-draw: $(BUILD)/bin/ustack-draw $(BUILD)/tests/draw_mkcap
+	@tests/draw/run.sh $(BUILD)
+
+draw-golden: $(BUILD)/bin/ustack-draw $(BUILD)/tests/draw_mkcap
+	@DRAW_GOLDEN=1 tests/draw/run.sh $(BUILD)
 
 .PHONY: fuzz-build valgrind
 fuzz-build: $(FUZZ_BUILD)/fuzz_frame $(FUZZ_BUILD)/fuzz_seq

@@ -6,8 +6,9 @@
 # host's own network is never touched): ustack-inetd runs on tap0 there,
 # the kernel side of tap0 is 10.0.0.1, the stack is 10.0.0.2. The kernel
 # pings it, talks UDP (and TCP, when the stack has it) to it; the stack
-# pings back; every frame goes to a pcap you can open afterwards. Ends by
-# itself in well under a minute and cleans up (namespace, processes).
+# pings back; every frame goes to a pcap you can open afterwards. At the
+# end ustack-draw draws pictures of it (build/demo/*.svg). Ends by itself
+# in well under a minute and cleans up (namespace, processes).
 #
 # Usage: apps/demo/demo.sh [BUILD]   (BUILD: build directory, default build)
 set -u
@@ -142,6 +143,27 @@ if [ -n "$HAS_TCP" ]; then
 	note "The daytime connection's life, as --trace logged every state transition:"
 	grep -E -- ':13 .*->' "$DIR/inetd.log" | sed 's/^/  /'
 
+	say "TCP under loss: ustack-nc sends 300 kB to the kernel through --fault loss=5%"
+	note "A second stack on tap3 (10.0.3.2) drops 5% of the frames it sends and delays the rest by 10 ms (seeded,"
+	note "so the run repeats); TCP retransmits and the kernel still gets every byte."
+	note "(--offload off: one frame per segment, so the loss hits segments, not 64 kB bursts)"
+	LOSS_PCAP=$(cd "$BUILD/demo" && pwd)/ustack-demo-loss.pcap
+	head -c 300000 /dev/urandom >"$DIR/blob"
+	ip netns exec "$NS" socat -u TCP-LISTEN:5001,reuseaddr "CREATE:$DIR/blob.got" \
+		>/dev/null 2>&1 &
+	PIDS="$PIDS $!"
+	listening() { ip netns exec "$NS" ss -ltn | grep -q ':5001 '; }
+	wait_until 5 "the kernel's listener" listening
+	printf '%s$ %s%s\n' "$B" "ustack-nc --dev tap3 --addr 10.0.3.2/24 --offload off --fault loss=5%,delay=10ms,seed=7 --pcap $LOSS_PCAP --trace 10.0.3.1 5001 < 300kB" "$N"
+	timeout 30 ip netns exec "$NS" "$BIN/ustack-nc" --dev tap3 --addr 10.0.3.2/24 --offload off \
+		--fault loss=5%,delay=10ms,seed=7 --pcap "$LOSS_PCAP" --trace 10.0.3.1 5001 \
+		<"$DIR/blob" >/dev/null 2>"$DIR/nc.log"
+	wait_until 5 "the kernel's copy" cmp -s "$DIR/blob" "$DIR/blob.got"
+	echo "  the kernel received $(wc -c <"$DIR/blob.got") bytes, identical to what was sent"
+	note "Its connection's life, from --trace:"
+	grep -E -- ' -> ' "$DIR/nc.log" | sed 's/^/  /'
+	echo "  $(tcpdump -nr "$LOSS_PCAP" 'tcp and src host 10.0.3.2' 2>/dev/null | wc -l) segments sent; the picture at the end shows which were sent again"
+
 	say "HTTP: ustack-httpd (one event loop) on tap2, and curl"
 	ip netns exec "$NS" "$BIN/ustack-httpd" --dev tap2 --addr 10.0.2.2/24 \
 		--port 80 >"$DIR/httpd.log" 2>&1 &
@@ -176,6 +198,37 @@ if [ -s "$PCAP" ] && command -v tcpdump >/dev/null 2>&1; then
 	printf '%s$ %s%s\n' "$B" "tcpdump -n -r $PCAP '$filter' | head -n 12" "$N"
 	tcpdump -n -r "$PCAP" "$filter" 2>/dev/null | head -n 12 | sed 's/^/  /'
 	echo "  ... $(tcpdump -n -r "$PCAP" 2>/dev/null | wc -l) frames in all"
+fi
+if [ -n "$HAS_TCP" ] && [ -x "$BIN/ustack-draw" ]; then
+	say "Pictures: ustack-draw turns the captures and the trace into SVG"
+	PICS=$(cd "$BUILD/demo" && pwd)
+	# The --trace logs are kept next to the captures, to draw again.
+	TRACE=$PICS/ustack-demo.log
+	cp "$DIR/inetd.log" "$TRACE"
+	printf '%s$ %s%s\n' "$B" "ustack-draw ladder --pcap $PCAP --trace $TRACE --port 13 -o $PICS/daytime-ladder.svg" "$N"
+	"$BIN/ustack-draw" ladder --pcap "$PCAP" --trace "$TRACE" --port 13 \
+		-o "$PICS/daytime-ladder.svg" 2>&1 | sed 's/^/  /'
+	if [ -s "${LOSS_PCAP:-}" ]; then
+		cp "$DIR/nc.log" "$PICS/ustack-demo-loss.log"
+		printf '%s$ %s%s\n' "$B" "ustack-draw tseq --pcap $LOSS_PCAP -o $PICS/loss-tseq.svg" "$N"
+		"$BIN/ustack-draw" tseq --pcap "$LOSS_PCAP" -o "$PICS/loss-tseq.svg" 2>&1 | sed 's/^/  /'
+		"$BIN/ustack-draw" ladder --pcap "$LOSS_PCAP" --trace "$PICS/ustack-demo-loss.log" \
+			-o "$PICS/loss-ladder.svg" 2>&1 | sed 's/^/  /'
+	fi
+	if command -v dot >/dev/null 2>&1; then
+		printf '%s$ %s%s\n' "$B" "ustack-draw states --counts $TRACE -o $PICS/tcp-states.svg" "$N"
+		"$BIN/ustack-draw" states --counts "$TRACE" -o "$PICS/tcp-states.svg" 2>&1 | sed 's/^/  /'
+	else
+		note "(no graphviz 'dot' here: apt-get install graphviz for the state diagram)"
+	fi
+	note "Open them in a browser (docs/draw.md says how to read them):"
+	for f in daytime-ladder loss-tseq loss-ladder tcp-states; do
+		[ -s "$PICS/$f.svg" ] && echo "  $PICS/$f.svg"
+	done
+	note "daytime-ladder: the daytime connection, segment by segment, with ustack's"
+	note "  states from --trace and the kernel's inferred; loss-tseq: the 300 kB transfer,"
+	note "  retransmissions in red; tcp-states: the state machine, each edge with how"
+	note "  often inetd took it."
 fi
 say - "Done."
 echo "Every frame the stack sent and received is in:"

@@ -23,7 +23,8 @@
 /*
  * Every legal transition, and what causes it. tcp_set_state() refuses
  * anything else (an assertion: it would be a bug in ustack, never input).
- * docs/tcp.md and tests/unit/check_tcp_fsm.c follow this table.
+ * docs/tcp.md and tests/unit/check_tcp_fsm.c follow this table;
+ * ustack-draw states draws it (read through ustack_tcp_transition()).
  */
 static const struct {
 	uint8_t from, to;
@@ -100,6 +101,16 @@ const char *ustack_tcp_state_name(int state)
 const char *tcp_cause_name(enum tcp_cause cause)
 {
 	return (unsigned)cause < TCP_CAUSE__COUNT ? cause_names[cause] : "?";
+}
+
+int ustack_tcp_transition(unsigned i, int *from, int *to, const char **why)
+{
+	if (i >= USTACK_ARRAY_SIZE(transitions))
+		return -ENOENT;
+	*from = transitions[i].from;
+	*to = transitions[i].to;
+	*why = transitions[i].why;
+	return 0;
 }
 
 int tcp_transition_ok(int from, int to)

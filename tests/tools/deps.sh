@@ -4,7 +4,8 @@
 set -eu
 PKGS="build-essential pkg-config libpcap-dev check clang llvm valgrind gcovr \
 iproute2 iputils-ping tcpdump tshark socat curl netcat-openbsd wrk iperf3 \
-python3 python3-scapy python3-pytest procps libclang-rt-14-dev"
+python3 python3-scapy python3-pytest procps libclang-rt-14-dev \
+graphviz libxml2-utils"
 # the live page's browser test (tests/host/test_httpd_live.sh)
 PKGS="$PKGS chromium nodejs npm"
 missing=""

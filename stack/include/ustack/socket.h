@@ -200,6 +200,10 @@ enum ustack_tcp_state {
 	USTACK_TCP__NSTATES
 };
 const char *ustack_tcp_state_name(int state); /* "ESTABLISHED" */
+/* The TCP state machine's table of legal transitions (stack/proto/tcp_fsm.c),
+ * read-only, for tools that draw or check it: entry i's states and cause in
+ * words. Returns 0, or -ENOENT when i is past the last entry. */
+int ustack_tcp_transition(unsigned i, int *from, int *to, const char **why);
 
 struct ustack_conn_info {
 	int proto;            /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP */
