@@ -173,18 +173,19 @@ static int parse_clause(struct filter_rule *r, const char *key,
 		rc = k == 0 ? parse_net(val, &r->src, &r->src_len)
 			    : parse_net(val, &r->dst, &r->dst_len);
 		if (rc == -2)
-			return fail(err, errlen, "address '%s' has bits set "
-				    "beyond its prefix length", val);
+			return fail(err, errlen, "%s: address '%s' has bits "
+				    "set beyond its prefix length", key, val);
 		if (rc < 0)
-			return fail(err, errlen, "expected an address like "
-				    "10.0.0.0/24, A.B.C.D or any, got '%s'", val);
+			return fail(err, errlen, "%s: expected an address like "
+				    "10.0.0.0/24, A.B.C.D or any, got '%s'", key,
+				    val);
 		return 0;
 	case 2:
 	case 3:
 		if (k == 2 ? parse_ports(val, &r->sport_lo, &r->sport_hi)
 			   : parse_ports(val, &r->dport_lo, &r->dport_hi))
-			return fail(err, errlen, "expected a port 0..65535 or a "
-				    "range like 1000-2000, got '%s'", val);
+			return fail(err, errlen, "%s: expected a port 0..65535 "
+				    "or a range like 1000-2000, got '%s'", key, val);
 		return 0;
 	case 4:
 		v = strtoul(val, NULL, 10);
