@@ -21,7 +21,7 @@ import socket, sys, threading
 name, port, logf = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("10.0.0.1", port))
+ls.bind(("0.0.0.0", port))
 ls.listen(64)
 lock = threading.Lock()
 def serve(c):
@@ -50,13 +50,15 @@ start_backend() {  # start_backend N
 	bg_ns "$PY" "$T/backend.py" "b$1" "800$1" "$T/b$1.log"
 	BPID[$1]=$BG_PID
 }
-backend_up() { nsx "$PY" -c "import socket; socket.create_connection(('10.0.0.1', $1), 1).close()"; }
+backend_up() { nsx ss -ltn | grep -q ":$1 "; }
 
+# The backends first (on every address of the namespace), so ustack-lb
+# never sees them down before the test begins.
+for i in 1 2 3; do start_backend $i; done
+for i in 1 2 3; do wait_for 10 "backend b$i" backend_up 800$i; done
 start_app lb --port 80 --backend 10.0.0.1:8001 --backend 10.0.0.1:8002 \
 	--backend 10.0.0.1:8003 --health-interval 0.3 --connect-timeout 1
 wait_ready
-for i in 1 2 3; do start_backend $i; done
-for i in 1 2 3; do wait_for 10 "backend b$i" backend_up 800$i; done
 count() { grep -c "^served" "$T/b$1.log" 2>/dev/null || echo 0; }
 
 # The client: N sequential requests, each "GET i" then shutdown(SHUT_WR),
@@ -144,6 +146,7 @@ nsx "$PY" "$T/client.py" 6 down >"$T/down.out" 2>&1 || fail "clients with b2 dow
 grep -q "^b2$" "$T/down.out" && fail "b2 answered while killed"
 [ "$(wc -l <"$T/down.out")" = 6 ] || fail "not 6 answers with b2 down"
 grep -q "10.0.0.1:8002 is down: Connection refused" "$T/lb.err" || fail "lb did not report b2 down"
+for i in 1 3; do grep -q "800$i is down" "$T/lb.err" && fail "b$i reported down: $(grep down "$T/lb.err")"; done
 log "b2 killed: 6 connections answered by $(sort "$T/down.out" | uniq -c | tr '\n' ' ')"
 start_backend 2
 wait_for 10 "backend b2 restarted" backend_up 8002
