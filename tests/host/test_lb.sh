@@ -14,6 +14,9 @@
 . "$(dirname "$0")/lib.sh"
 require_root
 require_bin lb stat
+"$BIN/ustack-lb" --help | grep -q -- "--policy rr|leastconn" || fail "ustack-lb --help lacks --policy"
+"$BIN/ustack-lb" --port 80 >/dev/null 2>&1; [ $? = 2 ] || fail "ustack-lb without --backend: not a usage error"
+"$BIN/ustack-lb" --port 80 --backend 10.0.0.1 >/dev/null 2>&1; [ $? = 2 ] || fail "ustack-lb --backend without a port: not a usage error"
 setup
 
 cat >"$T/backend.py" <<'PYEOF'

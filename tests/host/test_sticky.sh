@@ -14,6 +14,9 @@
 . "$(dirname "$0")/lib.sh"
 require_root
 require_bin rpc stat
+"$BIN/ustack-rpc" --help | grep -q -- "--naive" || fail "ustack-rpc --help lacks --naive"
+"$BIN/ustack-rpc" -l >/dev/null 2>&1; [ $? = 2 ] || fail "ustack-rpc -l without PORT: not a usage error"
+"$BIN/ustack-rpc" -s 10 10.0.0.2 7000 >/dev/null 2>&1; [ $? = 2 ] || fail "ustack-rpc -s 10: not a usage error"
 setup
 nsx sysctl -q -w net.ipv4.ip_forward=1 || fail "ip_forward in the namespace"
 
