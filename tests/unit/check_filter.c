@@ -156,6 +156,45 @@ START_TEST(test_filter_parse_bad_rules_clear_errors)
 }
 END_TEST
 
+/* Random rules from the grammar's words and garbage: every one parses or
+ * is refused with a message, and a rule's canonical text parses to itself. */
+START_TEST(test_filter_parse_random_canonical_roundtrip)
+{
+	static const char *const words[] = {
+		"allow", "drop", "reject", "tcp", "udp", "icmp", "all", "from",
+		"to", "sport", "dport", "type", "with", "rst", "admin-prohibited",
+		"port-unreachable", "10.0.0.0/24", "10.0.0.2", "any", "1-2",
+		"65535", "0", "8", "x", "", "-", "1.2.3.4/33", "99999", "\t"};
+	uint32_t seed = 12345;
+	unsigned parsed = 0;
+
+	for (int i = 0; i < 20000; i++) {
+		char rule[300] = "", canon[USTACK_FILTER_TEXT], again[USTACK_FILTER_TEXT];
+		char err[160];
+		int n;
+
+		seed = seed * 1103515245u + 12345u;
+		n = 1 + (int)((seed >> 16) % 9);
+		for (int k = 0; k < n; k++) {
+			seed = seed * 1103515245u + 12345u;
+			strcat(rule, words[(seed >> 16) % (sizeof(words) / sizeof(words[0]))]);
+			strcat(rule, " ");
+		}
+		err[0] = 0;
+		if (ustack_filter_check(rule, canon, sizeof(canon), err,
+					sizeof(err)) != 0) {
+			ck_assert_msg(err[0] != 0, "'%s' refused without a reason", rule);
+			continue;
+		}
+		parsed++;
+		ck_assert_int_eq(ustack_filter_check(canon, again, sizeof(again),
+						     err, sizeof(err)), 0);
+		ck_assert_str_eq(canon, again);
+	}
+	ck_assert_uint_gt(parsed, 100);
+}
+END_TEST
+
 START_TEST(test_filter_add_bounded_list_clear)
 {
 	struct tb *tb = bed();
@@ -427,6 +466,7 @@ static Suite *filter_suite(void)
 
 	tcase_add_test(tc, test_filter_parse_good_rules_canonical);
 	tcase_add_test(tc, test_filter_parse_bad_rules_clear_errors);
+	tcase_add_test(tc, test_filter_parse_random_canonical_roundtrip);
 	tcase_add_test(tc, test_filter_add_bounded_list_clear);
 	tcase_add_test(tc, test_filter_drop_tcp_dport_silent_and_counted);
 	tcase_add_test(tc, test_filter_first_match_wins_default_allow);
