@@ -8,6 +8,7 @@
  *   ustack-stat PATH arp       the ARP cache
  *   ustack-stat PATH stats [PREFIX]   counters, e.g. "stats ip4."
  *   ustack-stat PATH iface     address, MAC, MTU, device, frame counts
+ *   ustack-stat PATH filter    packet filter rules with their hit counts
  *   ustack-stat PATH all       all of the above (the default)
  *
  * It does not start a stack: it only talks to one over a UNIX socket.
@@ -27,7 +28,7 @@
 #define TIMEOUT_MS 5000
 
 static const char usage[] =
-	"Usage: ustack-stat [-z] PATH [conns|tcp|arp|stats [PREFIX]|iface|all|help]\n"
+	"Usage: ustack-stat [-z] PATH [conns|tcp|arp|stats [PREFIX]|iface|filter|all|help]\n"
 	"Ask a ustack program started with --ctl PATH for its state and print "
 	"it.\n\n"
 	"  -z, --nonzero        leave out counters that are zero\n"

@@ -31,6 +31,7 @@ enum {
 	OPT_SEED,
 	OPT_FAULT,
 	OPT_OFFLOAD,
+	OPT_FILTER,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -49,6 +50,7 @@ static const struct option common_longopts[] = {
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"fault", required_argument, NULL, OPT_FAULT},
 	{"offload", required_argument, NULL, OPT_OFFLOAD},
+	{"filter", required_argument, NULL, OPT_FILTER},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 };
@@ -79,6 +81,11 @@ static const char common_help[] =
 "  --offload auto|on|off checksum offload and TSO/GRO on the TAP device\n"
 "                       (IFF_VNET_HDR; auto: on when this program creates\n"
 "                       the device, off when it attaches to an existing one)\n"
+"  --filter RULE        packet filter rule, checked in order at IP input (first\n"
+"                       match wins, default allow; repeatable, at most 64),\n"
+"                       e.g. 'drop tcp dport 23', 'reject udp', 'allow icmp',\n"
+"                       'drop tcp from 10.0.0.0/24 sport 1000-2000'\n"
+"                       (docs/filter.md; hits: ustack-stat PATH filter)\n"
 "  -h, --help           print this help and exit\n"
 "  --version            print the version and exit\n";
 
@@ -271,6 +278,17 @@ static void common_opt(struct app *a, int c, const char *arg)
 		else
 			app_usage_exit(a, "--offload: expected auto, on or off, got '%s'", arg);
 		break;
+	case OPT_FILTER: {
+		char err[160];
+
+		if (ustack_filter_check(arg, NULL, 0, err, sizeof(err)) < 0)
+			app_usage_exit(a, "--filter '%s': %s", arg, err);
+		if (o->nfilter >= USTACK_FILTER_MAX)
+			app_usage_exit(a, "--filter: at most %d rules",
+				       USTACK_FILTER_MAX);
+		o->filter[o->nfilter++] = arg;
+		break;
+	}
 	}
 }
 
@@ -327,7 +345,7 @@ int app_parse(struct app *a, const struct app_desc *d, int argc, char **argv)
 			exit(APP_EXIT_OK);
 		} else if (c == '?' || c == ':') {
 			usage_fail(d);
-		} else if (c >= OPT_DEV && c <= OPT_OFFLOAD) {
+		} else if (c >= OPT_DEV && c <= OPT_FILTER) {
 			common_opt(a, c, optarg);
 		} else if (!d->opt || d->opt(d->ctx, c, optarg) < 0) {
 			usage_fail(d);
@@ -481,6 +499,8 @@ int app_start(struct app *a)
 		a->dev = NULL;
 		return APP_EXIT_FAIL;
 	}
+	for (unsigned i = 0; i < a->o.nfilter; i++) /* checked by app_parse */
+		ustack_filter_add(a->st, a->o.filter[i], NULL, 0);
 	if (a->o.ctl) {
 		char err[256] = "";
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include <ustack/dev.h>
+#include <ustack/filter.h>
 #include <ustack/runtime.h>
 #include <ustack/socket.h>
 #include <ustack/ustack.h>
@@ -63,6 +64,8 @@ struct app_opts {
 	uint64_t seed;
 	const char *fault;           /* --fault SPEC */
 	int offload;                 /* --offload: USTACK_TAP_OFFLOAD_* */
+	const char *filter[USTACK_FILTER_MAX]; /* --filter RULE, in order */
+	unsigned nfilter;
 };
 
 struct app_ctl;

@@ -264,8 +264,25 @@ static void report_iface(struct app *a, struct sbuf *b)
 	}
 }
 
+/* The packet filter's rules in order, with their hit counters. */
+static void report_filter(struct ustack *st, struct sbuf *b)
+{
+	struct ustack_filter_info v[USTACK_FILTER_MAX];
+	int n = ustack_filter_list(st, v, USTACK_FILTER_MAX);
+
+	sbuf_printf(b, "Filter: %d rule%s, first match wins, default allow\n",
+		    n, n == 1 ? "" : "s");
+	if (n == 0)
+		return;
+	sbuf_printf(b, "%4s %10s %12s  %s\n", "#", "Hits", "Bytes", "Rule");
+	for (int i = 0; i < n && i < USTACK_FILTER_MAX; i++)
+		sbuf_printf(b, "%4d %10llu %12llu  %s\n", i + 1,
+			    (unsigned long long)v[i].hits,
+			    (unsigned long long)v[i].bytes, v[i].text);
+}
+
 static const char report_help[] =
-	"commands: conns | tcp | arp | stats [PREFIX] | iface | all | help\n";
+	"commands: conns | tcp | arp | stats [PREFIX] | iface | filter | all | help\n";
 
 int app_report(struct app *a, const char *line, struct sbuf *b)
 {
@@ -285,6 +302,8 @@ int app_report(struct app *a, const char *line, struct sbuf *b)
 		report_stats(a->st, arg[0] ? arg : NULL, b);
 	} else if (strcmp(cmd, "iface") == 0) {
 		report_iface(a, b);
+	} else if (strcmp(cmd, "filter") == 0) {
+		report_filter(a->st, b);
 	} else if (strcmp(cmd, "all") == 0) {
 		report_iface(a, b);
 		sbuf_printf(b, "\n");

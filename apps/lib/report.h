@@ -30,6 +30,7 @@ void sbuf_printf(struct sbuf *b, const char *fmt, ...)
  *   stats [PREFIX]  "name value" for every counter (or those starting
  *                   with PREFIX, e.g. "ip4.")
  *   iface           address, MAC, MTU, device chain, frame counts
+ *   filter          packet filter rules with their hits and bytes
  *   all             iface, conns, arp, stats
  *   help            this list
  * Takes the stack (ustack_lock) while reading it. Returns 0, or -1 for an

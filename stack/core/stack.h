@@ -19,6 +19,7 @@
 #include "core/rand.h"
 #include "core/timer.h"
 #include "proto/arp.h"
+#include "proto/filter.h"
 #include "proto/icmp.h"
 #include "proto/ipv4.h"
 #include "proto/tcp.h"
@@ -45,6 +46,7 @@ struct ustack {
 	struct udp_state udp;
 	struct tcp_state tcp;
 	struct sock_table socks;
+	struct filter_state filter;  /* packet filter rules (proto/filter.c) */
 
 	/* ACKs held back to the end of the device read batch in progress
 	 * (ustack_poll_dev; tcp_in.c): one ACK for the in-order data of all

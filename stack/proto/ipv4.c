@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "core/stack.h"
+#include "proto/filter.h"
 #include "proto/icmp.h"
 #include "proto/ip4_int.h"
 #include "proto/ipv4.h"
@@ -251,6 +252,8 @@ static void ip4_rcv(struct ustack *st, struct pkb *pkb, int loop)
 		if ((pkb = ip4_reasm_input(st, pkb)) == NULL)
 			return;
 	}
+	if (filter_input(st, pkb)) /* dropped or rejected (proto/filter.c) */
+		return;
 	ip4_deliver(st, pkb);
 	return;
 drop:

@@ -160,13 +160,20 @@
 	X(TCP_ABORT_ON_TIMEOUT, "tcp.abort_on_timeout") /* retries, keepalive */\
 	X(TCP_PMTU_UPDATES, "tcp.pmtu_updates")   /* MSS lowered by ICMP */
 
+#define USTACK_STATS_FILTER(X)                                                 \
+	X(FILTER_ALLOW, "filter.allow")       /* matched an allow rule */      \
+	X(FILTER_DROP, "filter.drop")         /* dropped by a drop rule */     \
+	X(FILTER_REJECT, "filter.reject")     /* dropped, reply attempted */   \
+	X(FILTER_REJECT_LIMITED, "filter.reject_limited") /* RST not sent */
+
 #define USTACK_STATS(X)                                                        \
 	USTACK_STATS_LINK(X)                                                   \
 	USTACK_STATS_ARP(X)                                                    \
 	USTACK_STATS_IP4(X)                                                    \
 	USTACK_STATS_ICMP(X)                                                   \
 	USTACK_STATS_UDP(X)                                                    \
-	USTACK_STATS_TCP(X)
+	USTACK_STATS_TCP(X)                                                    \
+	USTACK_STATS_FILTER(X)
 
 enum ustack_stat_id {
 #define USTACK_STAT_ENUM_(id, name) USTACK_STAT_##id,
