@@ -444,11 +444,11 @@ c_sticky() {
 }
 
 c_iomodels() {
-	say "I/O models: one event loop (ustack-inetd) vs a thread per connection (ustack-httpd)"
+	say "I/O models: one event loop (ustack-inetd) vs a thread per connection (ustack-echo-threads)"
 	bg inetd "$BIN/ustack-inetd" --dev tap0 --ctl "$DIR/ctl"
 	local inetd=$LAST_PID
-	bg httpd "$BIN/ustack-httpd" --dev tap1 --addr 10.0.1.2/24 --ctl "$DIR/ctl1" -m 512 --port 80
-	local httpd=$LAST_PID
+	bg threads "$BIN/ustack-echo-threads" --dev tap1 --addr 10.0.1.2/24 --ctl "$DIR/ctl1" --max 512 --port 7
+	local threads=$LAST_PID
 	wait_stack "$DIR/ctl"
 	wait_stack "$DIR/ctl1" 10.0.1.2
 	cat >"$DIR/load.py" <<'PYEOF'
@@ -492,16 +492,16 @@ PYEOF
 	local a b
 	a=$(timeout 60 ip netns exec "$NS" "$PY" "$DIR/load.py" "$US" 7 "$inetd" 200 2>&1)
 	echo "  ustack-inetd (echo, event loop):         $a"
-	b=$(timeout 60 ip netns exec "$NS" "$PY" "$DIR/load.py" 10.0.1.2 80 "$httpd" 200 2>&1)
-	echo "  ustack-httpd (http, thread per conn):    $b"
+	b=$(timeout 60 ip netns exec "$NS" "$PY" "$DIR/load.py" 10.0.1.2 7 "$threads" 200 2>&1)
+	echo "  ustack-echo-threads (echo, thread per conn): $b"
 	result "inetd: $(echo "$a" | grep -o '[0-9]* threads')"
-	result "httpd: $(echo "$b" | grep -o '[0-9]* threads')"
+	result "echo-threads: $(echo "$b" | grep -o '[0-9]* threads')"
 	note "Why: the event loop keeps each connection as a small struct and one ustack_poll()"
 	note "tells it which are ready; the threaded server parks a thread (its stack, a condition"
 	note "variable, a context switch per wakeup) on every connection, so its threads and memory"
 	note "grow with the connections while the loop stays at one thread. Threads let each handler"
 	note "be plain blocking code; the loop must never block (a slow handler stalls everyone)."
-	code "stack/sock/loop.c ustack_loop_attach, loop_poll (one thread drives the stack in ustack_poll); apps/inetd.c run (the loop); stack/sock/thread.c ustack_thread_start, thr_wait (a condition variable per blocked call); apps/httpd.c (thread per connection)"
+	code "stack/sock/loop.c ustack_loop_attach, loop_poll (one thread drives the stack in ustack_poll); apps/inetd.c run (the loop); stack/sock/thread.c ustack_thread_start, thr_wait (a condition variable per blocked call); apps/echo-threads.c worker_main (a thread per connection)"
 }
 
 c_firewall() {

@@ -210,58 +210,23 @@ static void api_arp(struct httpd *h, struct sbuf *b)
 	sbuf_printf(b, "]}\n");
 }
 
-/*
- * The TCP state machine of RFC 9293 3.3.2 (figure 5) as ustack implements
- * it: the same edges as the table in stack/proto/tcp_fsm.c, which the
- * public API does not export (tcp_set_state() asserts every transition it
- * makes is one of these; a transition seen in the trace that is missing
- * here would still show in the ladder). State names come from the
- * library (ustack_tcp_state_name).
- */
-#define S(x) USTACK_TCP_##x
-static const struct {
-	uint8_t from, to;
-	const char *why;
-} fsm_edges[] = {
-	{S(CLOSED), S(LISTEN), "listen()"},
-	{S(CLOSED), S(SYN_SENT), "connect(): send SYN"},
-	{S(LISTEN), S(SYN_RCVD), "SYN received: send SYN-ACK"},
-	{S(LISTEN), S(CLOSED), "close() of the listener"},
-	{S(SYN_SENT), S(ESTABLISHED), "SYN-ACK: send ACK"},
-	{S(SYN_SENT), S(SYN_RCVD), "SYN (simultaneous open)"},
-	{S(SYN_SENT), S(CLOSED), "RST, timeout, close"},
-	{S(SYN_RCVD), S(ESTABLISHED), "ACK of our SYN"},
-	{S(SYN_RCVD), S(FIN_WAIT_1), "close(): send FIN"},
-	{S(SYN_RCVD), S(CLOSED), "RST, timeout"},
-	{S(ESTABLISHED), S(FIN_WAIT_1), "close(): send FIN"},
-	{S(ESTABLISHED), S(CLOSE_WAIT), "FIN received"},
-	{S(ESTABLISHED), S(CLOSED), "RST, timeout, abort"},
-	{S(FIN_WAIT_1), S(FIN_WAIT_2), "ACK of our FIN"},
-	{S(FIN_WAIT_1), S(CLOSING), "FIN (simultaneous close)"},
-	{S(FIN_WAIT_1), S(TIME_WAIT), "FIN acking our FIN"},
-	{S(FIN_WAIT_1), S(CLOSED), "RST, timeout, abort"},
-	{S(FIN_WAIT_2), S(TIME_WAIT), "FIN received"},
-	{S(FIN_WAIT_2), S(CLOSED), "RST, orphan timeout"},
-	{S(CLOSE_WAIT), S(LAST_ACK), "close(): send FIN"},
-	{S(CLOSE_WAIT), S(CLOSED), "RST, timeout, abort"},
-	{S(CLOSING), S(TIME_WAIT), "ACK of our FIN"},
-	{S(CLOSING), S(CLOSED), "RST, timeout, abort"},
-	{S(LAST_ACK), S(CLOSED), "ACK of our FIN, RST, timeout"},
-	{S(TIME_WAIT), S(CLOSED), "2*MSL, reuse, eviction"},
-};
-#undef S
-
+/* The TCP state machine as the library implements it: its own table
+ * (stack/proto/tcp_fsm.c, through ustack_tcp_transition), so the page can
+ * never disagree with the code. */
 static void api_fsm(struct sbuf *b)
 {
 	sbuf_printf(b, "{\"states\":[");
 	for (int s = 0; s < USTACK_TCP__NSTATES; s++)
 		sbuf_printf(b, "%s\"%s\"", s ? "," : "", ustack_tcp_state_name(s));
 	sbuf_printf(b, "],\"transitions\":[");
-	for (size_t i = 0; i < sizeof(fsm_edges) / sizeof(*fsm_edges); i++) {
+	int from, to;
+	const char *why;
+
+	for (unsigned i = 0; ustack_tcp_transition(i, &from, &to, &why) == 0; i++) {
 		sbuf_printf(b, "%s{\"from\":\"%s\",\"to\":\"%s\",\"why\":",
-			    i ? "," : "", ustack_tcp_state_name(fsm_edges[i].from),
-			    ustack_tcp_state_name(fsm_edges[i].to));
-		jstr(b, fsm_edges[i].why);
+			    i ? "," : "", ustack_tcp_state_name(from),
+			    ustack_tcp_state_name(to));
+		jstr(b, why);
 		sbuf_printf(b, "}");
 	}
 	sbuf_printf(b, "]}\n");

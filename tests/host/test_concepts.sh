@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 require_root
 require_cmd tcpdump tshark ss nc
-require_bin inetd nc stat httpd lb rpc
+require_bin inetd nc stat httpd lb rpc echo-threads
 T=$(mktemp -d /tmp/ustack-host.XXXXXX) || fail "mktemp"
 trap 'rm -rf "$T"' EXIT
 CS=$ROOT/apps/demo/concept.sh
@@ -71,8 +71,8 @@ grep -qE "^=> naive: the server counted 200 messages" "$T/sticky.out" && fail "n
 expect sticky "naive: the server counted [0-9]+ messages of 200"
 run iomodels
 expect iomodels "inetd: 1 threads"
-t=$(sed -n 's/^=> httpd: \([0-9]*\) threads/\1/p' "$T/iomodels.out")
-[ "${t:-0}" -ge 200 ] || fail "iomodels: httpd had ${t:-?} threads for 200 connections"
+t=$(sed -n 's/^=> echo-threads: \([0-9]*\) threads/\1/p' "$T/iomodels.out")
+[ "${t:-0}" -ge 200 ] || fail "iomodels: echo-threads had ${t:-?} threads for 200 connections"
 grep -q "200 of 200 answered" "$T/iomodels.out" || fail "iomodels: not every request answered"
 run firewall
 expect firewall "drop: tcp 23 times out"

@@ -41,7 +41,7 @@ printf 'GET /iface HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\
 [ "$(grep -c '^HTTP/1.1 ' "$T/pipe.out")" = 2 ] || fail "pipelined + FIN: $(grep -c '^HTTP/1.1 ' "$T/pipe.out") answers"
 grep -q '^HTTP/1.1 404' "$T/pipe.out" || fail "pipelined: no 404 for the second request"
 
-# /api/fsm serves a copy of the library's transition table (not exported):
+# /api/fsm serves the library's transition table (ustack_tcp_transition):
 # the same edges as stack/proto/tcp_fsm.c's transitions[].
 grep -oE '\{S\([A-Z_0-9]+\), S\([A-Z_0-9]+\),' "$ROOT/stack/proto/tcp_fsm.c" |
 	sed -E 's/\{S\(([A-Z_0-9]+)\), S\(([A-Z_0-9]+)\),/\1 \2/' | sort >"$T/fsm.src"
