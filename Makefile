@@ -45,6 +45,9 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fno-strict-aliasing $(SAN_FLAGS) \
 	      -Istack/include -Istack -MMD -MP
+# apps/ and drivers/ see only the public headers (tests/tools/check-layers.sh
+# holds the rest of the layering).
+PUB_CFLAGS := $(filter-out -Istack,$(ALL_CFLAGS))
 LDFLAGS_ALL := $(SAN_FLAGS) $(LDFLAGS)
 
 PCAP_LIBS := -lpcap
@@ -89,6 +92,16 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/apps/%.o: apps/%.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(PUB_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/drivers/%.o: drivers/%.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(PUB_CFLAGS) -c -o $@ $<
 
 $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
