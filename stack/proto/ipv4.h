@@ -20,8 +20,13 @@ struct ip4_reasm;
  * (never delivered from inside ip4_output: no re-entry into the caller). */
 #define IP4_LOOP_MAX 256
 
+/* RFC 7739 5.3: identification counters, chosen by a keyed hash of
+ * (source, destination, protocol); a power of two. 4 KiB of state. */
+#define IP4_ID_BUCKETS 2048
+
 struct ip4_state {
-	uint16_t next_id;             /* IP identification counter */
+	uint16_t ids[IP4_ID_BUCKETS]; /* identification counters */
+	uint32_t id_salt;             /* hashed with each (src, dst, proto) */
 	struct ip4_reasm *reasm;      /* datagrams being reassembled, oldest
 					 first */
 	uint32_t reasm_count;
