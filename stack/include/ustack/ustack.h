@@ -92,8 +92,13 @@ struct ustack_config {
 	ustack_time_t arp_failed_us;     /* how long a failed entry answers
 					    EHOSTUNREACH at once (default 3 s) */
 	ustack_time_t reasm_timeout_us;  /* RFC 791/1122: 15..120 s (default 30 s) */
-	uint32_t icmp_rate_per_sec;      /* ICMP errors sent per second (default 100) */
+	uint32_t icmp_rate_per_sec;      /* ICMP errors sent per second, all
+					    destinations (default 1000) */
 	uint32_t icmp_rate_burst;        /* token bucket depth (default 50) */
+	ustack_time_t icmp_dst_interval_us; /* and per destination: one error
+					    per interval (default 1 s; 0 = no
+					    per-destination limit) */
+	uint32_t icmp_dst_burst;         /* per-destination depth (default 6) */
 
 	/* TCP (used by the TCP layer; see docs/tcp.md) */
 	uint32_t tcp_max_conns;          /* control blocks, incl. TIME_WAIT (default 16384) */
