@@ -31,7 +31,8 @@ void ustack_config_default(struct ustack_config *c)
 	c->max_sockets = 4096;
 	c->pkb_max_bytes = 64u << 20;
 	c->arp_cache_size = 256;
-	c->arp_pending_max = 16;
+	c->arp_pending_max = 128;
+	c->arp_pending_bytes = 128u << 10;
 	c->reasm_max_bytes = 1u << 20;
 	c->reasm_max_datagrams = 64;
 	c->reasm_max_size = 65535;

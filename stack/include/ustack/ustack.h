@@ -77,7 +77,9 @@ struct ustack_config {
 	uint32_t max_sockets;         /* socket descriptors (default 4096) */
 	uint32_t pkb_max_bytes;       /* packet-buffer pool memory (default 64 MiB) */
 	uint32_t arp_cache_size;      /* entries (default 256) */
-	uint32_t arp_pending_max;     /* frames queued per unresolved entry (default 16) */
+	uint32_t arp_pending_max;     /* frames queued per unresolved entry (default 128) */
+	uint32_t arp_pending_bytes;   /* and their bytes (default 128 KiB: the
+					 largest datagram in fragments fits) */
 	uint32_t reasm_max_bytes;     /* IPv4 reassembly memory (default 1 MiB) */
 	uint32_t reasm_max_datagrams; /* datagrams being reassembled (default 64) */
 	uint32_t reasm_max_size;      /* largest datagram reassembled (default 65535) */
