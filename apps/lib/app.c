@@ -436,7 +436,7 @@ static int open_devices(struct app *a)
 			ustack_dev_close(dev);
 			return APP_EXIT_FAIL;
 		}
-		dev = top;
+		dev = a->pcap_tee = top;
 	}
 	if (a->o.fault) {
 		struct ustack_fault_config fc;
@@ -489,8 +489,28 @@ int app_start(struct app *a)
 	return 0;
 }
 
+int app_pcap_check(struct app *a)
+{
+	struct ustack_pcap_tee_stats ts;
+
+	if (!a->pcap_tee || ustack_pcap_tee_get_stats(a->pcap_tee, &ts) < 0 ||
+	    !ts.error)
+		return 0;
+	if (!a->pcap_warned) {
+		a->pcap_warned = 1;
+		fprintf(stderr, "%s: --pcap %s: cannot write the capture: %s; "
+			"it is incomplete from here on (the program goes on and "
+			"will exit with status 1)\n", a->desc->name, a->o.pcap,
+			strerror(ts.error));
+	}
+	return 1;
+}
+
 void app_stop(struct app *a)
 {
+	struct ustack_pcap_tee_stats ts = {0};
+	int pcap_failed = 0;
+
 	app_signals_attach(NULL);
 	if (a->ctl) {
 		app_ctl_close(a->ctl);
@@ -500,10 +520,24 @@ void app_stop(struct app *a)
 		ustack_destroy(a->st);
 		a->st = NULL;
 	}
+	if (a->pcap_tee) {
+		/* the last buffered frames: their error shows only now */
+		ustack_pcap_tee_flush(a->pcap_tee);
+		pcap_failed = app_pcap_check(a);
+		ustack_pcap_tee_get_stats(a->pcap_tee, &ts);
+		a->pcap_tee = NULL;
+	}
 	if (a->dev) {
 		ustack_dev_close(a->dev);
 		a->dev = NULL;
 		a->fault = NULL;
+	}
+	if (pcap_failed) {
+		fprintf(stderr, "%s: --pcap %s: capture incomplete: at most "
+			"%llu frames written, %llu not written (%s)\n",
+			a->desc->name, a->o.pcap, (unsigned long long)ts.frames,
+			(unsigned long long)ts.lost, strerror(ts.error));
+		exit(APP_EXIT_FAIL);
 	}
 }
 
@@ -554,7 +588,14 @@ int app_poll(struct app *a, struct ustack_pollfd *fds, unsigned n,
 		if (t >= 0 && (timeout_ms < 0 || t < timeout_ms))
 			timeout_ms = t;
 	}
+	/* a capture's write error shows in the tee's stats: look at least
+	 * once a second (the tee flushes at that pace) */
+	if (a->pcap_tee && !a->pcap_warned &&
+	    (timeout_ms < 0 || timeout_ms > 1000))
+		timeout_ms = 1000;
 	r = ustack_poll(a->st, fds, n + extra, timeout_ms);
+	if (a->pcap_tee && !a->pcap_warned)
+		app_pcap_check(a);
 	if (r < 0)
 		return r;
 	if (nctl)

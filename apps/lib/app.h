@@ -79,6 +79,8 @@ struct app {
 	uint8_t host_prefix_len;
 	ustack_time_t started_at;    /* monotonic, for uptime */
 	struct app_ctl *ctl;         /* control socket, or NULL */
+	struct ustack_dev *pcap_tee; /* the --pcap tee in the chain, or NULL */
+	int pcap_warned;             /* its write error was reported */
 };
 
 /*
@@ -111,8 +113,15 @@ int app_parse_port(const char *s, uint16_t *out);
  */
 int app_start(struct app *a);
 /* Undo app_start in reverse: control socket, stack, devices (flushes the
- * pcap; a TAP device we created goes away with its descriptor). */
+ * pcap; a TAP device we created goes away with its descriptor). If the
+ * --pcap capture could not be written whole, says so on stderr and exits
+ * with APP_EXIT_FAIL once everything is closed: a truncated capture is a
+ * failed run. */
 void app_stop(struct app *a);
+
+/* Has the --pcap capture failed? Prints the warning (once) if so; returns
+ * 1 then, else 0. app_poll calls it; threaded programs may too. */
+int app_pcap_check(struct app *a);
 
 /* One line on stderr saying what is up where (for servers). */
 void app_announce(const struct app *a, const char *what);
