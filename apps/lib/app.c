@@ -274,6 +274,93 @@ static void common_opt(struct app *a, int c, const char *arg)
 	}
 }
 
+/* ---- address checks (after all options: they depend on each other) ---- */
+
+static uint32_t prefix_mask(uint8_t len)
+{
+	return len ? ~0u << (32 - len) : 0;
+}
+
+/* Why addr can not be a host's unicast address at all, or NULL. */
+static const char *not_unicast(uint32_t addr)
+{
+	if ((addr >> 24) == 0)
+		return "is in 0.0.0.0/8 (\"this network\", RFC 1122 3.2.1.3)";
+	if ((addr >> 24) == 127)
+		return "is a loopback address (127.0.0.0/8 never leaves a host)";
+	if ((addr >> 28) == 0xe)
+		return "is a multicast address (224.0.0.0/4)";
+	if ((addr >> 28) == 0xf)
+		return "is reserved or the limited broadcast (240.0.0.0/4)";
+	return NULL;
+}
+
+/* Why addr is not a usable host of the subnet net/len, or NULL. */
+static const char *not_host_of(uint32_t addr, uint32_t net, uint8_t len)
+{
+	uint32_t m = prefix_mask(len);
+	const char *why;
+
+	if ((addr & m) != (net & m))
+		return "is not on the subnet";
+	if ((why = not_unicast(addr)) != NULL)
+		return why;
+	/* RFC 3021: a /31 has two hosts and no broadcast; a /32 one host */
+	if (len <= 30 && (addr & ~m) == 0)
+		return "is the network address (host part all zeros) of the subnet";
+	if (len <= 30 && (addr & ~m) == ~m)
+		return "is the broadcast address (host part all ones) of the subnet";
+	return NULL;
+}
+
+static void check_addresses(struct app *a)
+{
+	const struct app_opts *o = &a->o;
+	uint32_t m = prefix_mask(o->prefix_len), net = o->addr & m;
+	char ip[16], sub[16];
+	const char *why;
+
+	ustack_fmt_ip4(net, sub);
+	if (o->prefix_len == 0)
+		app_usage_exit(a, "--addr: a /0 subnet would put every address "
+			       "on the link; give the real prefix length (e.g. /24)");
+	if (o->prefix_len == 32)
+		app_usage_exit(a, "--addr: a /32 leaves no other host on the link "
+			       "(not even a gateway); use /31 or shorter");
+	if ((why = not_host_of(o->addr, o->addr, o->prefix_len)) != NULL)
+		app_usage_exit(a, "--addr %s/%u: %s; the stack needs a unicast "
+			       "host address", ustack_fmt_ip4(o->addr, ip),
+			       o->prefix_len, why);
+	if (o->gateway) {
+		if (o->gateway == o->addr)
+			app_usage_exit(a, "--gateway %s is the stack's own address",
+				       ustack_fmt_ip4(o->gateway, ip));
+		if ((why = not_host_of(o->gateway, o->addr, o->prefix_len)) != NULL)
+			app_usage_exit(a, "--gateway %s %s %s/%u; a gateway "
+				       "must be another host on the stack's "
+				       "subnet",
+				       ustack_fmt_ip4(o->gateway, ip), why, sub,
+				       o->prefix_len);
+	}
+	if (o->host_mode == APP_HOST_SET) {
+		if (o->host_addr == o->addr)
+			app_usage_exit(a, "--host-addr %s is the stack's own address; "
+				       "the kernel side needs another one",
+				       ustack_fmt_ip4(o->host_addr, ip));
+		if ((why = not_host_of(o->host_addr, o->addr, o->prefix_len)) != NULL)
+			app_usage_exit(a, "--host-addr %s %s %s/%u; the kernel "
+				       "side must be another host on the "
+				       "stack's subnet",
+				       ustack_fmt_ip4(o->host_addr, ip), why, sub,
+				       o->prefix_len);
+		if (o->host_prefix_len == 0 || o->host_prefix_len == 32)
+			app_usage_exit(a, "--host-addr: a /%u prefix leaves the "
+				       "kernel side no subnet with the stack; use "
+				       "--addr's (/%u)", o->host_prefix_len,
+				       o->prefix_len);
+	}
+}
+
 /* getopt_long's table: the app's long options, then the common ones. */
 static struct option *merge_longopts(const struct app_desc *d)
 {
@@ -334,6 +421,7 @@ int app_parse(struct app *a, const struct app_desc *d, int argc, char **argv)
 		}
 	}
 	free(lo);
+	check_addresses(a);
 	nargs = argc - optind;
 	if (nargs < d->min_args)
 		app_usage_exit(a, "missing argument");
