@@ -31,6 +31,8 @@ enum {
 	OPT_SEED,
 	OPT_FAULT,
 	OPT_OFFLOAD,
+	OPT_MAX_SOCKETS,
+	OPT_LINGER_EXIT,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -49,6 +51,8 @@ static const struct option common_longopts[] = {
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"fault", required_argument, NULL, OPT_FAULT},
 	{"offload", required_argument, NULL, OPT_OFFLOAD},
+	{"max-sockets", required_argument, NULL, OPT_MAX_SOCKETS},
+	{"linger-exit", required_argument, NULL, OPT_LINGER_EXIT},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 };
@@ -79,6 +83,12 @@ static const char common_help[] =
 "  --offload auto|on|off checksum offload and TSO/GRO on the TAP device\n"
 "                       (IFF_VNET_HDR; auto: on when this program creates\n"
 "                       the device, off when it attaches to an existing one)\n"
+"  --max-sockets N      the stack's socket descriptors, 16..1048576\n"
+"                       (default 4096)\n"
+"  --linger-exit SECONDS at exit, keep the stack running up to SECONDS so\n"
+"                       closing connections finish their FIN exchange and\n"
+"                       TIME_WAIT ones answer a retransmitted FIN\n"
+"                       (default 1; 0: exit at once)\n"
 "  -h, --help           print this help and exit\n"
 "  --version            print the version and exit\n";
 
@@ -196,6 +206,8 @@ static void opts_default(struct app_opts *o)
 	memcpy(o->mac, c.mac, 6);
 	o->log_level = USTACK_LOG_WARN;
 	o->host_mode = APP_HOST_AUTO;
+	o->max_sockets = c.max_sockets;
+	o->linger_exit_us = APP_LINGER_EXIT_DEFAULT_US;
 }
 
 /* One common option; exits on a bad value. */
@@ -270,6 +282,16 @@ static void common_opt(struct app *a, int c, const char *arg)
 			o->offload = USTACK_TAP_OFFLOAD_OFF;
 		else
 			app_usage_exit(a, "--offload: expected auto, on or off, got '%s'", arg);
+		break;
+	case OPT_MAX_SOCKETS:
+		if (app_parse_u64(arg, 16, 1048576, &v) < 0)
+			app_usage_exit(a, "--max-sockets: expected 16..1048576, got '%s'", arg);
+		o->max_sockets = (uint32_t)v;
+		break;
+	case OPT_LINGER_EXIT:
+		if (app_parse_seconds(arg, &o->linger_exit_us) < 0 ||
+		    o->linger_exit_us > USTACK_SEC(3600))
+			app_usage_exit(a, "--linger-exit: expected seconds, 0..3600, got '%s'", arg);
 		break;
 	}
 }
@@ -414,7 +436,7 @@ int app_parse(struct app *a, const struct app_desc *d, int argc, char **argv)
 			exit(APP_EXIT_OK);
 		} else if (c == '?' || c == ':') {
 			usage_fail(d);
-		} else if (c >= OPT_DEV && c <= OPT_OFFLOAD) {
+		} else if (c >= OPT_DEV && c <= OPT_LINGER_EXIT) {
 			common_opt(a, c, optarg);
 		} else if (!d->opt || d->opt(d->ctx, c, optarg) < 0) {
 			usage_fail(d);
@@ -422,6 +444,8 @@ int app_parse(struct app *a, const struct app_desc *d, int argc, char **argv)
 	}
 	free(lo);
 	check_addresses(a);
+	if (d->check && d->check(d->ctx, &a->o) < 0)
+		usage_fail(d);
 	nargs = argc - optind;
 	if (nargs < d->min_args)
 		app_usage_exit(a, "missing argument");
@@ -486,6 +510,8 @@ static void fill_config(struct app *a)
 		c->seed = o->seed;
 	}
 	c->log_level = o->log_level;
+	if (o->max_sockets)
+		c->max_sockets = o->max_sockets;
 	if (o->trace) {
 		c->trace_tcp = 1;
 		if (c->log_level < USTACK_LOG_INFO)

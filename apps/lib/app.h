@@ -23,6 +23,8 @@
 #define APP_EXIT_FAIL 1
 #define APP_EXIT_USAGE 2
 
+struct app_opts;
+
 /* What an app adds to the common option set. */
 struct app_desc {
 	const char *name;            /* "ustack-inetd" */
@@ -36,6 +38,10 @@ struct app_desc {
 	int (*opt)(void *ctx, int c, const char *arg);
 	void *ctx;
 	int min_args, max_args;      /* positional arguments allowed */
+	/* Optional: check the program's options against the common ones
+	 * once all are parsed (before any device is opened); return 0, or
+	 * -1 after printing what is wrong with app_usage_error(). */
+	int (*check)(void *ctx, const struct app_opts *o);
 };
 
 enum app_host_mode {
@@ -63,7 +69,13 @@ struct app_opts {
 	uint64_t seed;
 	const char *fault;           /* --fault SPEC */
 	int offload;                 /* --offload: USTACK_TAP_OFFLOAD_* */
+	uint32_t max_sockets;        /* --max-sockets (the stack's default) */
+	ustack_time_t linger_exit_us;/* --linger-exit (APP_LINGER_EXIT_DEFAULT_US) */
 };
+
+/* How long a program keeps its stack running at exit for closing
+ * handshakes and TIME_WAIT (see app_stop). */
+#define APP_LINGER_EXIT_DEFAULT_US USTACK_SEC(1)
 
 struct app_ctl;
 

@@ -62,6 +62,17 @@ rm -f "/tmp/ustack-usage.$$"
 "$BIN/ustack-nc" 10.0.0.1 >/dev/null 2>&1; [ $? = 2 ] || fail "nc without PORT"
 "$BIN/ustack-nc" 10.0.0.1 99999 >/dev/null 2>&1; [ $? = 2 ] || fail "nc with port 99999"
 "$BIN/ustack-inetd" extra >/dev/null 2>&1; [ $? = 2 ] || fail "inetd with an argument"
+# -m beyond the stack's sockets: refused at start (it used to spin on
+# EMFILE once the table was full); "--fault loss=lots" as above.
+"$BIN/ustack-inetd" -m 8000 --fault loss=lots >"/tmp/ustack-usage.$$" 2>&1
+[ $? = 2 ] || fail "inetd -m 8000: expected exit 2"
+grep -q "at most 4090 connections fit" "/tmp/ustack-usage.$$" || fail "inetd -m 8000: $(head -n 1 "/tmp/ustack-usage.$$")"
+"$BIN/ustack-inetd" -m 100 --max-sockets 50 --fault loss=lots >"/tmp/ustack-usage.$$" 2>&1
+grep -q "at most 44 connections fit" "/tmp/ustack-usage.$$" || fail "inetd -m 100 --max-sockets 50: $(head -n 1 "/tmp/ustack-usage.$$")"
+"$BIN/ustack-inetd" -m 100 --max-sockets 106 --fault loss=lots >"/tmp/ustack-usage.$$" 2>&1
+grep -q "^ustack-inetd: --fault" "/tmp/ustack-usage.$$" || fail "inetd -m 100 --max-sockets 106 should pass the -m check"
+"$BIN/ustack-nc" --linger-exit soon 10.0.0.1 7 >/dev/null 2>&1; [ $? = 2 ] || fail "nc --linger-exit soon"
+rm -f "/tmp/ustack-usage.$$"
 "$BIN/ustack-stat" --help | grep -q "^Usage: ustack-stat" || fail "stat --help"
 "$BIN/ustack-stat" >/dev/null 2>&1; [ $? = 2 ] || fail "stat without PATH"
 "$BIN/ustack-stat" /nonexistent/ctl conns >/dev/null 2>&1; [ $? = 1 ] || fail "stat on a missing socket"
