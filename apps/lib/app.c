@@ -603,6 +603,73 @@ int app_start(struct app *a)
 	return 0;
 }
 
+/* ---- lingering at exit -------------------------------------------------- */
+
+/* A closing handshake still running (RFC 9293 3.6), or TIME_WAIT, which
+ * must answer a retransmitted FIN with an ACK (RFC 9293 3.10.7.4). */
+static int exit_waits_for(int state)
+{
+	return state == USTACK_TCP_FIN_WAIT_1 || state == USTACK_TCP_FIN_WAIT_2 ||
+	       state == USTACK_TCP_CLOSING || state == USTACK_TCP_LAST_ACK ||
+	       state == USTACK_TCP_TIME_WAIT;
+}
+
+/* Any TCP connection the exit should wait for? (Takes the stack.) */
+static int exit_pending(struct ustack *st)
+{
+	struct ustack_conn_info v[256], *all = v;
+	int n, found = 0;
+
+	ustack_lock(st);
+	n = ustack_conn_list(st, v, 256);
+	if (n > 256 && (all = malloc((size_t)n * sizeof(*all))) != NULL)
+		n = ustack_conn_list(st, all, n);
+	else if (n > 256)
+		n = 256;  /* no memory: judge by the first ones */
+	ustack_unlock(st);
+	for (int i = 0; i < n && !found; i++)
+		found = all[i].proto == IPPROTO_TCP && exit_waits_for(all[i].state);
+	if (all != v)
+		free(all);
+	return found;
+}
+
+/*
+ * Keep the stack running for up to --linger-exit while connections are
+ * closing or in TIME_WAIT, so that the peer's FIN (or its retransmission,
+ * when our ACK was lost) is answered as the kernel would answer it. The
+ * event loop is driven from here; a threaded runtime that the program
+ * stopped is resumed for the while (ustack_destroy stops it again).
+ */
+static void linger_exit(struct app *a)
+{
+	ustack_time_t end = app_now() + a->o.linger_exit_us;
+	int threaded = 0;
+
+	if (a->o.linger_exit_us == 0 || !exit_pending(a->st))
+		return;
+	app_log(a, USTACK_LOG_INFO, "waiting up to %.1f s for closing "
+		"connections (--linger-exit)",
+		(double)a->o.linger_exit_us / 1e6);
+	while (app_now() < end && exit_pending(a->st)) {
+		ustack_time_t left = end - app_now();
+		int ms = left > USTACK_MS(20) ? 20 : (int)(left / 1000) + 1;
+
+		if (threaded) {
+			struct timespec ts = {0, (long)ms * 1000000L};
+
+			nanosleep(&ts, NULL);
+		} else if (ustack_loop_run_once(a->st, ms) == -EINVAL) {
+			/* not the event loop: the threaded runtime */
+			int r = ustack_thread_start(a->st, NULL, NULL);
+
+			if (r < 0 && r != -EBUSY) /* -EBUSY: it runs */
+				return;
+			threaded = 1;
+		}
+	}
+}
+
 int app_pcap_check(struct app *a)
 {
 	struct ustack_pcap_tee_stats ts;
@@ -631,6 +698,7 @@ void app_stop(struct app *a)
 		a->ctl = NULL;
 	}
 	if (a->st) {
+		linger_exit(a);
 		ustack_destroy(a->st);
 		a->st = NULL;
 	}

@@ -125,7 +125,12 @@ int app_parse_port(const char *s, uint16_t *out);
  */
 int app_start(struct app *a);
 /* Undo app_start in reverse: control socket, stack, devices (flushes the
- * pcap; a TAP device we created goes away with its descriptor). If the
+ * pcap; a TAP device we created goes away with its descriptor). Before
+ * the stack goes, it keeps running for up to --linger-exit (default 1 s)
+ * while any TCP connection is in FIN_WAIT_1/2, CLOSING, LAST_ACK or
+ * TIME_WAIT, so closing handshakes finish and a retransmitted FIN is
+ * still ACKed (the event loop is driven here; a stopped threaded runtime
+ * is resumed). Connections still open are dropped without a word. If the
  * --pcap capture could not be written whole, says so on stderr and exits
  * with APP_EXIT_FAIL once everything is closed: a truncated capture is a
  * failed run. */
