@@ -4,6 +4,8 @@
 # heads for exit. The peer pretends that ACK was lost and sends its FIN
 # again 300 ms later: nc, still lingering (--linger-exit, default 1 s),
 # must ACK it as the kernel would from TIME_WAIT (RFC 9293 3.10.7.4).
+# The same through a simultaneous close (nc in CLOSING, then TIME_WAIT):
+# the peer's FIN crosses nc's and acknowledges only nc's data.
 # With --linger-exit 0 the program exits at once and the retransmitted
 # FIN goes unanswered (what docs/apps.md says a peer sees then).
 # The peer is a small scapy script on the kernel side of the TAP playing
@@ -24,15 +26,15 @@ ip -n "$NS" link set tap0 up
 
 PEER=10.0.0.9
 
-# run_case NAME NC-OPTIONS...: the peer in the background, then nc; the
-# peer's verdict line lands in $T/NAME.peer.
+# run_case NAME MODE NC-OPTIONS...: the peer (MODE normal or simul) in
+# the background, then nc; the peer's verdict lands in $T/NAME.peer.
 run_case() {
-	local name=$1
-	shift
-	py "$PEER" >"$T/$name.peer" 2>&1 <<'PYEOF' &
+	local name=$1 mode=$2
+	shift 2
+	py "$PEER" "$mode" >"$T/$name.peer" 2>&1 <<'PYEOF' &
 import os, select, socket, sys, time
 from scapy.all import Ether, ARP, IP, TCP, raw
-PEER, MAC = sys.argv[1], "02:00:00:00:00:09"
+PEER, MAC, MODE = sys.argv[1], "02:00:00:00:00:09", sys.argv[2]
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 s.bind(("tap0", 0))
 print("listening", flush=True)
@@ -82,13 +84,15 @@ while time.time() < end:
         continue
     if plen:
         rcv_nxt = t.seq + plen
-    if "F" in flags:
+    if "F" in flags and fin_sent_at is None:
         rcv_nxt = t.seq + plen + 1
-        # ACK their FIN and close our side in one segment
         fin_sent_at = now
+        # normal: ACK their FIN and close our side in one segment;
+        # simul: our FIN "crossed" theirs, it acknowledges only the data
+        # (they go to CLOSING); their FIN is ACKed once they ACK ours
         send(Ether(src=MAC, dst=e.src) / IP(src=PEER, dst=e[IP].src) /
              TCP(sport=7777, dport=t.sport, flags="FA", seq=iss + 1,
-                 ack=rcv_nxt))
+                 ack=rcv_nxt - (1 if MODE == "simul" else 0)))
         continue
     if plen:
         send(Ether(src=MAC, dst=e.src) / IP(src=PEER, dst=e[IP].src) /
@@ -100,6 +104,10 @@ while time.time() < end:
         if ack1_at is None:
             ack1_at = now
             print("FIN ACKed", flush=True)
+            if MODE == "simul":
+                send(Ether(src=MAC, dst=e.src) / IP(src=PEER, dst=e[IP].src) /
+                     TCP(sport=7777, dport=t.sport, flags="A", seq=iss + 2,
+                         ack=rcv_nxt))
         elif refin_at:
             print("retransmitted FIN ACKed after %.0f ms" %
                   ((now - refin_at) * 1000), flush=True)
@@ -122,11 +130,16 @@ PYEOF
 	log "$name: $(grep -E 'retransmitted FIN ACKed|verdict' "$T/$name.peer" | tr '\n' ' ')"
 }
 
-run_case linger
+run_case linger normal
 grep -q "acks_of_fin=2" "$T/linger.peer" ||
 	fail "the retransmitted FIN was not ACKed by the lingering nc: $(cat "$T/linger.peer")"
 
-run_case nolinger --linger-exit 0
+run_case simultaneous simul --trace
+grep -q "acks_of_fin=2" "$T/simultaneous.peer" ||
+	fail "simultaneous close: the retransmitted FIN was not ACKed: $(cat "$T/simultaneous.peer")"
+grep -q "CLOSING" "$T/simultaneous.err" || fail "simultaneous close: nc never went through CLOSING"
+
+run_case nolinger normal --linger-exit 0
 grep -q "acks_of_fin=1 " "$T/nolinger.peer" ||
 	fail "--linger-exit 0: expected no answer to the retransmitted FIN: $(cat "$T/nolinger.peer")"
 log "pass"
