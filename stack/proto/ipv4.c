@@ -29,6 +29,8 @@
  *   useful to tell duplicates apart in captures, TSO segments get the
  *   consecutive IDs the device gives them, and a constant (zero) would
  *   tell an observer which packets are DF-atomic for nothing in return.
+ *   The hash results of recent flows are cached (IP4_ID_CACHE), so a bulk
+ *   transfer pays a compare, not a SipHash, per datagram.
  * - TSO super-frames (pkb->gso_size, built by TCP only when the device
  *   does TSO) are never fragmented: the device cuts them into segments
  *   that fit the MTU. A device's checksum verdict (pkb->csum) does not
@@ -300,11 +302,20 @@ static uint16_t ip4_select_id(struct ustack *st, uint32_t src, uint32_t dst,
 	/* The salt keeps these hashes apart from the ISN and port ones;
 	 * the counters start at zero, the keyed offset makes the start of
 	 * each destination's sequence unpredictable. */
-	uint32_t k[4] = {st->ip4.id_salt, src, dst, proto};
-	uint64_t h = rand_hash(&st->rand, k, sizeof(k));
-	uint16_t *ctr = &st->ip4.ids[h & (IP4_ID_BUCKETS - 1)];
-	uint16_t id = (uint16_t)((uint16_t)(h >> 32) + *ctr);
+	struct ip4_id_cache *c =
+		&st->ip4.id_cache[(dst ^ (dst >> 8) ^ proto) & (IP4_ID_CACHE - 1)];
+	uint16_t *ctr, id;
 
+	if (!c->valid || c->dst != dst || c->src != src || c->proto != proto) {
+		uint32_t k[4] = {st->ip4.id_salt, src, dst, proto};
+		uint64_t h = rand_hash(&st->rand, k, sizeof(k));
+
+		*c = (struct ip4_id_cache){.src = src, .dst = dst, .proto = proto,
+					   .valid = 1, .off = (uint16_t)(h >> 32),
+					   .bucket = (uint16_t)(h & (IP4_ID_BUCKETS - 1))};
+	}
+	ctr = &st->ip4.ids[c->bucket];
+	id = (uint16_t)(c->off + *ctr);
 	*ctr = (uint16_t)(*ctr + n);
 	return id;
 }
@@ -395,6 +406,7 @@ int ip4_init(struct ustack *st)
 	struct ip4_state *ip = &st->ip4;
 
 	memset(ip->ids, 0, sizeof(ip->ids));
+	memset(ip->id_cache, 0, sizeof(ip->id_cache));
 	ip->id_salt = rand_u32(&st->rand);
 	pkb_queue_init(&ip->loopq);
 	timer_init(&ip->loop_timer, ip4_loop_fire);
