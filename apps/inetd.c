@@ -9,7 +9,12 @@
  * runs everything through ustack_poll(): non-blocking sockets, partial
  * writes kept per connection, and each echo connection reads only while
  * its own buffer has room, so a slow reader holds back its own data and
- * nobody else's. Connections are bounded by --max-conns. The services
+ * nobody else's. Connections are bounded by --max-conns, which must fit
+ * the stack's socket table (checked at start: --max-sockets). Should
+ * accept() still fail for want of a descriptor or buffer (EMFILE, ENFILE,
+ * ENOBUFS), the listeners leave the poll set for ACCEPT_PAUSE_MS at a
+ * time (the listener would stay readable and the loop spin) and the first
+ * time is logged; the connections wait in the listen backlog. The services
  * themselves are apps/lib/inetd_svc.c, which ustack-replay runs too; this
  * file is the options, the sockets and the loop.
  */
@@ -22,6 +27,13 @@
 #include "lib/ctl.h"
 #include "lib/inetd_svc.h"
 
+/* How long the listeners rest after accept() ran out of resources. */
+#define ACCEPT_PAUSE_MS 100
+
+/* Stack sockets the services hold besides connections: UDP echo and
+ * discard, the four TCP listeners. */
+#define INETD_FIXED_SOCKETS (2 + INETD_SVC__N)
+
 struct inetd {
 	struct app a;
 	struct inetd_ctx x;      /* the services and their connections */
@@ -30,6 +42,8 @@ struct inetd {
 	int tcp[INETD_SVC__N];   /* listeners */
 	struct ustack_pollfd *pfd;
 	int *pmap;               /* poll entry -> what it is (see build_poll) */
+	ustack_time_t accept_paused_until; /* listeners out of the poll set */
+	uint64_t accept_pauses;  /* times accept() ran out of resources */
 };
 
 /* ---- options --------------------------------------------------------------- */
@@ -52,6 +66,21 @@ static int inetd_opt(void *ctx, int c, const char *arg)
 	return 0;
 }
 
+/* -m must fit the stack's socket table beside the services' sockets. */
+static int inetd_check(void *ctx, const struct app_opts *o)
+{
+	struct inetd *d = ctx;
+
+	if (d->max_conns <= o->max_sockets - INETD_FIXED_SOCKETS)
+		return 0;
+	app_usage_error(d->a.desc, "--max-conns %u: the stack has %u sockets "
+			"(--max-sockets) and the services hold %d, so at most "
+			"%u connections fit; lower -m or raise --max-sockets",
+			d->max_conns, o->max_sockets, INETD_FIXED_SOCKETS,
+			o->max_sockets - INETD_FIXED_SOCKETS);
+	return -1;
+}
+
 static const struct app_desc inetd_desc = {
 	.name = "ustack-inetd",
 	.synopsis = "[options]",
@@ -65,6 +94,7 @@ static const struct app_desc inetd_desc = {
 	.shortopts = "m:",
 	.longopts = inetd_longopts,
 	.opt = inetd_opt,
+	.check = inetd_check,
 	.min_args = 0,
 	.max_args = 0,
 };
@@ -149,11 +179,24 @@ static unsigned build_poll(struct inetd *d)
 		d->pfd[n] = (struct ustack_pollfd){.sd = d->udp[i], .events = POLLIN};
 		d->pmap[n++] = PM_UDP(i);
 	}
-	for (int i = 0; i < INETD_SVC__N && d->tcp[i] >= 0; i++) {
+	for (int i = 0; i < INETD_SVC__N && d->tcp[i] >= 0 &&
+			app_now() >= d->accept_paused_until; i++) {
 		d->pfd[n] = (struct ustack_pollfd){.sd = d->tcp[i], .events = POLLIN};
 		d->pmap[n++] = PM_TCP(i);
 	}
 	return inetd_poll_conns(&d->x, d->pfd, d->pmap, n);
+}
+
+/* accept() failed for want of a resource: rest the listeners a while
+ * rather than spin on a listener that stays readable. Logged once. */
+static void accept_pause(struct inetd *d, int err)
+{
+	d->accept_paused_until = app_now() + USTACK_MS(ACCEPT_PAUSE_MS);
+	if (d->accept_pauses++ == 0)
+		fprintf(stderr, "ustack-inetd: accept: %s: new connections wait "
+			"in the listen backlog; not accepting for %d ms at a "
+			"time while this lasts (logged once)\n",
+			ustack_strerror(err), ACCEPT_PAUSE_MS);
 }
 
 static void handle_poll(struct inetd *d, unsigned n)
@@ -166,8 +209,11 @@ static void handle_poll(struct inetd *d, unsigned n)
 		if (m >= 0) {
 			inetd_conn_ready(&d->x, (uint32_t)m);
 		} else if (m <= PM_TCP(0)) {
-			inetd_accept(&d->x, d->tcp[PM_TCP(0) - m],
-				     (enum inetd_svc)(PM_TCP(0) - m), 0, 0);
+			int r = inetd_accept(&d->x, d->tcp[PM_TCP(0) - m],
+					     (enum inetd_svc)(PM_TCP(0) - m), 0, 0);
+
+			if (r < 0)
+				accept_pause(d, r);
 		} else {
 			/* UDP echo (udp[0]) and discard */
 			inetd_udp(&d->x, d->udp[PM_UDP(0) - m], m == PM_UDP(0));
@@ -179,7 +225,10 @@ static int run(struct inetd *d)
 {
 	for (;;) {
 		unsigned n = build_poll(d);
-		int r = app_poll(&d->a, d->pfd, n, -1);
+		ustack_time_t now = app_now();
+		int timeout = now < d->accept_paused_until ?
+			(int)((d->accept_paused_until - now + 999) / 1000) : -1;
+		int r = app_poll(&d->a, d->pfd, n, timeout);
 
 		if (r == -EINTR && app_stopping())
 			return APP_EXIT_OK;

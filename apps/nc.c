@@ -476,10 +476,10 @@ int main(int argc, char **argv)
 	}
 	if (r < 0 && r != -EINTR)
 		fprintf(stderr, "ustack-nc: %s\n", ustack_strerror(r));
-	if (n.sd >= 0 && r == 0) {
+	/* app_stop lets the FIN exchange finish and answers in TIME_WAIT
+	 * for up to --linger-exit */
+	if (n.sd >= 0 && r == 0)
 		ustack_close(n.a.st, n.sd);
-		app_linger(&n.a, USTACK_SEC(3));
-	}
 	app_stop(&n.a);
 	free(n.to_net.p);
 	free(n.to_out.p);

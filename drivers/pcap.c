@@ -10,6 +10,16 @@
  * ustack_pcap_tee_flush(), and at most a second (of `now`) after a frame,
  * so `tcpdump -r` on a live file lags by no more than that.
  *
+ * Write errors (a full disk, /dev/full, a file system gone read-only) are
+ * not ignored: libpcap's pcap_dump() returns nothing, so the tee checks
+ * the stream's error flag after each frame and the result of every
+ * flush. The first error is kept (its errno), the tee stops writing (a
+ * capture with a hole in the middle would mislead more than one that
+ * ends early), and later frames are counted as lost. The frames pass on
+ * to and from the wire as before: a capture never holds the network up.
+ * ustack_pcap_tee_get_stats() tells the program, which must tell the
+ * user (the programs warn at once and exit 1).
+ *
  * Offloads pass through: the tee has its lower device's dev->offloads (as
  * they were when it was made) and hands metadata down and up unchanged.
  * What it writes is what tcpdump on the host would show, TSO super-frames
@@ -49,6 +59,7 @@ struct pcap_tee {
 	pcap_t *dead;                /* pcap_open_dead: link type + snaplen */
 	pcap_dumper_t *dumper;
 	ustack_time_t flushed_at;    /* `now` of the last flush */
+	struct ustack_pcap_tee_stats stats; /* frames, lost, first error */
 	uint8_t *scratch;            /* TEE_SCRATCH: a frame whose partial
 					checksum is completed for the file */
 };
@@ -78,19 +89,52 @@ static void tee_write_meta(struct pcap_tee *t, const void *frame, size_t len,
 	tee_write(t, t->scratch, len, now);
 }
 
+/* Record the first write error (errno as the failing call left it). */
+static void tee_failed(struct pcap_tee *t, int e)
+{
+	if (!t->stats.error)
+		t->stats.error = e > 0 ? e : EIO;
+}
+
+/* Flush; 0 or -1 (the error recorded). */
+static int tee_flush(struct pcap_tee *t)
+{
+	if (t->stats.error)
+		return -1;
+	errno = 0;
+	if (pcap_dump_flush(t->dumper) != 0 ||
+	    ferror(pcap_dump_file(t->dumper))) {
+		tee_failed(t, errno);
+		return -1;
+	}
+	return 0;
+}
+
 static void tee_write(struct pcap_tee *t, const void *frame, size_t len,
 		      ustack_time_t now)
 {
 	struct pcap_pkthdr h;
 
+	if (t->stats.error) {
+		t->stats.lost++;
+		return;
+	}
 	memset(&h, 0, sizeof(h));
 	h.ts.tv_sec = (time_t)(now / 1000000u);
 	h.ts.tv_usec = (suseconds_t)(now % 1000000u);
 	h.len = len > UINT32_MAX ? UINT32_MAX : (bpf_u_int32)len;
 	h.caplen = h.len > TEE_SNAPLEN ? TEE_SNAPLEN : h.len;
+	errno = 0;
 	pcap_dump((u_char *)t->dumper, &h, frame);
+	if (ferror(pcap_dump_file(t->dumper))) {
+		/* this frame (and what was buffered) did not make it */
+		tee_failed(t, errno);
+		t->stats.lost++;
+		return;
+	}
+	t->stats.frames++;
 	if (now >= t->flushed_at + TEE_FLUSH_US) {
-		pcap_dump_flush(t->dumper);
+		(void)tee_flush(t);
 		t->flushed_at = now;
 	}
 }
@@ -214,7 +258,17 @@ int ustack_pcap_tee(struct ustack_dev **out, struct ustack_dev *lower,
 void ustack_pcap_tee_flush(struct ustack_dev *d)
 {
 	if (d && d->ops == &tee_ops)
-		pcap_dump_flush(((struct pcap_tee *)d)->dumper);
+		(void)tee_flush((struct pcap_tee *)d);
+}
+
+int ustack_pcap_tee_get_stats(struct ustack_dev *d,
+			      struct ustack_pcap_tee_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!d || d->ops != &tee_ops)
+		return -EINVAL;
+	*out = ((struct pcap_tee *)d)->stats;
+	return 0;
 }
 
 /* ---- source -------------------------------------------------------------- */

@@ -32,6 +32,8 @@ enum {
 	OPT_FAULT,
 	OPT_OFFLOAD,
 	OPT_FILTER,
+	OPT_MAX_SOCKETS,
+	OPT_LINGER_EXIT,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -51,6 +53,8 @@ static const struct option common_longopts[] = {
 	{"fault", required_argument, NULL, OPT_FAULT},
 	{"offload", required_argument, NULL, OPT_OFFLOAD},
 	{"filter", required_argument, NULL, OPT_FILTER},
+	{"max-sockets", required_argument, NULL, OPT_MAX_SOCKETS},
+	{"linger-exit", required_argument, NULL, OPT_LINGER_EXIT},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 };
@@ -86,6 +90,12 @@ static const char common_help[] =
 "                       e.g. 'drop tcp dport 23', 'reject udp', 'allow icmp',\n"
 "                       'drop tcp from 10.0.0.0/24 sport 1000-2000'\n"
 "                       (docs/filter.md; hits: ustack-stat PATH filter)\n"
+"  --max-sockets N      the stack's socket descriptors, 16..1048576\n"
+"                       (default 4096)\n"
+"  --linger-exit SECONDS at exit, keep the stack running up to SECONDS so\n"
+"                       closing connections finish their FIN exchange and\n"
+"                       TIME_WAIT ones answer a retransmitted FIN\n"
+"                       (default 1; 0: exit at once)\n"
 "  -h, --help           print this help and exit\n"
 "  --version            print the version and exit\n";
 
@@ -203,6 +213,8 @@ static void opts_default(struct app_opts *o)
 	memcpy(o->mac, c.mac, 6);
 	o->log_level = USTACK_LOG_WARN;
 	o->host_mode = APP_HOST_AUTO;
+	o->max_sockets = c.max_sockets;
+	o->linger_exit_us = APP_LINGER_EXIT_DEFAULT_US;
 }
 
 /* One common option; exits on a bad value. */
@@ -289,6 +301,103 @@ static void common_opt(struct app *a, int c, const char *arg)
 		o->filter[o->nfilter++] = arg;
 		break;
 	}
+	case OPT_MAX_SOCKETS:
+		if (app_parse_u64(arg, 16, 1048576, &v) < 0)
+			app_usage_exit(a, "--max-sockets: expected 16..1048576, got '%s'", arg);
+		o->max_sockets = (uint32_t)v;
+		break;
+	case OPT_LINGER_EXIT:
+		if (app_parse_seconds(arg, &o->linger_exit_us) < 0 ||
+		    o->linger_exit_us > USTACK_SEC(3600))
+			app_usage_exit(a, "--linger-exit: expected seconds, 0..3600, got '%s'", arg);
+		break;
+	}
+}
+
+/* ---- address checks (after all options: they depend on each other) ---- */
+
+static uint32_t prefix_mask(uint8_t len)
+{
+	return len ? ~0u << (32 - len) : 0;
+}
+
+/* Why addr can not be a host's unicast address at all, or NULL. */
+static const char *not_unicast(uint32_t addr)
+{
+	if ((addr >> 24) == 0)
+		return "is in 0.0.0.0/8 (\"this network\", RFC 1122 3.2.1.3)";
+	if ((addr >> 24) == 127)
+		return "is a loopback address (127.0.0.0/8 never leaves a host)";
+	if ((addr >> 28) == 0xe)
+		return "is a multicast address (224.0.0.0/4)";
+	if ((addr >> 28) == 0xf)
+		return "is reserved or the limited broadcast (240.0.0.0/4)";
+	return NULL;
+}
+
+/* Why addr is not a usable host of the subnet net/len, or NULL. */
+static const char *not_host_of(uint32_t addr, uint32_t net, uint8_t len)
+{
+	uint32_t m = prefix_mask(len);
+	const char *why;
+
+	if ((addr & m) != (net & m))
+		return "is not on the subnet";
+	if ((why = not_unicast(addr)) != NULL)
+		return why;
+	/* RFC 3021: a /31 has two hosts and no broadcast; a /32 one host */
+	if (len <= 30 && (addr & ~m) == 0)
+		return "is the network address (host part all zeros) of the subnet";
+	if (len <= 30 && (addr & ~m) == ~m)
+		return "is the broadcast address (host part all ones) of the subnet";
+	return NULL;
+}
+
+static void check_addresses(struct app *a)
+{
+	const struct app_opts *o = &a->o;
+	uint32_t m = prefix_mask(o->prefix_len), net = o->addr & m;
+	char ip[16], sub[16];
+	const char *why;
+
+	ustack_fmt_ip4(net, sub);
+	if (o->prefix_len == 0)
+		app_usage_exit(a, "--addr: a /0 subnet would put every address "
+			       "on the link; give the real prefix length (e.g. /24)");
+	if (o->prefix_len == 32)
+		app_usage_exit(a, "--addr: a /32 leaves no other host on the link "
+			       "(not even a gateway); use /31 or shorter");
+	if ((why = not_host_of(o->addr, o->addr, o->prefix_len)) != NULL)
+		app_usage_exit(a, "--addr %s/%u: %s; the stack needs a unicast "
+			       "host address", ustack_fmt_ip4(o->addr, ip),
+			       o->prefix_len, why);
+	if (o->gateway) {
+		if (o->gateway == o->addr)
+			app_usage_exit(a, "--gateway %s is the stack's own address",
+				       ustack_fmt_ip4(o->gateway, ip));
+		if ((why = not_host_of(o->gateway, o->addr, o->prefix_len)) != NULL)
+			app_usage_exit(a, "--gateway %s %s %s/%u; a gateway "
+				       "must be another host on the stack's "
+				       "subnet",
+				       ustack_fmt_ip4(o->gateway, ip), why, sub,
+				       o->prefix_len);
+	}
+	if (o->host_mode == APP_HOST_SET) {
+		if (o->host_addr == o->addr)
+			app_usage_exit(a, "--host-addr %s is the stack's own address; "
+				       "the kernel side needs another one",
+				       ustack_fmt_ip4(o->host_addr, ip));
+		if ((why = not_host_of(o->host_addr, o->addr, o->prefix_len)) != NULL)
+			app_usage_exit(a, "--host-addr %s %s %s/%u; the kernel "
+				       "side must be another host on the "
+				       "stack's subnet",
+				       ustack_fmt_ip4(o->host_addr, ip), why, sub,
+				       o->prefix_len);
+		if (o->host_prefix_len == 0 || o->host_prefix_len == 32)
+			app_usage_exit(a, "--host-addr: a /%u prefix leaves the "
+				       "kernel side no subnet with the stack; use "
+				       "--addr's (/%u)", o->host_prefix_len,
+				       o->prefix_len);
 	}
 }
 
@@ -346,12 +455,16 @@ int app_parse(struct app *a, const struct app_desc *d, int argc, char **argv)
 		} else if (c == '?' || c == ':') {
 			usage_fail(d);
 		} else if (c >= OPT_DEV && c <= OPT_FILTER) {
+		} else if (c >= OPT_DEV && c <= OPT_LINGER_EXIT) {
 			common_opt(a, c, optarg);
 		} else if (!d->opt || d->opt(d->ctx, c, optarg) < 0) {
 			usage_fail(d);
 		}
 	}
 	free(lo);
+	check_addresses(a);
+	if (d->check && d->check(d->ctx, &a->o) < 0)
+		usage_fail(d);
 	nargs = argc - optind;
 	if (nargs < d->min_args)
 		app_usage_exit(a, "missing argument");
@@ -416,6 +529,8 @@ static void fill_config(struct app *a)
 		c->seed = o->seed;
 	}
 	c->log_level = o->log_level;
+	if (o->max_sockets)
+		c->max_sockets = o->max_sockets;
 	if (o->trace) {
 		c->trace_tcp = 1;
 		if (c->log_level < USTACK_LOG_INFO)
@@ -459,7 +574,7 @@ static int open_devices(struct app *a)
 			ustack_dev_close(dev);
 			return APP_EXIT_FAIL;
 		}
-		dev = top;
+		dev = a->pcap_tee = top;
 	}
 	if (a->o.fault) {
 		struct ustack_fault_config fc;
@@ -514,21 +629,123 @@ int app_start(struct app *a)
 	return 0;
 }
 
+/* ---- lingering at exit -------------------------------------------------- */
+
+/* A closing handshake still running (RFC 9293 3.6), or TIME_WAIT, which
+ * must answer a retransmitted FIN with an ACK (RFC 9293 3.10.7.4). */
+static int exit_waits_for(int state)
+{
+	return state == USTACK_TCP_FIN_WAIT_1 || state == USTACK_TCP_FIN_WAIT_2 ||
+	       state == USTACK_TCP_CLOSING || state == USTACK_TCP_LAST_ACK ||
+	       state == USTACK_TCP_TIME_WAIT;
+}
+
+/* Any TCP connection the exit should wait for? (Takes the stack.) */
+static int exit_pending(struct ustack *st)
+{
+	struct ustack_conn_info v[256], *all = v;
+	int n, found = 0;
+
+	ustack_lock(st);
+	n = ustack_conn_list(st, v, 256);
+	if (n > 256 && (all = malloc((size_t)n * sizeof(*all))) != NULL)
+		n = ustack_conn_list(st, all, n);
+	else if (n > 256)
+		n = 256;  /* no memory: judge by the first ones */
+	ustack_unlock(st);
+	for (int i = 0; i < n && !found; i++)
+		found = all[i].proto == IPPROTO_TCP && exit_waits_for(all[i].state);
+	if (all != v)
+		free(all);
+	return found;
+}
+
+/*
+ * Keep the stack running for up to --linger-exit while connections are
+ * closing or in TIME_WAIT, so that the peer's FIN (or its retransmission,
+ * when our ACK was lost) is answered as the kernel would answer it. The
+ * event loop is driven from here; a threaded runtime that the program
+ * stopped is resumed for the while (ustack_destroy stops it again).
+ */
+static void linger_exit(struct app *a)
+{
+	ustack_time_t end = app_now() + a->o.linger_exit_us;
+	int threaded = 0;
+
+	if (a->o.linger_exit_us == 0 || !exit_pending(a->st))
+		return;
+	app_log(a, USTACK_LOG_INFO, "waiting up to %.1f s for closing "
+		"connections (--linger-exit)",
+		(double)a->o.linger_exit_us / 1e6);
+	while (app_now() < end && exit_pending(a->st)) {
+		ustack_time_t left = end - app_now();
+		int ms = left > USTACK_MS(20) ? 20 : (int)(left / 1000) + 1;
+
+		if (threaded) {
+			struct timespec ts = {0, (long)ms * 1000000L};
+
+			nanosleep(&ts, NULL);
+		} else if (ustack_loop_run_once(a->st, ms) == -EINVAL) {
+			/* not the event loop: the threaded runtime */
+			int r = ustack_thread_start(a->st, NULL, NULL);
+
+			if (r < 0 && r != -EBUSY) /* -EBUSY: it runs */
+				return;
+			threaded = 1;
+		}
+	}
+}
+
+int app_pcap_check(struct app *a)
+{
+	struct ustack_pcap_tee_stats ts;
+
+	if (!a->pcap_tee || ustack_pcap_tee_get_stats(a->pcap_tee, &ts) < 0 ||
+	    !ts.error)
+		return 0;
+	if (!a->pcap_warned) {
+		a->pcap_warned = 1;
+		fprintf(stderr, "%s: --pcap %s: cannot write the capture: %s; "
+			"it is incomplete from here on (the program goes on and "
+			"will exit with status 1)\n", a->desc->name, a->o.pcap,
+			strerror(ts.error));
+	}
+	return 1;
+}
+
 void app_stop(struct app *a)
 {
+	struct ustack_pcap_tee_stats ts = {0};
+	int pcap_failed = 0;
+
 	app_signals_attach(NULL);
 	if (a->ctl) {
 		app_ctl_close(a->ctl);
 		a->ctl = NULL;
 	}
 	if (a->st) {
+		linger_exit(a);
 		ustack_destroy(a->st);
 		a->st = NULL;
+	}
+	if (a->pcap_tee) {
+		/* the last buffered frames: their error shows only now */
+		ustack_pcap_tee_flush(a->pcap_tee);
+		pcap_failed = app_pcap_check(a);
+		ustack_pcap_tee_get_stats(a->pcap_tee, &ts);
+		a->pcap_tee = NULL;
 	}
 	if (a->dev) {
 		ustack_dev_close(a->dev);
 		a->dev = NULL;
 		a->fault = NULL;
+	}
+	if (pcap_failed) {
+		fprintf(stderr, "%s: --pcap %s: capture incomplete: at most "
+			"%llu frames written, %llu not written (%s)\n",
+			a->desc->name, a->o.pcap, (unsigned long long)ts.frames,
+			(unsigned long long)ts.lost, strerror(ts.error));
+		exit(APP_EXIT_FAIL);
 	}
 }
 
@@ -579,7 +796,14 @@ int app_poll(struct app *a, struct ustack_pollfd *fds, unsigned n,
 		if (t >= 0 && (timeout_ms < 0 || t < timeout_ms))
 			timeout_ms = t;
 	}
+	/* a capture's write error shows in the tee's stats: look at least
+	 * once a second (the tee flushes at that pace) */
+	if (a->pcap_tee && !a->pcap_warned &&
+	    (timeout_ms < 0 || timeout_ms > 1000))
+		timeout_ms = 1000;
 	r = ustack_poll(a->st, fds, n + extra, timeout_ms);
+	if (a->pcap_tee && !a->pcap_warned)
+		app_pcap_check(a);
 	if (r < 0)
 		return r;
 	if (nctl)

@@ -24,6 +24,8 @@
 #define APP_EXIT_FAIL 1
 #define APP_EXIT_USAGE 2
 
+struct app_opts;
+
 /* What an app adds to the common option set. */
 struct app_desc {
 	const char *name;            /* "ustack-inetd" */
@@ -37,6 +39,10 @@ struct app_desc {
 	int (*opt)(void *ctx, int c, const char *arg);
 	void *ctx;
 	int min_args, max_args;      /* positional arguments allowed */
+	/* Optional: check the program's options against the common ones
+	 * once all are parsed (before any device is opened); return 0, or
+	 * -1 after printing what is wrong with app_usage_error(). */
+	int (*check)(void *ctx, const struct app_opts *o);
 };
 
 enum app_host_mode {
@@ -66,7 +72,13 @@ struct app_opts {
 	int offload;                 /* --offload: USTACK_TAP_OFFLOAD_* */
 	const char *filter[USTACK_FILTER_MAX]; /* --filter RULE, in order */
 	unsigned nfilter;
+	uint32_t max_sockets;        /* --max-sockets (the stack's default) */
+	ustack_time_t linger_exit_us;/* --linger-exit (APP_LINGER_EXIT_DEFAULT_US) */
 };
+
+/* How long a program keeps its stack running at exit for closing
+ * handshakes and TIME_WAIT (see app_stop). */
+#define APP_LINGER_EXIT_DEFAULT_US USTACK_SEC(1)
 
 struct app_ctl;
 
@@ -89,6 +101,8 @@ struct app {
 	ustack_log_fn log_fn;
 	void *log_ctx;
 	int log_transitions;
+	struct ustack_dev *pcap_tee; /* the --pcap tee in the chain, or NULL */
+	int pcap_warned;             /* its write error was reported */
 };
 
 /*
@@ -121,8 +135,20 @@ int app_parse_port(const char *s, uint16_t *out);
  */
 int app_start(struct app *a);
 /* Undo app_start in reverse: control socket, stack, devices (flushes the
- * pcap; a TAP device we created goes away with its descriptor). */
+ * pcap; a TAP device we created goes away with its descriptor). Before
+ * the stack goes, it keeps running for up to --linger-exit (default 1 s)
+ * while any TCP connection is in FIN_WAIT_1/2, CLOSING, LAST_ACK or
+ * TIME_WAIT, so closing handshakes finish and a retransmitted FIN is
+ * still ACKed (the event loop is driven here; a stopped threaded runtime
+ * is resumed). Connections still open are dropped without a word. If the
+ * --pcap capture could not be written whole, says so on stderr and exits
+ * with APP_EXIT_FAIL once everything is closed: a truncated capture is a
+ * failed run. */
 void app_stop(struct app *a);
+
+/* Has the --pcap capture failed? Prints the warning (once) if so; returns
+ * 1 then, else 0. app_poll calls it; threaded programs may too. */
+int app_pcap_check(struct app *a);
 
 /* One line on stderr saying what is up where (for servers). */
 void app_announce(const struct app *a, const char *what);

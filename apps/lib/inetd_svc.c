@@ -245,8 +245,8 @@ static void conn_start(struct inetd_ctx *x, int sd, enum inetd_svc svc,
 		inetd_conn_close(x, c);
 }
 
-void inetd_accept(struct inetd_ctx *x, int lsd, enum inetd_svc svc, int tag,
-		  int held)
+int inetd_accept(struct inetd_ctx *x, int lsd, enum inetd_svc svc, int tag,
+		 int held)
 {
 	for (int k = 0; k < INETD_BATCH; k++) {
 		struct sockaddr_in sin;
@@ -255,7 +255,7 @@ void inetd_accept(struct inetd_ctx *x, int lsd, enum inetd_svc svc, int tag,
 		int sd = ustack_accept(x->st, lsd, (struct sockaddr *)&sin, &slen);
 
 		if (sd < 0)
-			return;
+			return sd == -EAGAIN ? 0 : sd;
 		ustack_set_nonblock(x->st, sd, 1);
 		if (x->app)
 			app_log(x->app, USTACK_LOG_DEBUG, "%s from %s",
@@ -264,6 +264,7 @@ void inetd_accept(struct inetd_ctx *x, int lsd, enum inetd_svc svc, int tag,
 					     ntohs(sin.sin_port), peer));
 		conn_start(x, sd, svc, tag, held);
 	}
+	return 0;
 }
 
 void inetd_udp(struct inetd_ctx *x, int sd, int echo)

@@ -66,9 +66,11 @@ void inetd_free(struct inetd_ctx *x);
 
 /* Accept up to INETD_BATCH connections on listener lsd and start each
  * (one I/O round at once). Over max_conns a connection is closed. held:
- * the new connections start held. */
-void inetd_accept(struct inetd_ctx *x, int lsd, enum inetd_svc svc, int tag,
-		  int held);
+ * the new connections start held. Returns 0, or the error that stopped
+ * it other than -EAGAIN (-EMFILE, -ENFILE, -ENOBUFS: the listener stays
+ * readable, the caller should back off). */
+int inetd_accept(struct inetd_ctx *x, int lsd, enum inetd_svc svc, int tag,
+		 int held);
 /* Up to INETD_BATCH datagrams on sd; echo: each goes back to its sender. */
 void inetd_udp(struct inetd_ctx *x, int sd, int echo);
 

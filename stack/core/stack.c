@@ -31,7 +31,8 @@ void ustack_config_default(struct ustack_config *c)
 	c->max_sockets = 4096;
 	c->pkb_max_bytes = 64u << 20;
 	c->arp_cache_size = 256;
-	c->arp_pending_max = 16;
+	c->arp_pending_max = 128;
+	c->arp_pending_bytes = 128u << 10;
 	c->reasm_max_bytes = 1u << 20;
 	c->reasm_max_datagrams = 64;
 	c->reasm_max_size = 65535;
@@ -44,8 +45,10 @@ void ustack_config_default(struct ustack_config *c)
 	c->arp_retries = 3;
 	c->arp_failed_us = USTACK_SEC(3);
 	c->reasm_timeout_us = USTACK_SEC(30);
-	c->icmp_rate_per_sec = 100;
-	c->icmp_rate_burst = 50;
+	c->icmp_rate_per_sec = 1000;     /* Linux icmp_msgs_per_sec */
+	c->icmp_rate_burst = 50;         /* Linux icmp_msgs_burst */
+	c->icmp_dst_interval_us = USTACK_SEC(1); /* Linux icmp_ratelimit */
+	c->icmp_dst_burst = 6;           /* Linux XRLIM_BURST_FACTOR */
 
 	c->tcp_max_conns = 16384;
 	c->tcp_syn_backlog = 256;

@@ -224,6 +224,24 @@ static void arp_mcast_mac(uint32_t group, uint8_t mac[ETH_ALEN])
 	mac[5] = (uint8_t)group;
 }
 
+/* RFC 1122 2.3.2.2: keep (a bounded number of) packets while resolving.
+ * Bounded in frames and in bytes (Linux: unres_qlen, unres_qlen_bytes),
+ * so one large datagram in fragments fits while many small ones do not
+ * pile up. A packet that does not fit is dropped, not an older one: the
+ * fragments already queued belong to a datagram that can still arrive
+ * whole. Returns 0 or -ENOBUFS (pkb consumed either way). */
+static int arp_enqueue(struct ustack *st, struct arp_entry *e, struct pkb *pkb)
+{
+	if (e->pending.count >= st->cfg.arp_pending_max ||
+	    e->pending.bytes + pkb->len > st->cfg.arp_pending_bytes) {
+		STAT_INC(st, ARP_DROP_PENDING_FULL);
+		pkb_free(st, pkb);
+		return -ENOBUFS;
+	}
+	pkb_queue_push(&e->pending, pkb);
+	return 0;
+}
+
 /* Start resolving nexthop with pkb as the first queued packet. */
 static int arp_resolve(struct ustack *st, struct pkb *pkb, uint32_t nexthop)
 {
@@ -233,12 +251,8 @@ static int arp_resolve(struct ustack *st, struct pkb *pkb, uint32_t nexthop)
 		pkb_free(st, pkb);
 		return -ENOBUFS;
 	}
-	if (st->cfg.arp_pending_max > 0) {
-		pkb_queue_push(&e->pending, pkb);
-	} else {
-		STAT_INC(st, ARP_DROP_PENDING_FULL);
-		pkb_free(st, pkb);
-	}
+	(void)arp_enqueue(st, e, pkb); /* a refusal here is counted, not
+					  reported: resolution goes on */
 	arp_solicit(st, e);
 	return 0;
 }
@@ -259,14 +273,7 @@ int arp_output(struct ustack *st, struct pkb *pkb, uint32_t nexthop)
 	e->used_at = st->now;
 	switch (e->state) {
 	case ARP_INCOMPLETE:
-		/* RFC 1122 2.3.2.2: keep (a bounded number of) packets */
-		if (e->pending.count >= st->cfg.arp_pending_max) {
-			STAT_INC(st, ARP_DROP_PENDING_FULL);
-			pkb_free(st, pkb);
-			return -ENOBUFS;
-		}
-		pkb_queue_push(&e->pending, pkb);
-		return 0;
+		return arp_enqueue(st, e, pkb);
 	case ARP_FAILED:
 		STAT_INC(st, ARP_DROP_FAILED);
 		pkb_free(st, pkb);

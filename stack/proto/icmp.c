@@ -14,7 +14,17 @@
  * - Source quench is ignored (RFC 6633 2: hosts MUST silently discard
  *   it), as are redirects (a host with one gateway has nothing to
  *   update), timestamps and the other queries: ICMP_DROP_BAD_TYPE.
- * - icmp_rate_per_sec 0 means no limit (like Linux's icmp_ratelimit=0).
+ * - Errors are rate-limited twice, with Linux's defaults: per
+ *   destination (icmp_dst_interval_us 1 s with a burst of 6, as
+ *   icmp_ratelimit and XRLIM_BURST_FACTOR) in a fixed table of
+ *   ICMP_DST_SLOTS buckets picked by a keyed hash (colliding
+ *   destinations share a bucket: never more errors, and a spoofing
+ *   flood cannot grow the table), and over all destinations
+ *   (icmp_rate_per_sec 1000, burst 50, as icmp_msgs_per_sec and
+ *   icmp_msgs_burst). A flood from one source draws about one error a
+ *   second; one from random sources at most 1000 a second. Echo replies
+ *   are not limited. icmp_rate_per_sec 0 and icmp_dst_interval_us 0
+ *   turn each limit off.
  * - ICMP_ERR_DELIVERED counts errors handed to UDP or TCP (they count
  *   whether a socket matched) or to a matching echo socket;
  *   ICMP_ERR_NO_SOCKET the rest (no echo socket, other protocols).
@@ -44,6 +54,23 @@
 
 /* ---- the rate limit ------------------------------------------------ */
 
+/* A token bucket whose credit is time (RFC 1812 4.3.2.8): bring credit up
+ * to date, capped at max. May one of cost go now? take: and spend it. */
+static int icmp_bucket_ok(struct icmp_bucket *b, ustack_time_t now,
+			  uint64_t cost, uint64_t max, int take)
+{
+	if (b->credit_at == 0 || now - b->credit_at >= max)
+		b->credit_us = max;
+	else if ((b->credit_us += now - b->credit_at) > max)
+		b->credit_us = max;
+	b->credit_at = now ? now : 1;
+	if (b->credit_us < cost)
+		return 0;
+	if (take)
+		b->credit_us -= cost;
+	return 1;
+}
+
 static uint64_t icmp_cost_us(const struct ustack *st)
 {
 	uint64_t c = 1000000u / st->cfg.icmp_rate_per_sec;
@@ -58,23 +85,37 @@ static uint64_t icmp_credit_max(const struct ustack *st)
 	return icmp_cost_us(st) * burst;
 }
 
-/* One error may go now? (RFC 1812 4.3.2.8: a token bucket) */
-static int icmp_rate_ok(struct ustack *st)
+/* One error to dst may go now? Both buckets must allow it; each is
+ * charged only when the error goes (as Linux: icmp_global_allow and the
+ * peer's bucket). */
+static int icmp_rate_ok(struct ustack *st, uint32_t dst)
 {
 	struct icmp_state *ic = &st->icmp;
-	uint64_t cost;
+	struct icmp_bucket g = {ic->credit_us, ic->credit_at}, *d = NULL;
+	int global = st->cfg.icmp_rate_per_sec != 0;
 
-	if (st->cfg.icmp_rate_per_sec == 0)
-		return 1;
-	cost = icmp_cost_us(st);
-	ic->credit_us += st->now - ic->credit_at;
-	ic->credit_at = st->now;
-	if (ic->credit_us > icmp_credit_max(st))
-		ic->credit_us = icmp_credit_max(st);
-	if (ic->credit_us < cost)
-		return 0;
-	ic->credit_us -= cost;
+	if (global && !icmp_bucket_ok(&g, st->now, icmp_cost_us(st),
+				      icmp_credit_max(st), 0))
+		goto no;
+	if (st->cfg.icmp_dst_interval_us) {
+		uint32_t k[2] = {ic->dst_salt, dst};
+		uint64_t cost = st->cfg.icmp_dst_interval_us;
+		uint32_t burst = st->cfg.icmp_dst_burst ? st->cfg.icmp_dst_burst : 1;
+
+		d = &ic->dst[rand_hash(&st->rand, k, sizeof(k)) &
+			     (ICMP_DST_SLOTS - 1)];
+		if (!icmp_bucket_ok(d, st->now, cost, cost * burst, 1))
+			goto no;
+	}
+	if (global)
+		g.credit_us -= icmp_cost_us(st);
+	ic->credit_us = g.credit_us;
+	ic->credit_at = g.credit_at;
 	return 1;
+no:
+	ic->credit_us = g.credit_us;
+	ic->credit_at = g.credit_at;
+	return 0;
 }
 
 /* ---- errors we send -------------------------------------------------- */
@@ -139,7 +180,7 @@ void icmp_send_error(struct ustack *st, const struct pkb *orig, uint8_t type,
 		avail = ip4_total_len(oh);
 	if (ip4_hlen(oh) > avail || !icmp_error_allowed(st, orig, oh, avail))
 		return;
-	if (!icmp_rate_ok(st)) {
+	if (!icmp_rate_ok(st, ip4_src(oh))) {
 		STAT_INC(st, ICMP_RATE_LIMITED);
 		return;
 	}
@@ -554,8 +595,10 @@ const struct sock_ops icmp_sock_ops = {
 
 int icmp_init(struct ustack *st)
 {
-	st->icmp.credit_at = st->now;
-	st->icmp.credit_us = st->cfg.icmp_rate_per_sec ? icmp_credit_max(st) : 0;
+	st->icmp.credit_at = 0; /* full at the first error */
+	st->icmp.credit_us = 0;
+	memset(st->icmp.dst, 0, sizeof(st->icmp.dst));
+	st->icmp.dst_salt = (uint32_t)rand_hash(&st->rand, "icmp-rl", 7);
 	st->icmp.socks = NULL;
 	return 0;
 }

@@ -15,9 +15,22 @@
  *   acted on, source routes included.
  * - Packets to our own address are looped back through a bounded queue
  *   (IP4_LOOP_MAX) processed from the timer path; 127/8 is not routed.
- * - Identification: one counter seeded from st->rand, shared by all
- *   destinations (RFC 6864 4: unique per source, destination and protocol
- *   within the datagram's lifetime is all that is needed).
+ * - Identification (RFC 7739 5.3, as Linux does): a keyed hash of
+ *   (source, destination, protocol) picks one of IP4_ID_BUCKETS counters
+ *   and gives a per-destination random offset;
+ *   the ID is offset + counter and the counter steps by one. So IDs
+ *   towards one destination are unique for 65,536 datagrams (RFC 6864 4
+ *   asks uniqueness per source, destination and protocol within the
+ *   datagram's lifetime), while a host sees only its own bucket: it can
+ *   not count our traffic to others (idle scans) nor guess the IDs we use
+ *   towards a third party (fragment injection). Atomic datagrams (DF, not
+ *   fragmented) take their ID from the same scheme, although RFC 6864 4.1
+ *   lets them carry anything: one path for every datagram, IDs stay
+ *   useful to tell duplicates apart in captures, TSO segments get the
+ *   consecutive IDs the device gives them, and a constant (zero) would
+ *   tell an observer which packets are DF-atomic for nothing in return.
+ *   The hash results of recent flows are cached (IP4_ID_CACHE), so a bulk
+ *   transfer pays a compare, not a SipHash, per datagram.
  * - TSO super-frames (pkb->gso_size, built by TCP only when the device
  *   does TSO) are never fragmented: the device cuts them into segments
  *   that fit the MTU. A device's checksum verdict (pkb->csum) does not
@@ -284,6 +297,32 @@ void ip4_build_hdr(uint8_t *h, const struct ip4_tx *tx, uint32_t src,
 	be16_store(h + IP4_OFF_CSUM, csum_ip4_hdr(h, IP4_HDR_LEN));
 }
 
+/* RFC 7739 5.3: the ID of the next datagram from src to dst with proto,
+ * reserving n consecutive IDs (a TSO super-frame's segments). */
+static uint16_t ip4_select_id(struct ustack *st, uint32_t src, uint32_t dst,
+			      uint8_t proto, uint16_t n)
+{
+	/* The salt keeps these hashes apart from the ISN and port ones;
+	 * the counters start at zero, the keyed offset makes the start of
+	 * each destination's sequence unpredictable. */
+	struct ip4_id_cache *c =
+		&st->ip4.id_cache[(dst ^ (dst >> 8) ^ proto) & (IP4_ID_CACHE - 1)];
+	uint16_t *ctr, id;
+
+	if (!c->valid || c->dst != dst || c->src != src || c->proto != proto) {
+		uint32_t k[4] = {st->ip4.id_salt, src, dst, proto};
+		uint64_t h = rand_hash(&st->rand, k, sizeof(k));
+
+		*c = (struct ip4_id_cache){.src = src, .dst = dst, .proto = proto,
+					   .valid = 1, .off = (uint16_t)(h >> 32),
+					   .bucket = (uint16_t)(h & (IP4_ID_BUCKETS - 1))};
+	}
+	ctr = &st->ip4.ids[c->bucket];
+	id = (uint16_t)(c->off + *ctr);
+	*ctr = (uint16_t)(*ctr + n);
+	return id;
+}
+
 /* To ourselves: queue the whole packet for the next timer run. */
 static int ip4_loop(struct ustack *st, struct pkb *pkb,
 		    const struct ip4_tx *tx, uint32_t src)
@@ -297,7 +336,8 @@ static int ip4_loop(struct ustack *st, struct pkb *pkb,
 		return -ENOBUFS;
 	}
 	ip4_build_hdr(pkb_push(pkb, IP4_HDR_LEN), tx, src, (uint16_t)total,
-		      ip->next_id++, tx->df ? IP4_FLAG_DF : 0);
+		      ip4_select_id(st, src, tx->dst, tx->proto, 1),
+		      tx->df ? IP4_FLAG_DF : 0);
 	STAT_INC(st, IP4_TX);
 	pkb_queue_push(&ip->loopq, pkb);
 	if (!timer_armed(&ip->loop_timer))
@@ -328,7 +368,7 @@ int ip4_output(struct ustack *st, struct pkb *pkb, const struct ip4_tx *tx)
 {
 	uint32_t src = tx->src ? tx->src : st->cfg.addr, nexthop;
 	uint32_t total = IP4_HDR_LEN + pkb->len;
-	uint16_t id;
+	uint16_t id, nseg = 1;
 
 	if (total > IP4_MAX_LEN) {
 		STAT_INC(st, IP4_DROP_TOO_BIG);
@@ -342,15 +382,14 @@ int ip4_output(struct ustack *st, struct pkb *pkb, const struct ip4_tx *tx)
 		pkb_free(st, pkb);
 		return -ENETUNREACH;
 	}
-	id = st->ip4.next_id++;
+	/* TSO: the device cuts the frame into segments of at most the MTU
+	 * and gives them ids id, id + 1, ...: keep those unused (RFC 6864
+	 * 4.1 asks no more of atomic datagrams, but it costs nothing). */
+	if (pkb->gso_size)
+		nseg = (uint16_t)((pkb->len + pkb->gso_size - 1) / pkb->gso_size);
+	id = ip4_select_id(st, src, tx->dst, tx->proto, nseg);
 	STAT_INC(st, IP4_TX);
-	if (pkb->gso_size) {
-		/* TSO: the device cuts it into segments of at most the MTU and
-		 * gives them ids id, id + 1, ...: keep those unused (RFC 6864
-		 * 4.1 asks no more of atomic datagrams, but it costs nothing). */
-		st->ip4.next_id = (uint16_t)(id + (pkb->len + pkb->gso_size - 1) /
-						  pkb->gso_size);
-	} else if (total > st->cfg.mtu) {
+	if (!pkb->gso_size && total > st->cfg.mtu) {
 		if (tx->df) {
 			STAT_INC(st, IP4_DROP_DF);
 			pkb_free(st, pkb);
@@ -369,7 +408,9 @@ int ip4_init(struct ustack *st)
 {
 	struct ip4_state *ip = &st->ip4;
 
-	ip->next_id = (uint16_t)rand_u32(&st->rand);
+	memset(ip->ids, 0, sizeof(ip->ids));
+	memset(ip->id_cache, 0, sizeof(ip->id_cache));
+	ip->id_salt = rand_u32(&st->rand);
 	pkb_queue_init(&ip->loopq);
 	timer_init(&ip->loop_timer, ip4_loop_fire);
 	return ip4_reasm_init(st);

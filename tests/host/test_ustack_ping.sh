@@ -30,6 +30,14 @@ out=$(uping -c 2 -i 0.2 -s 4000 "$KS" 2>>"$T/ping.err")
 [ $? = 0 ] || fail "ustack-ping -s 4000 failed: $out"
 [ "$(echo "$out" | grep -c "^4008 bytes from $KS")" = 2 ] || fail "-s 4000: expected 2 replies of 4008 bytes: $out"
 
+# A fresh program's first request is sent before ARP has resolved: its
+# 21 fragments wait in the pending queue (16 frames used to be the limit,
+# and the first request failed with ENOBUFS).
+out=$(uping -c 1 -W 2 -s 30000 "$KS" 2>>"$T/ping.err")
+[ $? = 0 ] || fail "ustack-ping -c 1 -s 30000 failed: $out"
+echo "$out" | grep -qE "^30008 bytes from $KS: icmp_seq=1 ttl=64 " ||
+	fail "-s 30000: no reply to the first request: $out"
+
 out=$(uping -c 2 -i 0.2 -W 1 10.0.0.99 2>>"$T/ping.err")
 rc=$?
 [ $rc = 1 ] || fail "ping to an absent host exited $rc, expected 1: $out"

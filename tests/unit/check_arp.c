@@ -245,6 +245,54 @@ START_TEST(test_arp_pending_queue_is_bounded)
 }
 END_TEST
 
+/* A first datagram larger than 16 frames waits whole for resolution
+ * (ustack-ping -s 30000 failed with ENOBUFS); the queue is bounded by
+ * bytes as well as by frames. */
+START_TEST(test_arp_pending_queue_holds_large_datagram)
+{
+	struct ustack_config cfg;
+	struct tb *tb = tb_new(NULL);
+	uint32_t dst = IP(10, 0, 0, 5);
+	struct ustack_arp_info e;
+
+	/* 30,008 bytes of payload: 21 fragments of at most 1,500 bytes */
+	ck_assert_int_eq(send_ip(tb, dst, 0x33, 30008), 0);
+	ck_assert(arp_entry_of(tb, dst, &e));
+	ck_assert_uint_eq(e.pending, 21);
+	ck_assert_uint_eq(stat(tb, USTACK_STAT_ARP_DROP_PENDING_FULL), 0);
+	tb_drain(tb);
+	inject_arp(tb, TB_MAC, MAC_A, ARP_OP_REPLY, MAC_A, dst, TB_MAC,
+		   TB_ADDR);
+	for (int i = 0; i < 21; i++) {
+		struct tb_frame *f = tb_pop(tb);
+
+		ck_assert_msg(f != NULL, "fragment %d missing", i);
+		ck_assert_mem_eq(eth_dst(f->data), MAC_A, 6);
+		free(f);
+	}
+	expect_none(tb);
+	tb_free(tb);
+
+	/* the byte bound: 3,000 bytes hold two 1,020-byte packets, not three */
+	tb_config(&cfg);
+	cfg.arp_pending_bytes = 3000;
+	tb = tb_new(&cfg);
+	ck_assert_int_eq(send_ip(tb, dst, 1, 1000), 0);
+	ck_assert_int_eq(send_ip(tb, dst, 2, 1000), 0);
+	ck_assert_int_eq(send_ip(tb, dst, 3, 1000), -ENOBUFS);
+	ck_assert_int_eq(send_ip(tb, dst, 4, 900), 0);
+	ck_assert_uint_eq(stat(tb, USTACK_STAT_ARP_DROP_PENDING_FULL), 1);
+	tb_drain(tb);
+	inject_arp(tb, TB_MAC, MAC_A, ARP_OP_REPLY, MAC_A, dst, TB_MAC,
+		   TB_ADDR);
+	expect_ip(tb, MAC_A, dst, 1);
+	expect_ip(tb, MAC_A, dst, 2);
+	expect_ip(tb, MAC_A, dst, 4);
+	expect_none(tb);
+	tb_free(tb);
+}
+END_TEST
+
 START_TEST(test_arp_incomplete_retries_then_fails)
 {
 	struct tb *tb = tb_new(NULL);
@@ -709,6 +757,7 @@ static Suite *arp_suite(void)
 	tcase_add_test(tc, test_arp_probe_for_our_address_answered);
 	tcase_add_test(tc, test_arp_unknown_queues_then_sends_in_order);
 	tcase_add_test(tc, test_arp_pending_queue_is_bounded);
+	tcase_add_test(tc, test_arp_pending_queue_holds_large_datagram);
 	tcase_add_test(tc, test_arp_incomplete_retries_then_fails);
 	tcase_add_test(tc, test_arp_failure_reaches_connected_socket);
 	tcase_add_test(tc, test_arp_gateway_failure_names_each_destination);

@@ -921,6 +921,40 @@ START_TEST(test_pcap_tee_flush_makes_frames_readable_before_close)
 }
 END_TEST
 
+/* A capture that cannot be written says so: /dev/full fails at the first
+ * flush (or when libpcap's buffer fills); the error is kept, later frames
+ * are counted as lost, and frames still cross the tee. */
+START_TEST(test_pcap_tee_write_error_reported)
+{
+	struct ustack_dev *a, *b, *tee;
+	struct ustack_pcap_tee_stats ts;
+	char err[256];
+	uint8_t f[1514], g[1514];
+
+	ck_assert_int_eq(ustack_memlink_pair(&a, &b, 0), 0);
+	ck_assert_int_eq(ustack_pcap_tee(&tee, a, "/dev/full", err,
+					 sizeof(err)), 0);
+	ck_assert_int_eq(ustack_pcap_tee_get_stats(tee, &ts), 0);
+	ck_assert_int_eq(ts.error, 0);
+	for (int i = 0; i < 100; i++) {
+		ck_assert_int_eq(ustack_dev_transmit(tee, f, mkframe(f, i, 1514),
+						     (ustack_time_t)i), 0);
+		ck_assert_int_eq(ustack_dev_receive(b, g, sizeof(g), i), 1514);
+	}
+	ustack_pcap_tee_flush(tee);
+	ck_assert_int_eq(ustack_pcap_tee_get_stats(tee, &ts), 0);
+	ck_assert_int_eq(ts.error, ENOSPC);
+	ck_assert_uint_gt(ts.lost, 0);
+	ck_assert_uint_eq(ts.frames + ts.lost, 100);
+	ck_assert_int_eq(ustack_dev_transmit(tee, f, mkframe(f, 1, 60), 200), 0);
+	ck_assert_int_eq(ustack_pcap_tee_get_stats(tee, &ts), 0);
+	ck_assert_uint_eq(ts.frames + ts.lost, 101);
+	ck_assert_int_eq(ustack_pcap_tee_get_stats(b, &ts), -EINVAL);
+	ustack_dev_close(tee);
+	ustack_dev_close(b);
+}
+END_TEST
+
 START_TEST(test_pcap_tee_bad_path_keeps_lower)
 {
 	struct ustack_dev *a, *b, *tee;
@@ -1203,6 +1237,7 @@ static Suite *drivers_suite(void)
 	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
 	tcase_add_test(tc, test_pcap_tee_writes_what_libpcap_reads_back);
 	tcase_add_test(tc, test_pcap_tee_flush_makes_frames_readable_before_close);
+	tcase_add_test(tc, test_pcap_tee_write_error_reported);
 	tcase_add_test(tc, test_pcap_tee_bad_path_keeps_lower);
 	tcase_add_test(tc, test_pcap_source_honours_the_schedule);
 	tcase_add_test(tc, test_pcap_source_odd_records);

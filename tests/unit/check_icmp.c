@@ -260,6 +260,70 @@ START_TEST(test_icmp_errors_rate_limited)
 }
 END_TEST
 
+/* An unknown-protocol datagram from src (each draws protocol unreachable). */
+static void inject_unknown_from(struct tb *tb, uint32_t src, int n)
+{
+	struct pkt_ip ip = {.src = src, .dst = TB_ADDR, .proto = 99};
+
+	for (int i = 0; i < n; i++) {
+		ip.id = (uint16_t)i;
+		tb_inject(tb, frame, pkt_ip4(frame, TB_MAC, TB_PEER_MAC, &ip,
+					     data, 20));
+	}
+}
+
+/* Linux's pace with the defaults, in virtual time: one source flooding
+ * for 10 s draws its burst of 6 and then one error a second; another
+ * source still gets its own; echo replies are not limited; a flood from
+ * 2,000 sources at once draws the global burst of 50, and 1000 a second
+ * after that (30 in 30 ms). */
+START_TEST(test_icmp_errors_limited_per_destination)
+{
+	struct tb *tb = tb_peer(NULL);
+	const uint32_t other = 0x0a000003u;
+	uint64_t sent;
+
+	/* 100 datagrams a second for 10 s from the peer */
+	for (int i = 0; i < 1000; i++) {
+		inject_unknown_from(tb, TB_PEER, 1);
+		tb_advance(tb, USTACK_MS(10));
+	}
+	sent = stat(tb, USTACK_STAT_ICMP_TX_DEST_UNREACH);
+	ck_assert_msg(sent >= 6 + 9 && sent <= 6 + 10,
+		      "%llu errors in 10 s to one host", (unsigned long long)sent);
+	ck_assert_uint_eq(stat(tb, USTACK_STAT_ICMP_RATE_LIMITED), 1000 - sent);
+	tb_drain(tb);
+	/* the peer is out of tokens; another host is not */
+	inject_unknown_from(tb, TB_PEER, 5);
+	ck_assert_uint_le(stat(tb, USTACK_STAT_ICMP_TX_DEST_UNREACH), sent + 1);
+	sent = stat(tb, USTACK_STAT_ICMP_TX_DEST_UNREACH);
+	inject_unknown_from(tb, other, 10);
+	ck_assert_uint_eq(stat(tb, USTACK_STAT_ICMP_TX_DEST_UNREACH), sent + 6);
+	/* echo requests are all answered */
+	for (int i = 0; i < 100; i++) {
+		size_t len = pkt_icmp_msg(msg, ICMP_ECHO, 0, 1, (uint16_t)i,
+					  data, 8);
+
+		inject_icmp(tb, TB_PEER, TB_ADDR, TB_MAC, msg, len);
+	}
+	ck_assert_uint_eq(stat(tb, USTACK_STAT_ICMP_RX_ECHO), 100);
+	tb_drain(tb);
+	tb_free(tb);
+
+	/* 2,000 sources at once, then again 30 ms later */
+	tb = tb_new(NULL);
+	for (uint32_t i = 0; i < 2000; i++)
+		inject_unknown_from(tb, 0x0b000000u + i, 1);
+	ck_assert_uint_eq(stat(tb, USTACK_STAT_ICMP_TX_DEST_UNREACH), 50);
+	tb_advance(tb, USTACK_MS(30));
+	for (uint32_t i = 0; i < 2000; i++)
+		inject_unknown_from(tb, 0x0c000000u + i, 1);
+	ck_assert_uint_eq(stat(tb, USTACK_STAT_ICMP_TX_DEST_UNREACH), 80);
+	tb_drain(tb);
+	tb_free(tb);
+}
+END_TEST
+
 /* A pkb as ip4_input hands it up: IP header at nh, data after it. */
 static struct pkb *rx_pkb(struct tb *tb, const struct pkt_ip *ip,
 			  const void *payload, size_t plen, int l2_mcast)
@@ -793,6 +857,7 @@ static Suite *icmp_suite(void)
 	tcase_add_test(tc, test_icmp_bad_checksum_and_short_dropped);
 	tcase_add_test(tc, test_icmp_broadcast_echo_ignored);
 	tcase_add_test(tc, test_icmp_errors_rate_limited);
+	tcase_add_test(tc, test_icmp_errors_limited_per_destination);
 	tcase_add_test(tc, test_icmp_error_rules);
 	tcase_add_test(tc, test_icmp_error_quotes_at_most_576);
 	tcase_add_test(tc, test_icmp_port_unreachable_reaches_udp);

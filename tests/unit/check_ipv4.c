@@ -858,6 +858,76 @@ START_TEST(test_ip4_ids_advance)
 }
 END_TEST
 
+/* The ID of the next frame the stack sent (which must exist). */
+static uint16_t pop_id(struct tb *tb, uint16_t *frag)
+{
+	struct tb_frame *f = tb_pop(tb);
+	struct pkt_view v;
+	uint16_t id;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(pkt_parse(f->data, f->len, &v), 0);
+	id = v.ip_id;
+	if (frag)
+		*frag = v.ip_frag;
+	free(f);
+	return id;
+}
+
+/* RFC 7739: IDs come from per-destination counters behind a keyed hash.
+ * Interleaved datagrams to two hosts are not one sequence; traffic to one
+ * host does not move the other's IDs (no idle scan); IDs to one host are
+ * unique over a window of 65,536; fragments of a datagram share one. */
+START_TEST(test_ip4_ids_per_destination)
+{
+	static uint8_t seen[65536 / 8];
+	const uint32_t other = IP(10, 0, 0, 3);
+	static const uint8_t other_mac[6] = {2, 0, 0, 0, 0, 3};
+	struct tb *tb = tb_peer(NULL);
+	uint16_t a[4], b[4], frag, id;
+	int follows = 0;
+
+	tb_learn_peer(tb, other, other_mac);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(send_payload(tb, TB_PEER, 10, 0), 0);
+		a[i] = pop_id(tb, NULL);
+		ck_assert_int_eq(send_payload(tb, other, 10, 1), 0);
+		b[i] = pop_id(tb, NULL);
+	}
+	for (int i = 0; i < 4; i++) {
+		follows += b[i] == (uint16_t)(a[i] + 1);
+		follows += i > 0 && a[i] == (uint16_t)(b[i - 1] + 1);
+	}
+	ck_assert_msg(follows == 0, "IDs to two hosts form one sequence");
+	/* 100 datagrams to the peer; the other host's next ID is its last
+	 * one plus one: it learns nothing of them. */
+	for (int i = 0; i < 100; i++) {
+		ck_assert_int_eq(send_payload(tb, TB_PEER, 10, 0), 0);
+		tb_drain(tb);
+	}
+	ck_assert_int_eq(send_payload(tb, other, 10, 1), 0);
+	ck_assert_uint_eq(pop_id(tb, NULL), (uint16_t)(b[3] + 1));
+	/* unique over a full window to one destination */
+	memset(seen, 0, sizeof(seen));
+	for (int i = 0; i < 65536; i++) {
+		ck_assert_int_eq(send_payload(tb, TB_PEER, 1, 0), 0);
+		id = pop_id(tb, NULL);
+		ck_assert_msg(!(seen[id / 8] & (1u << (id % 8))),
+			      "ID %u repeated after %d datagrams", id, i);
+		seen[id / 8] |= (uint8_t)(1u << (id % 8));
+	}
+	/* one datagram in fragments: one ID */
+	ck_assert_int_eq(send_payload(tb, other, 4000, 0), 0);
+	id = pop_id(tb, &frag);
+	ck_assert(frag & IP4_FLAG_MF);
+	ck_assert_uint_eq(pop_id(tb, NULL), id);
+	ck_assert_uint_eq(pop_id(tb, &frag), id);
+	ck_assert_uint_eq(frag & IP4_FLAG_MF, 0);
+	expect_none(tb);
+	tb_free(tb);
+}
+END_TEST
+
 /* Two stacks: what one fragments, the other reassembles, and back. */
 START_TEST(test_ip4_fragments_reassemble_in_peer_stack)
 {
@@ -1100,6 +1170,7 @@ static Suite *ipv4_suite(void)
 	tcase_add_test(tc, test_ip4_fragments_small_mtu);
 	tcase_add_test(tc, test_ip4_df_and_too_big_refused);
 	tcase_add_test(tc, test_ip4_ids_advance);
+	tcase_add_test(tc, test_ip4_ids_per_destination);
 	tcase_add_test(tc, test_ip4_fragments_reassemble_in_peer_stack);
 	tcase_add_test(tc, test_ip4_route_subnet_gateway_none);
 	tcase_add_test(tc, test_ip4_address_classes);

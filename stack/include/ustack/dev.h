@@ -249,6 +249,21 @@ int ustack_pcap_tee(struct ustack_dev **out, struct ustack_dev *lower,
 void ustack_pcap_tee_flush(struct ustack_dev *tee);
 
 /*
+ * Whether the capture is whole. A failed write or flush (disk full,
+ * /dev/full) is kept in `error` (its errno); from then on nothing more is
+ * written and frames are counted in `lost` (they still cross the tee).
+ * Flush first to learn about buffered frames; a program should tell its
+ * user and fail. Returns 0, or -EINVAL when `tee` is not a pcap tee.
+ */
+struct ustack_pcap_tee_stats {
+	uint64_t frames;          /* handed to the file without an error */
+	uint64_t lost;            /* not written: after (or at) the error */
+	int error;                /* 0, or errno of the first failed write */
+};
+int ustack_pcap_tee_get_stats(struct ustack_dev *tee,
+			      struct ustack_pcap_tee_stats *out);
+
+/*
  * A capture as input: receive() returns the frames of `path` in order, each
  * once `now` has reached its timestamp relative to the first frame plus
  * `start` (so next_at() gives the replay schedule; a stamp before the first

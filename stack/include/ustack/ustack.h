@@ -77,7 +77,9 @@ struct ustack_config {
 	uint32_t max_sockets;         /* socket descriptors (default 4096) */
 	uint32_t pkb_max_bytes;       /* packet-buffer pool memory (default 64 MiB) */
 	uint32_t arp_cache_size;      /* entries (default 256) */
-	uint32_t arp_pending_max;     /* frames queued per unresolved entry (default 16) */
+	uint32_t arp_pending_max;     /* frames queued per unresolved entry (default 128) */
+	uint32_t arp_pending_bytes;   /* and their bytes (default 128 KiB: the
+					 largest datagram in fragments fits) */
 	uint32_t reasm_max_bytes;     /* IPv4 reassembly memory (default 1 MiB) */
 	uint32_t reasm_max_datagrams; /* datagrams being reassembled (default 64) */
 	uint32_t reasm_max_size;      /* largest datagram reassembled (default 65535) */
@@ -92,8 +94,13 @@ struct ustack_config {
 	ustack_time_t arp_failed_us;     /* how long a failed entry answers
 					    EHOSTUNREACH at once (default 3 s) */
 	ustack_time_t reasm_timeout_us;  /* RFC 791/1122: 15..120 s (default 30 s) */
-	uint32_t icmp_rate_per_sec;      /* ICMP errors sent per second (default 100) */
+	uint32_t icmp_rate_per_sec;      /* ICMP errors sent per second, all
+					    destinations (default 1000) */
 	uint32_t icmp_rate_burst;        /* token bucket depth (default 50) */
+	ustack_time_t icmp_dst_interval_us; /* and per destination: one error
+					    per interval (default 1 s; 0 = no
+					    per-destination limit) */
+	uint32_t icmp_dst_burst;         /* per-destination depth (default 6) */
 
 	/* TCP (used by the TCP layer; see docs/tcp.md) */
 	uint32_t tcp_max_conns;          /* control blocks, incl. TIME_WAIT (default 16384) */
