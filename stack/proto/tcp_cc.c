@@ -17,24 +17,33 @@
 
 #define CWND_MAX (1u << 30)
 
-/* RFC 5681 3.1 (RFC 3390): IW = min(4*SMSS, max(2*SMSS, 4380)). */
-static uint32_t initial_window(const struct tcp_conn *c)
+/*
+ * The initial window. RFC 6928 (the default, cfg 10): IW = min(10*MSS,
+ * max(2*MSS, 14600)); cfg N generalises it to min(N*MSS, max(2*MSS,
+ * N*1460)); cfg 0 is RFC 5681 3.1 (RFC 3390): min(4*SMSS, max(2*SMSS,
+ * 4380)).
+ */
+static uint32_t initial_window(const struct ustack *st,
+			       const struct tcp_conn *c)
 {
-	uint32_t s = c->smss;
+	uint64_t s = c->smss, n = st->cfg.tcp_initial_window_segments, iw;
 
-	return USTACK_MIN(4 * s, USTACK_MAX(2 * s, 4380u));
+	if (!n)
+		return (uint32_t)USTACK_MIN(4 * s, USTACK_MAX(2 * s, 4380u));
+	iw = USTACK_MIN(n * s, USTACK_MAX(2 * s, n * 1460u));
+	return (uint32_t)USTACK_MIN(iw, (uint64_t)CWND_MAX);
 }
 
 void tcp_cc_init(struct ustack *st, struct tcp_conn *c)
 {
-	(void)st;
-	c->cwnd = initial_window(c);
+	c->cwnd = initial_window(st, c);
 	c->ssthresh = CWND_MAX;      /* "arbitrarily high" */
 	c->bytes_acked = 0;
 	c->dupacks = 0;
 	c->in_recovery = 0;
 	c->recover = c->iss;
 	c->nscore = 0;
+	c->snd_sml = c->snd_una;
 }
 
 /* RFC 5681 4.1: after an idle period longer than the RTO, restart from
@@ -43,7 +52,7 @@ void tcp_cc_before_send(struct ustack *st, struct tcp_conn *c)
 {
 	if (c->snd_una == c->snd_max && c->last_send_at &&
 	    st->now - c->last_send_at > c->rto_us)
-		c->cwnd = USTACK_MIN(c->cwnd, initial_window(c));
+		c->cwnd = USTACK_MIN(c->cwnd, initial_window(st, c));
 }
 
 /* RFC 5681 eq. 4. On a fast retransmit, "additional data sent in limited

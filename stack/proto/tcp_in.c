@@ -673,12 +673,27 @@ static int step_text(struct ustack *st, struct tcp_conn *c,
 		c->rcv_mss_est = USTACK_MAX(c->rcv_mss_est,
 					    USTACK_MIN(seg->len, (uint32_t)c->rcv_mss));
 		c->delack_bytes += seg->len;
+		/* RFC 1122 4.2.3.2 lets an ACK go at once; as Linux, the first
+		 * data of a connection and data after an idle gap longer than
+		 * the RTO get quick ACKs, so the first exchanges never wait
+		 * for a delayed ACK (the peer's Nagle or slow start would). */
+		if (!c->rcv_data_seen) {
+			tcp_quickack_enter(c);
+		} else if (st->now - c->lrcv_at > c->rto_us) {
+			/* After idle the old exchange pattern says nothing
+			 * (Linux keeps pingpong here; we leave it). */
+			tcp_quickack_enter(c);
+			c->pingpong = 0;
+		}
+		c->rcv_data_seen = 1;
+		c->lrcv_at = st->now;
 		/* RFC 5681 4.2: ACK at least every second full-sized segment,
 		 * and at once when a gap is (partly) filled. In a device read
 		 * batch, at the end of it (ack_defer). */
 		if (had_ooo)
 			c->ack_now = 1;
-		else if (c->delack_bytes >= 2 * c->rcv_mss_est)
+		else if (c->delack_bytes >= 2 * c->rcv_mss_est ||
+			 (c->quick && !c->pingpong))
 			ack_defer(st, c);
 		else
 			tcp_delack_schedule(st, c);
@@ -687,6 +702,19 @@ static int step_text(struct ustack *st, struct tcp_conn *c,
 		c->ack_now = 1;          /* out of order: duplicate ACK now */
 	}
 	return STEP_CONT;
+}
+
+/* Quick-ACK mode (Linux tcp_incr_quickack): ACK the next
+ * rcv_wnd / (2 * MSS) segments at once, at least 2, at most
+ * TCP_MAX_QUICKACKS, unless the connection is interactive (pingpong). */
+void tcp_quickack_enter(struct tcp_conn *c)
+{
+	uint32_t mss = c->rcv_mss ? c->rcv_mss : TCP_DEFAULT_MSS;
+	uint32_t q = tcp_rcv_wnd(c) / (2 * mss);
+
+	q = USTACK_MIN(USTACK_MAX(q, 2u), (uint32_t)TCP_MAX_QUICKACKS);
+	if (q > c->quick)
+		c->quick = (uint8_t)q;
 }
 
 /* eighth, check the FIN bit */

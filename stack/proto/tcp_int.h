@@ -50,6 +50,8 @@
 #define TCP_SYNCOOKIE_MAX_AGE 2    /* periods a cookie stays valid */
 #define TCP_OOW_ACK_US 500000u     /* one ACK per 500 ms answers bare
 				      unacceptable ACKs (ACK wars) */
+#define TCP_CORK_US 200000u        /* TCP_CORK/MSG_MORE ceiling (Linux) */
+#define TCP_MAX_QUICKACKS 16       /* quick-ACK credits at most (Linux) */
 
 /* Why a transition happened (the trace's "(FIN)"). */
 enum tcp_cause {
@@ -124,7 +126,8 @@ static inline uint32_t tcp_seg_len(const struct tcp_seg *s)
 	return s->len + !!(s->flags & TCP_SYN) + !!(s->flags & TCP_FIN);
 }
 
-enum tcp_rtx_kind { TCP_RTX_NONE, TCP_RTX_RETRANSMIT, TCP_RTX_PERSIST };
+enum tcp_rtx_kind { TCP_RTX_NONE, TCP_RTX_RETRANSMIT, TCP_RTX_PERSIST,
+		    TCP_RTX_CORK };
 enum tcp_wait_kind { TCP_WAIT_NONE, TCP_WAIT_2MSL, TCP_WAIT_FIN2 };
 enum tcp_queue { TCP_Q_NONE, TCP_Q_SYN, TCP_Q_ACCEPT };
 
@@ -177,6 +180,15 @@ struct tcp_conn {
 					    ACK last passed recover */
 	unsigned syn_rxmit : 1;          /* our SYN/SYN-ACK was sent again:
 					    no RTT sample from its ACK */
+	unsigned cork : 1;               /* TCP_CORK: full segments only */
+	unsigned more : 1;               /* MSG_MORE: cork for this output */
+	unsigned push_once : 1;          /* uncork / cork timer: send the
+					    partial tail now */
+	unsigned pingpong : 1;           /* interactive: delay ACKs, they
+					    ride on our answers (Linux) */
+	unsigned rcv_data_seen : 1;      /* some data received (quick-ACK) */
+	unsigned dsack_pending : 1;      /* RFC 2883: report dsack once */
+	unsigned undo_on : 1;            /* a reduction that may be undone */
 
 	struct sock *sk;                 /* owning socket, NULL if none */
 	struct tcp_conn *parent;         /* listener, until accepted */
@@ -266,6 +278,18 @@ struct tcp_conn {
 	ustack_time_t chal_slot_at;      /* RFC 5961 7: challenge ACKs */
 	uint32_t chal_count;             /*  sent in this one-second slot */
 	uint32_t rcv_mss_est;            /* largest segment seen */
+	uint8_t quick;                   /* quick-ACK credits (segments to
+					    ACK at once, RFC 1122 4.2.3.2) */
+	ustack_time_t lrcv_at;           /* last data received (idle test) */
+	struct tcp_range dsack;          /* RFC 2883: duplicate to report */
+	uint32_t snd_sml;                /* end of the last small segment
+					    sent (Minshall's Nagle) */
+	/* Undo of spurious reductions (RFC 3708, RFC 3522; Linux undo) */
+	uint32_t prior_cwnd, prior_ssthresh;
+	uint32_t undo_marker;            /* snd_una when the episode began */
+	uint32_t undo_retrans;           /* retransmissions not D-SACKed */
+	uint32_t rxt_tsval;              /* TSval of the episode's first
+					    retransmission (Eifel) */
 
 	int soft_err;                    /* RFC 1122 4.2.3.9: reported if we
 					    time out */
@@ -376,6 +400,8 @@ void tcp_rcv_established(struct ustack *st, struct tcp_conn *c,
 void tcp_reply_rst(struct ustack *st, const struct tcp_seg *seg);
 /* RFC 5961 7: send a challenge ACK unless over the per-second limit. */
 void tcp_challenge_ack(struct ustack *st, struct tcp_conn *c);
+/* Quick-ACK mode: the next few data segments are ACKed at once. */
+void tcp_quickack_enter(struct tcp_conn *c);
 /* Forget a deferred ACK of c (it leaves the tables). */
 void tcp_ack_undefer(struct ustack *st, struct tcp_conn *c);
 

@@ -175,10 +175,16 @@ static void rtx_fire(struct ustack *st, struct timer *t, ustack_time_t now)
 
 	(void)now;
 	c->rtx_kind = TCP_RTX_NONE;
-	if (kind == TCP_RTX_PERSIST)
+	if (kind == TCP_RTX_PERSIST) {
 		persist_timeout(st, c);
-	else if (kind == TCP_RTX_RETRANSMIT)
+	} else if (kind == TCP_RTX_RETRANSMIT) {
 		rtx_timeout(st, c);
+	} else if (kind == TCP_RTX_CORK) {
+		/* TCP_CORK/MSG_MORE held a short tail this long: send it. */
+		c->push_once = 1;
+		tcp_output(st, c);
+		c->push_once = 0;
+	}
 }
 
 /* ---- delayed ACK ------------------------------------------------------------ */
@@ -202,6 +208,9 @@ static void delack_fire(struct ustack *st, struct timer *t, ustack_time_t now)
 	(void)now;
 	if (!TCP_SYNCHRONIZED(c->state) || c->state == USTACK_TCP_TIME_WAIT)
 		return;
+	/* No answer carried the ACK: not an exchange after all (Linux
+	 * leaves pingpong mode here too). */
+	c->pingpong = 0;
 	STAT_INC(st, TCP_DELAYED_ACKS);
 	tcp_send_ack(st, c);
 }
