@@ -464,8 +464,19 @@ static void ack_new(struct ustack *st, struct tcp_conn *c,
 	} else if (c->ts_ok && seg->opt.has_ts && seg->opt.tsecr) {
 		uint32_t ms = tcp_ts_now(st, c) - seg->opt.tsecr;
 
-		if (ms < 600000)
+		/* An echo from before the first retransmission of an RTO
+		 * series answers an original transmission (its ACKs were
+		 * lost, or the peer echoes an old TS.Recent for a duplicate):
+		 * it measures the backoff, not the path. No sample; but the
+		 * ACK of new data ends the backoff all the same (RFC 7323 4:
+		 * TSecr makes ACKs of retransmissions unambiguous, so Karn's
+		 * wait for a fresh sample is not needed; RFC 6298 5.7). */
+		if (c->nrexmit && seq_lt(seg->opt.tsecr, c->rxt_tsval))
+			tcp_rto_reset(st, c);
+		else if (ms < 600000)
 			tcp_rtt_sample(st, c, (ustack_time_t)ms * 1000);
+		else
+			tcp_rto_reset(st, c);
 	} else if (c->rtt_timing && seq_gt(seg->ack, c->rtt_seq)) {
 		tcp_rtt_sample(st, c, st->now - c->rtt_at);
 	}

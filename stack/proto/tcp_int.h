@@ -448,6 +448,8 @@ void tcp_wait_arm(struct ustack *st, struct tcp_conn *c, int kind,
 		  ustack_time_t at);
 /* RFC 6298 2.2/2.3: a new RTT sample. */
 void tcp_rtt_sample(struct ustack *st, struct tcp_conn *c, ustack_time_t rtt);
+/* RTO from SRTT/RTTVAR again: the backoff is over (RFC 6298 5.7). */
+void tcp_rto_reset(struct ustack *st, struct tcp_conn *c);
 ustack_time_t tcp_rto_clamp(const struct ustack *st, ustack_time_t rto);
 
 /* ---- tcp_cc.c ------------------------------------------------------------ */

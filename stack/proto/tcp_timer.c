@@ -42,6 +42,14 @@ void tcp_rtt_sample(struct ustack *st, struct tcp_conn *c, ustack_time_t rtt)
 		if (c->srtt_us == 0)
 			c->srtt_us = 1;
 	}
+	tcp_rto_reset(st, c);
+}
+
+/* RFC 6298 2.3 (and 5.7: the backoff ends): RTO from SRTT and RTTVAR. */
+void tcp_rto_reset(struct ustack *st, struct tcp_conn *c)
+{
+	if (!c->srtt_us)
+		return;                  /* no sample yet: keep what we have */
 	c->rto_us = tcp_rto_clamp(st, (ustack_time_t)c->srtt_us +
 				      USTACK_MAX(RTO_GRANULARITY_US,
 						 4ull * c->rttvar_us));
@@ -127,6 +135,8 @@ static void rtx_timeout(struct ustack *st, struct tcp_conn *c)
 		   c->snd_una, c->snd_max, tcp_flight(c), c->cwnd,
 		   c->in_recovery, c->nscore, c->dupacks,
 		   (unsigned long long)c->rto_us, c->nrexmit + 1);
+	if (!c->nrexmit)
+		c->rxt_tsval = tcp_ts_now(st, c); /* the series' first */
 	c->nrexmit++;
 	c->rto_us = tcp_rto_clamp(st, c->rto_us * 2);
 	tcp_cc_timeout(st, c);
