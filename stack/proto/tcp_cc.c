@@ -301,6 +301,74 @@ void tcp_sack_output(struct ustack *st, struct tcp_conn *c)
 
 /* ---- entering recovery, timeouts --------------------------------------------- */
 
+/*
+ * A reduction episode begins (fast retransmit, or an RTO outside one):
+ * remember what to go back to should it prove spurious (RFC 3708, RFC
+ * 3522; Linux's undo_marker/undo_retrans/retrans_stamp).
+ */
+static void undo_start(struct ustack *st, struct tcp_conn *c)
+{
+	c->prior_cwnd = c->cwnd;
+	c->prior_ssthresh = c->ssthresh;
+	c->undo_marker = c->snd_una;
+	c->undo_retrans = 0;
+	c->rxt_tsval = tcp_ts_now(st, c);
+	c->undo_on = 1;
+}
+
+/*
+ * The episode's retransmissions were not needed (every one D-SACKed, or
+ * the ACK echoes the original, RFC 3522): restore cwnd and ssthresh
+ * (RFC 3708 / RFC 4015 response), leave recovery; after an RTO, new data
+ * goes on from SND.MAX instead of going back N (RFC 4015 2).
+ */
+void tcp_cc_undo(struct ustack *st, struct tcp_conn *c, int rto)
+{
+	STAT_INC(st, TCP_UNDO);
+	c->cwnd = USTACK_MAX(c->cwnd, c->prior_cwnd);
+	c->ssthresh = USTACK_MAX(c->ssthresh, c->prior_ssthresh);
+	c->undo_on = 0;
+	c->in_recovery = 0;
+	c->dupacks = 0;
+	c->bytes_acked = 0;
+	if (rto) {
+		c->after_rto = 0;
+		c->snd_nxt = c->snd_max;
+	}
+}
+
+/*
+ * RFC 2883 4: a D-SACK is the first block when it lies below the
+ * cumulative ACK or inside the second block. Each one covering data of
+ * the current episode is one retransmission that was not needed (RFC
+ * 3708 2, counted in segments as Linux does); when none is left, undo.
+ * D-SACK blocks never enter the scoreboard (tcp_sack_update skips what
+ * is below SND.UNA or already SACKed).
+ */
+void tcp_dsack_rcv(struct ustack *st, struct tcp_conn *c,
+		   const struct tcp_opts *o, uint32_t ack)
+{
+	uint32_t l, r, segs;
+
+	if (!c->sack_ok || !o->nsack)
+		return;
+	l = o->sack[0].l;
+	r = o->sack[0].r;
+	if (!seq_lt(l, r) || r - l > (1u << 30) || seq_gt(r, c->snd_max))
+		return;
+	if (!seq_leq(r, ack) &&
+	    !(o->nsack > 1 && seq_geq(l, o->sack[1].l) &&
+	      seq_leq(r, o->sack[1].r)))
+		return;
+	STAT_INC(st, TCP_DSACK_RX);
+	if (!c->undo_on || !c->undo_retrans || seq_lt(l, c->undo_marker))
+		return;
+	segs = (r - l + c->smss - 1) / c->smss;
+	c->undo_retrans -= USTACK_MIN(segs, c->undo_retrans);
+	if (!c->undo_retrans)
+		tcp_cc_undo(st, c, c->after_rto);
+}
+
 void tcp_cc_dupack(struct ustack *st, struct tcp_conn *c)
 {
 	uint32_t s = c->smss, sent;
@@ -328,6 +396,7 @@ void tcp_cc_dupack(struct ustack *st, struct tcp_conn *c)
 			: !(c->cwnd > s && c->last_acked <= 4 * s)))
 		return;
 	STAT_INC(st, TCP_FAST_RETRANS);
+	undo_start(st, c);
 	c->ssthresh = half_flight(c);
 	c->recover = c->snd_max;
 	c->in_recovery = 1;
@@ -345,7 +414,9 @@ void tcp_cc_dupack(struct ustack *st, struct tcp_conn *c)
 
 void tcp_cc_timeout(struct ustack *st, struct tcp_conn *c)
 {
-	(void)st;
+	/* An RTO inside a recovery episode continues it (Linux too). */
+	if (c->nrexmit <= 1 && !c->in_recovery)
+		undo_start(st, c);
 	/* RFC 5681 3.1: ssthresh only on the first timeout of a series
 	 * (from all of FlightSize: limited transmit counts here). */
 	c->lt_bytes = 0;

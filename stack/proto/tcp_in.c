@@ -351,6 +351,8 @@ static int step_seq(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 		c->ack_now = 1;
 		ok = 1;
 	}
+	if (!ok && seg->len && seq_leq(seg->seq + seg->len, nxt))
+		tcp_dsack_note(st, c, seg->seq, seg->seq + seg->len);
 	if (!ok) {
 		STAT_INC(st, TCP_DROP_OUT_OF_WINDOW);
 		if (!(seg->flags & TCP_RST))
@@ -360,6 +362,8 @@ static int step_seq(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 	if (seq_lt(seg->seq, nxt) && !(seg->flags & TCP_SYN)) {
 		uint32_t d = USTACK_MIN(nxt - seg->seq, seg->len);
 
+		if (d)
+			tcp_dsack_note(st, c, seg->seq, seg->seq + d);
 		seg->data += d;
 		seg->len -= d;
 		seg->seq += d;
@@ -482,6 +486,13 @@ static void ack_new(struct ustack *st, struct tcp_conn *c,
 	}
 	if (c->rtt_timing && seq_gt(seg->ack, c->rtt_seq))
 		c->rtt_timing = 0;
+	/* RFC 3522 (Eifel): the first ACK past where the episode began
+	 * echoes a TSval from before its first retransmission: the original
+	 * arrived, the retransmission was spurious. */
+	if (c->undo_on && c->snd_una == c->undo_marker && c->ts_ok &&
+	    seg->opt.has_ts && seg->opt.tsecr &&
+	    seq_lt(seg->opt.tsecr, c->rxt_tsval))
+		tcp_cc_undo(st, c, c->nrexmit > 0);
 	c->snd_una = seg->ack;
 	if (seq_lt(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
@@ -600,6 +611,7 @@ static int step_ack(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 		return STEP_STOP;
 	}
 	c->probes_unanswered = 0;       /* the peer is there */
+	tcp_dsack_rcv(st, c, &seg->opt, seg->ack);
 	sack_new = tcp_sack_update(c, &seg->opt);
 	if (seq_gt(seg->ack, c->snd_una)) {
 		ack_new(st, c, seg);

@@ -470,6 +470,13 @@ void tcp_cc_before_send(struct ustack *st, struct tcp_conn *c);
 int tcp_sack_update(struct tcp_conn *c, const struct tcp_opts *o);
 /* Drop scoreboard entries below snd_una. */
 void tcp_sack_trim(struct tcp_conn *c);
+/* Spurious reduction: back to the prior cwnd/ssthresh (rto: after an
+ * RTO, no go-back-N). */
+void tcp_cc_undo(struct ustack *st, struct tcp_conn *c, int rto);
+/* A D-SACK in o (RFC 2883): count it against the episode's
+ * retransmissions; undo when all were duplicates (RFC 3708). */
+void tcp_dsack_rcv(struct ustack *st, struct tcp_conn *c,
+		   const struct tcp_opts *o, uint32_t ack);
 /* RFC 6675 transmission during SACK recovery. */
 void tcp_sack_output(struct ustack *st, struct tcp_conn *c);
 /* Going back over sent data: the end of the SACKed range holding seq (or
@@ -523,6 +530,9 @@ int tcp_rcv_data(struct ustack *st, struct tcp_conn *c,
 unsigned tcp_sack_blocks(const struct tcp_conn *c, struct tcp_range *out,
 			 unsigned max);
 void tcp_ooo_purge(struct tcp_conn *c);
+/* RFC 2883: [l, r) arrived twice; report it in the next ACK. */
+void tcp_dsack_note(struct ustack *st, struct tcp_conn *c, uint32_t l,
+		    uint32_t r);
 /* Free space in the receive buffer for the window (3.8.6.2.2). */
 uint32_t tcp_rcv_space(const struct tcp_conn *c);
 

@@ -338,6 +338,7 @@ uint32_t tcp_send_at(struct ustack *st, struct tcp_conn *c, uint32_t seq,
 	if (seq_lt(seq, c->snd_max)) {
 		STAT_INC(st, TCP_RETRANS_SEGS);
 		c->total_retrans++;
+		c->undo_retrans += c->undo_on;
 		/* Karn: a retransmitted segment gives no RTT sample. */
 		if (c->rtt_timing && seq_leq(seq, c->rtt_seq) &&
 		    seq_lt(c->rtt_seq, seq + len + 1))
@@ -455,6 +456,7 @@ static int send_new(struct ustack *st, struct tcp_conn *c, int force)
 	if (seq_lt(seq, c->snd_max)) {
 		STAT_INC(st, TCP_RETRANS_SEGS);     /* go-back-N after an RTO */
 		c->total_retrans++;
+		c->undo_retrans += c->undo_on;
 	} else if (!c->rtt_timing) {
 		c->rtt_timing = 1;
 		c->rtt_seq = seq;

@@ -135,8 +135,6 @@ static void rtx_timeout(struct ustack *st, struct tcp_conn *c)
 		   c->snd_una, c->snd_max, tcp_flight(c), c->cwnd,
 		   c->in_recovery, c->nscore, c->dupacks,
 		   (unsigned long long)c->rto_us, c->nrexmit + 1);
-	if (!c->nrexmit)
-		c->rxt_tsval = tcp_ts_now(st, c); /* the series' first */
 	c->nrexmit++;
 	c->rto_us = tcp_rto_clamp(st, c->rto_us * 2);
 	tcp_cc_timeout(st, c);

@@ -158,7 +158,10 @@
 	X(TCP_ABORT_ON_DATA, "tcp.abort_on_data") /* data after close() */     \
 	X(TCP_ABORT_ON_CLOSE, "tcp.abort_on_close") /* unread data, linger 0 */\
 	X(TCP_ABORT_ON_TIMEOUT, "tcp.abort_on_timeout") /* retries, keepalive */\
-	X(TCP_PMTU_UPDATES, "tcp.pmtu_updates")   /* MSS lowered by ICMP */
+	X(TCP_PMTU_UPDATES, "tcp.pmtu_updates")   /* MSS lowered by ICMP */    \
+	X(TCP_DSACK_TX, "tcp.dsack_tx")      /* RFC 2883 duplicates reported */\
+	X(TCP_DSACK_RX, "tcp.dsack_rx")      /* D-SACK blocks received */      \
+	X(TCP_UNDO, "tcp.undo")          /* spurious reductions undone */
 
 #define USTACK_STATS(X)                                                        \
 	USTACK_STATS_LINK(X)                                                   \
