@@ -79,6 +79,7 @@ void tcp_cc_ack(struct ustack *st, struct tcp_conn *c, uint32_t acked)
 			 * "option 1"; RFC 6675 uses the same exit). */
 			c->in_recovery = 0;
 			c->dupacks = 0;
+			c->rack_mark = 0;
 			c->cwnd = USTACK_MIN(c->ssthresh,
 					     USTACK_MAX(tcp_flight(c), s) + s);
 		} else if (!c->sack_ok) {
@@ -199,6 +200,10 @@ static uint32_t lost_edge(const struct tcp_conn *c)
 			break;
 		}
 	}
+	/* RFC 8985 6.2 as a tail loss probe sees it: what was sent before a
+	 * delivered probe and is not SACKed is lost (rack_edge). */
+	if (c->rack_mark && seq_gt(c->rack_edge, edge))
+		edge = c->rack_edge;
 	return edge;
 }
 
@@ -297,6 +302,123 @@ void tcp_sack_output(struct ustack *st, struct tcp_conn *c)
 			break;
 		c->rxt_high = seq_max(c->rxt_high, seq + sent);
 	}
+}
+
+/* ---- tail loss probes (RFC 8985 7) ------------------------------------------ */
+
+/*
+ * RFC 8985 7.2: a probe may be scheduled with SACK on, outside loss
+ * recovery (fast or RTO: nrexmit), with no probe out and an RTT sample;
+ * as Linux, not while SACKs or duplicates already tell of a hole (those
+ * lead to fast recovery).
+ * The timer slot is the retransmission timer's: the PTO replaces the RTO
+ * when it comes first, and the RTO is re-armed when the probe goes.
+ */
+static int tlp_allowed(const struct tcp_conn *c)
+{
+	return c->sack_ok && !c->in_recovery && !c->nrexmit && !c->tlp_on &&
+	       !c->nscore && !c->dupacks &&  /* Linux: CA_Open only */
+	       c->srtt_us && c->snd_max != c->snd_una &&
+	       TCP_SYNCHRONIZED(c->state) &&
+	       c->state != USTACK_TCP_TIME_WAIT &&
+	       seq_gt(c->snd_una, c->iss);
+}
+
+void tcp_tlp_arm(struct ustack *st, struct tcp_conn *c)
+{
+	ustack_time_t pto;
+
+	if (!tlp_allowed(c) || c->rtx_kind != TCP_RTX_RETRANSMIT)
+		return;
+	/* PTO = 2 * SRTT, plus the worst-case delayed ACK (200 ms) when
+	 * only one segment is out; never later than the RTO. */
+	pto = 2 * (ustack_time_t)c->srtt_us;
+	if (tcp_flight(c) <= c->smss)
+		pto += 200000;
+	if (pto >= c->rto_us)
+		return;
+	c->tlp_rto_at = c->t_rtx.at;
+	c->rtx_kind = TCP_RTX_TLP;
+	timer_arm(st, &c->t_rtx, tcp_time_add(st->now, pto));
+}
+
+/* RFC 8985 7.3: send one segment of new data if the windows allow, else
+ * the last segment sent again; then the RTO runs. */
+void tcp_tlp_fire(struct ustack *st, struct tcp_conn *c)
+{
+	uint32_t end = tcp_data_end(c), top, seq, len;
+
+	if (!tlp_allowed(c)) {
+		/* no probe now (SACKs came meanwhile): the RTO as it was */
+		c->rtx_kind = TCP_RTX_RETRANSMIT;
+		timer_arm(st, &c->t_rtx, USTACK_MAX(c->tlp_rto_at, st->now));
+		return;
+	}
+	STAT_INC(st, TCP_TLP_PROBES);
+	if (c->snd_nxt == c->snd_max && seq_lt(c->snd_max, end) &&
+	    seq_lt(c->snd_max, c->snd_una + c->snd_wnd)) {
+		len = USTACK_MIN(USTACK_MIN(end - c->snd_max, (uint32_t)c->smss),
+				 c->snd_una + c->snd_wnd - c->snd_max);
+		tcp_send_at(st, c, c->snd_max, len);
+		c->tlp_rxt = 0;
+	} else {
+		top = seq_lt(end, c->snd_max) ? end : c->snd_max;
+		len = USTACK_MIN(top - c->snd_una, (uint32_t)c->smss);
+		seq = top - len;      /* len 0: only the FIN is out */
+		tcp_send_at(st, c, seq, USTACK_MAX(len, 1u));
+		c->tlp_rxt = 1;
+	}
+	c->tlp_on = 1;
+	c->tlp_end = c->snd_max;
+	tcp_rtx_start(st, c);
+}
+
+/* Is [seq] SACKed? */
+static int sacked(const struct tcp_conn *c, uint32_t seq)
+{
+	for (unsigned i = 0; i < c->nscore; i++)
+		if (seq_in(seq, c->score[i].l, c->score[i].r))
+			return 1;
+	return 0;
+}
+
+int tcp_tlp_ack(struct ustack *st, struct tcp_conn *c,
+		const struct tcp_seg *seg)
+{
+	uint32_t start;
+
+	if (!c->tlp_on)
+		return 0;
+	if (seq_geq(seg->ack, c->tlp_end)) {
+		/* 7.4: all acknowledged. A retransmitted probe that is not
+		 * reported as a duplicate (D-SACK) repaired a loss: respond as
+		 * fast recovery would (7.4.2), once. */
+		int dup = seg->opt.nsack &&
+			  seq_leq(seg->opt.sack[0].r, seg->ack) &&
+			  seg->opt.sack[0].r == c->tlp_end;
+
+		if (c->tlp_rxt && !dup) {
+			STAT_INC(st, TCP_TLP_RECOVERY);
+			c->ssthresh = USTACK_MAX(c->cwnd / 2, 2u * c->smss);
+			c->cwnd = c->ssthresh;
+		}
+		c->tlp_on = 0;
+		return 0;
+	}
+	if (!sacked(c, c->tlp_end - 1))
+		return 0;
+	/* 6.2: the probe, sent a PTO (2 SRTT) after everything before it,
+	 * was delivered: what is below it and unSACKed has been out longer
+	 * than an RTT plus any reordering window -- lost. */
+	c->tlp_on = 0;
+	start = c->tlp_end - USTACK_MIN(c->tlp_end - c->snd_una,
+					(uint32_t)c->smss);
+	if (!seq_gt(start, seg->ack))
+		return 0;
+	STAT_INC(st, TCP_TLP_RECOVERY);
+	c->rack_mark = 1;
+	c->rack_edge = start;
+	return 1;
 }
 
 /* ---- entering recovery, timeouts --------------------------------------------- */
@@ -428,6 +550,8 @@ void tcp_cc_timeout(struct ustack *st, struct tcp_conn *c)
 	c->in_recovery = 0;
 	c->recover = c->snd_max;           /* RFC 6582 4.1 after an RTO */
 	c->after_rto = 1;
+	c->tlp_on = 0;
+	c->rack_mark = 0;
 	/* RFC 2018 8 says to forget SACK information after an RTO, since the
 	 * receiver may have reneged; RFC 6675 5.1 leaves it open. We keep it
 	 * for the first RTO (go-back-N skips what was SACKed, saving a

@@ -503,10 +503,12 @@ static void ack_new(struct ustack *st, struct tcp_conn *c,
 	c->nrexmit = 0;
 	tcp_cc_ack(st, c, acked);
 	/* RFC 6298 5.2 and 5.3 */
-	if (c->snd_una == c->snd_max)
+	if (c->snd_una == c->snd_max) {
 		tcp_rtx_stop(st, c);
-	else if (c->rtx_kind != TCP_RTX_PERSIST)
+	} else if (c->rtx_kind != TCP_RTX_PERSIST) {
 		tcp_rtx_start(st, c);
+		tcp_tlp_arm(st, c);      /* RFC 8985 7.2 (2) */
+	}
 	tcp_wakeup(st, c);              /* send space freed */
 }
 
@@ -595,7 +597,7 @@ static int is_dupack(const struct tcp_conn *c, const struct tcp_seg *seg,
 static int step_ack(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 {
 	uint32_t wnd = (uint32_t)seg->wnd << c->snd_wscale;
-	int r, sack_new;
+	int r, sack_new, lost;
 
 	if (!(seg->flags & TCP_ACK)) {
 		STAT_INC(st, TCP_DROP_NO_ACK);
@@ -613,9 +615,14 @@ static int step_ack(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 	c->probes_unanswered = 0;       /* the peer is there */
 	tcp_dsack_rcv(st, c, &seg->opt, seg->ack);
 	sack_new = tcp_sack_update(c, &seg->opt);
+	lost = tcp_tlp_ack(st, c, seg);
 	if (seq_gt(seg->ack, c->snd_una)) {
 		ack_new(st, c, seg);
-	} else if (is_dupack(c, seg, wnd, sack_new)) {
+		/* RFC 8985 6.2: the probe's delivery showed data below it
+		 * lost; recovery starts on this ACK (RFC 6675 5 IsLost). */
+		if (lost && !c->in_recovery && tcp_sack_is_lost_head(c))
+			tcp_cc_dupack(st, c);
+	} else if (is_dupack(c, seg, wnd, sack_new) || lost) {
 		tcp_cc_dupack(st, c);
 	}
 	ack_window(st, c, seg);

@@ -127,7 +127,7 @@ static inline uint32_t tcp_seg_len(const struct tcp_seg *s)
 }
 
 enum tcp_rtx_kind { TCP_RTX_NONE, TCP_RTX_RETRANSMIT, TCP_RTX_PERSIST,
-		    TCP_RTX_CORK };
+		    TCP_RTX_CORK, TCP_RTX_TLP };
 enum tcp_wait_kind { TCP_WAIT_NONE, TCP_WAIT_2MSL, TCP_WAIT_FIN2 };
 enum tcp_queue { TCP_Q_NONE, TCP_Q_SYN, TCP_Q_ACCEPT };
 
@@ -189,6 +189,9 @@ struct tcp_conn {
 	unsigned rcv_data_seen : 1;      /* some data received (quick-ACK) */
 	unsigned dsack_pending : 1;      /* RFC 2883: report dsack once */
 	unsigned undo_on : 1;            /* a reduction that may be undone */
+	unsigned tlp_on : 1;             /* RFC 8985 7: a probe is out */
+	unsigned tlp_rxt : 1;            /*  and it was a retransmission */
+	unsigned rack_mark : 1;          /* rack_edge valid (see tcp_cc.c) */
 
 	struct sock *sk;                 /* owning socket, NULL if none */
 	struct tcp_conn *parent;         /* listener, until accepted */
@@ -290,6 +293,9 @@ struct tcp_conn {
 	uint32_t undo_retrans;           /* retransmissions not D-SACKed */
 	uint32_t rxt_tsval;              /* TSval of the episode's first
 					    retransmission (Eifel) */
+	uint32_t tlp_end;                /* RFC 8985 TLP.end_seq */
+	uint32_t rack_edge;              /* unSACKed data below is lost */
+	ustack_time_t tlp_rto_at;        /* the RTO the PTO stands in for */
 
 	int soft_err;                    /* RFC 1122 4.2.3.9: reported if we
 					    time out */
@@ -477,6 +483,15 @@ void tcp_cc_undo(struct ustack *st, struct tcp_conn *c, int rto);
  * retransmissions; undo when all were duplicates (RFC 3708). */
 void tcp_dsack_rcv(struct ustack *st, struct tcp_conn *c,
 		   const struct tcp_opts *o, uint32_t ack);
+/* RFC 8985 7.2: arm the probe timeout in place of the RTO when it
+ * comes first and a tail loss probe may go. */
+void tcp_tlp_arm(struct ustack *st, struct tcp_conn *c);
+/* RFC 8985 7.3: the probe timeout fired. */
+void tcp_tlp_fire(struct ustack *st, struct tcp_conn *c);
+/* RFC 8985 7.4 and 6.2: an ACK arrived (after the scoreboard took its
+ * SACK blocks). Returns 1 when it showed data lost below the probe. */
+int tcp_tlp_ack(struct ustack *st, struct tcp_conn *c,
+		const struct tcp_seg *seg);
 /* RFC 6675 transmission during SACK recovery. */
 void tcp_sack_output(struct ustack *st, struct tcp_conn *c);
 /* Going back over sent data: the end of the SACKed range holding seq (or

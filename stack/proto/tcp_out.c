@@ -474,6 +474,7 @@ static int send_new(struct ustack *st, struct tcp_conn *c, int force)
 		c->pingpong = 1;
 	if (!timer_armed(&c->t_rtx) || c->rtx_kind != TCP_RTX_RETRANSMIT)
 		tcp_rtx_start(st, c);         /* RFC 6298 5.1 */
+	tcp_tlp_arm(st, c);                   /* RFC 8985 7.2 (1) */
 	return 1;
 }
 

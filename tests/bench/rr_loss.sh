@@ -12,7 +12,8 @@
 #        kernel's nc sending to ustack-inetd's discard port: the same lossy
 #        link for both senders. Seconds to complete (lower is better).
 #
-# Usage: tests/bench/rr_loss.sh [BUILD] ; RR_SECS (5), LOSS_RATES ("1 5").
+# Usage: tests/bench/rr_loss.sh [BUILD] ; RR_SECS (5), LOSS_RATES ("1 5"),
+# LOSS_MB (20), SKIP_RR=1 (loss only), LOSS_OPT (more ustack options).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 BUILD=${1:-build}
@@ -51,7 +52,7 @@ wait_until 5 veth ip netns exec "$B" ping -c 1 -W 1 10.9.0.2
 # wrk's "Requests/sec: N" -> N
 rps() { ip netns exec "$1" wrk -t1 -c1 -d"${SECS}s" "http://$2:8080/" 2>/dev/null | awk '/^Requests\/sec/ { print $2 }'; }
 
-if [ -x "$RR" ]; then
+if [ -x "$RR" ] && [ -z "${SKIP_RR:-}" ]; then
 	for mode in "" "-2"; do
 		ip netns exec "$A" "$RR" $mode 8080 >/dev/null 2>&1 &
 		u=$!; PIDS="$PIDS $u"
@@ -73,12 +74,12 @@ for r in $RATES; do
 	wait_until 5 "kernel listener" ip netns exec "$A" ss -ltn 'sport = :5001' -H
 	t0=$(now_ms)
 	head -c "$((MB << 20))" /dev/zero | timeout 300 ip netns exec "$A" \
-		"$BIN/ustack-nc" --dev tap0 --fault "loss=$r%,seed=3,rx=1" 10.0.0.1 5001 \
+		"$BIN/ustack-nc" --dev tap0 --fault "loss=$r%,seed=3,rx=1" ${LOSS_OPT:-} 10.0.0.1 5001 \
 		>/dev/null 2>/dev/null && us=$(($(now_ms) - t0)) || us=fail
 	stop "$s"
 	ip -n "$A" link del tap0 2>/dev/null
 	# the kernel sends to ustack-inetd's discard port
-	ip netns exec "$A" "$BIN/ustack-inetd" --dev tap0 --fault "loss=$r%,seed=3,rx=1" >/dev/null 2>&1 &
+	ip netns exec "$A" "$BIN/ustack-inetd" --dev tap0 --fault "loss=$r%,seed=3,rx=1" ${LOSS_OPT:-} >/dev/null 2>&1 &
 	i=$!; PIDS="$PIDS $i"
 	wait_until 10 inetd ip netns exec "$A" ping -c 1 -W 1 10.0.0.2
 	t0=$(now_ms)

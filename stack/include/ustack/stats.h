@@ -161,7 +161,9 @@
 	X(TCP_PMTU_UPDATES, "tcp.pmtu_updates")   /* MSS lowered by ICMP */    \
 	X(TCP_DSACK_TX, "tcp.dsack_tx")      /* RFC 2883 duplicates reported */\
 	X(TCP_DSACK_RX, "tcp.dsack_rx")      /* D-SACK blocks received */      \
-	X(TCP_UNDO, "tcp.undo")          /* spurious reductions undone */
+	X(TCP_UNDO, "tcp.undo")          /* spurious reductions undone */   \
+	X(TCP_TLP_PROBES, "tcp.tlp_probes")  /* RFC 8985 tail loss probes */    \
+	X(TCP_TLP_RECOVERY, "tcp.tlp_recovery") /* losses the probe found */
 
 #define USTACK_STATS(X)                                                        \
 	USTACK_STATS_LINK(X)                                                   \
