@@ -318,7 +318,7 @@ static int tlp_allowed(const struct tcp_conn *c)
 {
 	return c->sack_ok && !c->in_recovery && !c->nrexmit && !c->tlp_on &&
 	       !c->nscore && !c->dupacks &&  /* Linux: CA_Open only */
-	       c->srtt_us && c->snd_max != c->snd_una &&
+	       c->srtt_us && c->snd_max != c->snd_una && c->snd_wnd &&
 	       TCP_SYNCHRONIZED(c->state) &&
 	       c->state != USTACK_TCP_TIME_WAIT &&
 	       seq_gt(c->snd_una, c->iss);
