@@ -273,6 +273,18 @@ int tcp_sack_is_lost_head(const struct tcp_conn *c)
 	return c->sack_ok && c->nscore && seq_gt(lost_edge(c), c->snd_una);
 }
 
+/* Watch the first retransmission of a recovery (tcp_lost_rexmit). */
+static void lr_track(struct ustack *st, struct tcp_conn *c, uint32_t seq,
+		     uint32_t sent)
+{
+	if (c->lr_on || !sent)
+		return;
+	c->lr_on = 1;
+	c->lr_seq = seq;
+	c->lr_end = seq + sent;
+	c->lr_at = st->now;
+}
+
 /* RFC 6675 5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg(). */
 void tcp_sack_output(struct ustack *st, struct tcp_conn *c)
 {
@@ -300,8 +312,51 @@ void tcp_sack_output(struct ustack *st, struct tcp_conn *c)
 		}
 		if (!sent)
 			break;
+		lr_track(st, c, seq, sent);
 		c->rxt_high = seq_max(c->rxt_high, seq + sent);
 	}
+}
+
+/* Is [seq] SACKed? */
+static int sacked(const struct tcp_conn *c, uint32_t seq)
+{
+	for (unsigned i = 0; i < c->nscore; i++)
+		if (seq_in(seq, c->score[i].l, c->score[i].r))
+			return 1;
+	return 0;
+}
+
+/*
+ * Lost retransmissions, which RFC 6675 cannot see (they cost an RTO):
+ * RFC 8985 6.2's rule for the oldest retransmission of the recovery not
+ * yet known delivered. An ACK with news was caused by a segment that
+ * reached the peer about SRTT/2 ago; when that is well after our
+ * retransmission must have arrived (sent more than 5/4 SRTT ago: RACK's
+ * RTT plus a quarter for reordering) and it is still neither ACKed nor
+ * SACKed, it was lost: send it again (once per such interval).
+ */
+void tcp_lost_rexmit(struct ustack *st, struct tcp_conn *c, int news)
+{
+	uint32_t sent;
+
+	if (!c->lr_on)
+		return;
+	if (!c->in_recovery || !seq_lt(c->snd_una, c->lr_end) ||
+	    sacked(c, c->lr_seq)) {
+		c->lr_on = 0;           /* delivered, or recovery is over */
+		return;
+	}
+	if (!news || !c->srtt_us ||
+	    st->now < c->lr_at + c->srtt_us + c->srtt_us / 4)
+		return;
+	if (seq_lt(c->lr_seq, c->snd_una))
+		c->lr_seq = c->snd_una;
+	STAT_INC(st, TCP_LOST_RETRANS);
+	sent = tcp_send_at(st, c, c->lr_seq, c->lr_end - c->lr_seq);
+	if (sent)
+		c->lr_at = st->now;
+	else
+		c->lr_on = 0;
 }
 
 /* ---- tail loss probes (RFC 8985 7) ------------------------------------------ */
@@ -371,15 +426,6 @@ void tcp_tlp_fire(struct ustack *st, struct tcp_conn *c)
 	c->tlp_on = 1;
 	c->tlp_end = c->snd_max;
 	tcp_rtx_start(st, c);
-}
-
-/* Is [seq] SACKed? */
-static int sacked(const struct tcp_conn *c, uint32_t seq)
-{
-	for (unsigned i = 0; i < c->nscore; i++)
-		if (seq_in(seq, c->score[i].l, c->score[i].r))
-			return 1;
-	return 0;
 }
 
 int tcp_tlp_ack(struct ustack *st, struct tcp_conn *c,
@@ -529,6 +575,8 @@ void tcp_cc_dupack(struct ustack *st, struct tcp_conn *c)
 		STAT_INC(st, TCP_SACK_RECOVERY);
 		c->cwnd = c->ssthresh;                     /* RFC 6675 5 (4.2) */
 		c->rxt_high = c->snd_una + sent;
+		c->lr_on = 0;
+		lr_track(st, c, c->snd_una, sent);
 	} else {
 		c->cwnd = c->ssthresh + 3 * s;             /* RFC 5681 3.2 */
 	}
@@ -552,6 +600,7 @@ void tcp_cc_timeout(struct ustack *st, struct tcp_conn *c)
 	c->after_rto = 1;
 	c->tlp_on = 0;
 	c->rack_mark = 0;
+	c->lr_on = 0;
 	/* RFC 2018 8 says to forget SACK information after an RTO, since the
 	 * receiver may have reneged; RFC 6675 5.1 leaves it open. We keep it
 	 * for the first RTO (go-back-N skips what was SACKed, saving a

@@ -598,6 +598,7 @@ static int step_ack(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 {
 	uint32_t wnd = (uint32_t)seg->wnd << c->snd_wscale;
 	int r, sack_new, lost;
+	uint32_t before;
 
 	if (!(seg->flags & TCP_ACK)) {
 		STAT_INC(st, TCP_DROP_NO_ACK);
@@ -614,6 +615,7 @@ static int step_ack(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 	}
 	c->probes_unanswered = 0;       /* the peer is there */
 	tcp_dsack_rcv(st, c, &seg->opt, seg->ack);
+	before = c->snd_una;
 	sack_new = tcp_sack_update(c, &seg->opt);
 	lost = tcp_tlp_ack(st, c, seg);
 	if (seq_gt(seg->ack, c->snd_una)) {
@@ -625,6 +627,8 @@ static int step_ack(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 	} else if (is_dupack(c, seg, wnd, sack_new) || lost) {
 		tcp_cc_dupack(st, c);
 	}
+	if (c->sack_ok)
+		tcp_lost_rexmit(st, c, sack_new || seq_gt(seg->ack, before));
 	ack_window(st, c, seg);
 	return ack_closing_states(st, c);
 }

@@ -192,6 +192,7 @@ struct tcp_conn {
 	unsigned tlp_on : 1;             /* RFC 8985 7: a probe is out */
 	unsigned tlp_rxt : 1;            /*  and it was a retransmission */
 	unsigned rack_mark : 1;          /* rack_edge valid (see tcp_cc.c) */
+	unsigned lr_on : 1;              /* a retransmission is watched */
 
 	struct sock *sk;                 /* owning socket, NULL if none */
 	struct tcp_conn *parent;         /* listener, until accepted */
@@ -296,6 +297,9 @@ struct tcp_conn {
 	uint32_t tlp_end;                /* RFC 8985 TLP.end_seq */
 	uint32_t rack_edge;              /* unSACKed data below is lost */
 	ustack_time_t tlp_rto_at;        /* the RTO the PTO stands in for */
+	uint32_t lr_seq, lr_end;         /* the oldest retransmission of the
+					    recovery not known delivered */
+	ustack_time_t lr_at;             /*  and when it was sent */
 
 	int soft_err;                    /* RFC 1122 4.2.3.9: reported if we
 					    time out */
@@ -492,6 +496,9 @@ void tcp_tlp_fire(struct ustack *st, struct tcp_conn *c);
  * SACK blocks). Returns 1 when it showed data lost below the probe. */
 int tcp_tlp_ack(struct ustack *st, struct tcp_conn *c,
 		const struct tcp_seg *seg);
+/* During SACK recovery, an ACK with news (new SACK information or a
+ * cumulative advance): is the watched retransmission lost again? */
+void tcp_lost_rexmit(struct ustack *st, struct tcp_conn *c, int news);
 /* RFC 6675 transmission during SACK recovery. */
 void tcp_sack_output(struct ustack *st, struct tcp_conn *c);
 /* Going back over sent data: the end of the SACKed range holding seq (or

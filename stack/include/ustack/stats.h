@@ -163,7 +163,8 @@
 	X(TCP_DSACK_RX, "tcp.dsack_rx")      /* D-SACK blocks received */      \
 	X(TCP_UNDO, "tcp.undo")          /* spurious reductions undone */   \
 	X(TCP_TLP_PROBES, "tcp.tlp_probes")  /* RFC 8985 tail loss probes */    \
-	X(TCP_TLP_RECOVERY, "tcp.tlp_recovery") /* losses the probe found */
+	X(TCP_TLP_RECOVERY, "tcp.tlp_recovery") /* losses the probe found */ \
+	X(TCP_LOST_RETRANS, "tcp.lost_retrans") /* retransmissions lost again */
 
 #define USTACK_STATS(X)                                                        \
 	USTACK_STATS_LINK(X)                                                   \
