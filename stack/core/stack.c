@@ -72,6 +72,7 @@ void ustack_config_default(struct ustack_config *c)
 	c->tcp_timestamps = 1;
 	c->tcp_wscale = 1;
 	c->tcp_syncookies = 1;
+	c->tcp_initial_window_segments = 10; /* RFC 6928 */
 }
 
 static int config_check(const struct ustack_config *c)

@@ -248,11 +248,36 @@ int tcp_rcv_data(struct ustack *st, struct tcp_conn *c,
 		ooo_absorb(c);
 		return 1;
 	}
+	for (unsigned i = 0; i < c->nooo; i++) {
+		/* RFC 2883 4 (2): duplicate of out-of-order data held */
+		uint32_t l = seq_max(seg->seq, c->ooo[i].l);
+		uint32_t r = seq_min(seg->seq + seg->len, c->ooo[i].r);
+
+		if (seq_lt(l, r)) {
+			tcp_dsack_note(st, c, l, r);
+			break;
+		}
+	}
 	if (ooo_insert(st, c, seg->seq, seg->seq + seg->len) < 0)
 		return -1;
 	tcp_ring_write(&c->rbuf, c->rbuf.len + off, seg->data, seg->len);
 	STAT_INC(st, TCP_OOO_SEGS);
 	return 0;
+}
+
+/* RFC 2883 4: the first duplicate of the segment is reported once, in
+ * the first block of the next ACK (only one per ACK: a later one
+ * replaces an unsent earlier one). */
+void tcp_dsack_note(struct ustack *st, struct tcp_conn *c, uint32_t l,
+		    uint32_t r)
+{
+	if (!c->sack_ok)
+		return;
+	STAT_INC(st, TCP_DSACK_TX);
+	c->dsack.l = l;
+	c->dsack.r = r;
+	c->dsack_pending = 1;
+	c->ack_now = 1;
 }
 
 /* RFC 2018 4: the first block holds the most recently received segment,

@@ -17,24 +17,33 @@
 
 #define CWND_MAX (1u << 30)
 
-/* RFC 5681 3.1 (RFC 3390): IW = min(4*SMSS, max(2*SMSS, 4380)). */
-static uint32_t initial_window(const struct tcp_conn *c)
+/*
+ * The initial window. RFC 6928 (the default, cfg 10): IW = min(10*MSS,
+ * max(2*MSS, 14600)); cfg N generalises it to min(N*MSS, max(2*MSS,
+ * N*1460)); cfg 0 is RFC 5681 3.1 (RFC 3390): min(4*SMSS, max(2*SMSS,
+ * 4380)).
+ */
+static uint32_t initial_window(const struct ustack *st,
+			       const struct tcp_conn *c)
 {
-	uint32_t s = c->smss;
+	uint64_t s = c->smss, n = st->cfg.tcp_initial_window_segments, iw;
 
-	return USTACK_MIN(4 * s, USTACK_MAX(2 * s, 4380u));
+	if (!n)
+		return (uint32_t)USTACK_MIN(4 * s, USTACK_MAX(2 * s, 4380u));
+	iw = USTACK_MIN(n * s, USTACK_MAX(2 * s, n * 1460u));
+	return (uint32_t)USTACK_MIN(iw, (uint64_t)CWND_MAX);
 }
 
 void tcp_cc_init(struct ustack *st, struct tcp_conn *c)
 {
-	(void)st;
-	c->cwnd = initial_window(c);
+	c->cwnd = initial_window(st, c);
 	c->ssthresh = CWND_MAX;      /* "arbitrarily high" */
 	c->bytes_acked = 0;
 	c->dupacks = 0;
 	c->in_recovery = 0;
 	c->recover = c->iss;
 	c->nscore = 0;
+	c->snd_sml = c->snd_una;
 }
 
 /* RFC 5681 4.1: after an idle period longer than the RTO, restart from
@@ -43,7 +52,7 @@ void tcp_cc_before_send(struct ustack *st, struct tcp_conn *c)
 {
 	if (c->snd_una == c->snd_max && c->last_send_at &&
 	    st->now - c->last_send_at > c->rto_us)
-		c->cwnd = USTACK_MIN(c->cwnd, initial_window(c));
+		c->cwnd = USTACK_MIN(c->cwnd, initial_window(st, c));
 }
 
 /* RFC 5681 eq. 4. On a fast retransmit, "additional data sent in limited
@@ -70,6 +79,7 @@ void tcp_cc_ack(struct ustack *st, struct tcp_conn *c, uint32_t acked)
 			 * "option 1"; RFC 6675 uses the same exit). */
 			c->in_recovery = 0;
 			c->dupacks = 0;
+			c->rack_mark = 0;
 			c->cwnd = USTACK_MIN(c->ssthresh,
 					     USTACK_MAX(tcp_flight(c), s) + s);
 		} else if (!c->sack_ok) {
@@ -190,6 +200,10 @@ static uint32_t lost_edge(const struct tcp_conn *c)
 			break;
 		}
 	}
+	/* RFC 8985 6.2 as a tail loss probe sees it: what was sent before a
+	 * delivered probe and is not SACKed is lost (rack_edge). */
+	if (c->rack_mark && seq_gt(c->rack_edge, edge))
+		edge = c->rack_edge;
 	return edge;
 }
 
@@ -259,6 +273,18 @@ int tcp_sack_is_lost_head(const struct tcp_conn *c)
 	return c->sack_ok && c->nscore && seq_gt(lost_edge(c), c->snd_una);
 }
 
+/* Watch the first retransmission of a recovery (tcp_lost_rexmit). */
+static void lr_track(struct ustack *st, struct tcp_conn *c, uint32_t seq,
+		     uint32_t sent)
+{
+	if (c->lr_on || !sent)
+		return;
+	c->lr_on = 1;
+	c->lr_seq = seq;
+	c->lr_end = seq + sent;
+	c->lr_at = st->now;
+}
+
 /* RFC 6675 5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg(). */
 void tcp_sack_output(struct ustack *st, struct tcp_conn *c)
 {
@@ -286,11 +312,230 @@ void tcp_sack_output(struct ustack *st, struct tcp_conn *c)
 		}
 		if (!sent)
 			break;
+		lr_track(st, c, seq, sent);
 		c->rxt_high = seq_max(c->rxt_high, seq + sent);
 	}
 }
 
+/* Is [seq] SACKed? */
+static int sacked(const struct tcp_conn *c, uint32_t seq)
+{
+	for (unsigned i = 0; i < c->nscore; i++)
+		if (seq_in(seq, c->score[i].l, c->score[i].r))
+			return 1;
+	return 0;
+}
+
+/*
+ * Lost retransmissions, which RFC 6675 cannot see (they cost an RTO):
+ * RFC 8985 6.2's rule for the oldest retransmission of the recovery not
+ * yet known delivered. An ACK with news was caused by a segment that
+ * reached the peer about SRTT/2 ago; when that is well after our
+ * retransmission must have arrived (sent more than 5/4 SRTT ago: RACK's
+ * RTT plus a quarter for reordering) and it is still neither ACKed nor
+ * SACKed, it was lost: send it again (once per such interval).
+ */
+void tcp_lost_rexmit(struct ustack *st, struct tcp_conn *c, int news)
+{
+	uint32_t sent;
+
+	if (!c->lr_on)
+		return;
+	if (!c->in_recovery || !seq_lt(c->snd_una, c->lr_end) ||
+	    sacked(c, c->lr_seq)) {
+		c->lr_on = 0;           /* delivered, or recovery is over */
+		return;
+	}
+	if (!news || !c->srtt_us ||
+	    st->now < c->lr_at + c->srtt_us + c->srtt_us / 4)
+		return;
+	if (seq_lt(c->lr_seq, c->snd_una))
+		c->lr_seq = c->snd_una;
+	STAT_INC(st, TCP_LOST_RETRANS);
+	sent = tcp_send_at(st, c, c->lr_seq, c->lr_end - c->lr_seq);
+	if (sent)
+		c->lr_at = st->now;
+	else
+		c->lr_on = 0;
+}
+
+/* ---- tail loss probes (RFC 8985 7) ------------------------------------------ */
+
+/*
+ * RFC 8985 7.2: a probe may be scheduled with SACK on, outside loss
+ * recovery (fast or RTO: nrexmit), with no probe out and an RTT sample;
+ * as Linux, not while SACKs or duplicates already tell of a hole (those
+ * lead to fast recovery).
+ * The timer slot is the retransmission timer's: the PTO replaces the RTO
+ * when it comes first, and the RTO is re-armed when the probe goes.
+ */
+static int tlp_allowed(const struct tcp_conn *c)
+{
+	return c->sack_ok && !c->in_recovery && !c->nrexmit && !c->tlp_on &&
+	       !c->nscore && !c->dupacks &&  /* Linux: CA_Open only */
+	       c->srtt_us && c->snd_max != c->snd_una && c->snd_wnd &&
+	       TCP_SYNCHRONIZED(c->state) &&
+	       c->state != USTACK_TCP_TIME_WAIT &&
+	       seq_gt(c->snd_una, c->iss);
+}
+
+void tcp_tlp_arm(struct ustack *st, struct tcp_conn *c)
+{
+	ustack_time_t pto;
+
+	if (!tlp_allowed(c) || c->rtx_kind != TCP_RTX_RETRANSMIT)
+		return;
+	/* PTO = 2 * SRTT, plus the worst-case delayed ACK (200 ms) when
+	 * only one segment is out; never later than the RTO. */
+	pto = 2 * (ustack_time_t)c->srtt_us;
+	if (tcp_flight(c) <= c->smss)
+		pto += 200000;
+	if (pto >= c->rto_us)
+		return;
+	c->tlp_rto_at = c->t_rtx.at;
+	c->rtx_kind = TCP_RTX_TLP;
+	timer_arm(st, &c->t_rtx, tcp_time_add(st->now, pto));
+}
+
+/* RFC 8985 7.3: send one segment of new data if the windows allow, else
+ * the last segment sent again; then the RTO runs. */
+void tcp_tlp_fire(struct ustack *st, struct tcp_conn *c)
+{
+	uint32_t end = tcp_data_end(c), top, seq, len;
+
+	if (!tlp_allowed(c)) {
+		/* no probe now (SACKs came meanwhile): the RTO as it was */
+		c->rtx_kind = TCP_RTX_RETRANSMIT;
+		timer_arm(st, &c->t_rtx, USTACK_MAX(c->tlp_rto_at, st->now));
+		return;
+	}
+	STAT_INC(st, TCP_TLP_PROBES);
+	if (c->snd_nxt == c->snd_max && seq_lt(c->snd_max, end) &&
+	    seq_lt(c->snd_max, c->snd_una + c->snd_wnd)) {
+		len = USTACK_MIN(USTACK_MIN(end - c->snd_max, (uint32_t)c->smss),
+				 c->snd_una + c->snd_wnd - c->snd_max);
+		tcp_send_at(st, c, c->snd_max, len);
+		c->tlp_rxt = 0;
+	} else {
+		top = seq_lt(end, c->snd_max) ? end : c->snd_max;
+		len = USTACK_MIN(top - c->snd_una, (uint32_t)c->smss);
+		seq = top - len;      /* len 0: only the FIN is out */
+		tcp_send_at(st, c, seq, USTACK_MAX(len, 1u));
+		c->tlp_rxt = 1;
+	}
+	c->tlp_on = 1;
+	c->tlp_end = c->snd_max;
+	tcp_rtx_start(st, c);
+}
+
+int tcp_tlp_ack(struct ustack *st, struct tcp_conn *c,
+		const struct tcp_seg *seg)
+{
+	uint32_t start;
+
+	if (!c->tlp_on)
+		return 0;
+	if (seq_geq(seg->ack, c->tlp_end)) {
+		/* 7.4: all acknowledged. A retransmitted probe that is not
+		 * reported as a duplicate (D-SACK) repaired a loss: respond as
+		 * fast recovery would (7.4.2), once. */
+		int dup = seg->opt.nsack &&
+			  seq_leq(seg->opt.sack[0].r, seg->ack) &&
+			  seg->opt.sack[0].r == c->tlp_end;
+
+		if (c->tlp_rxt && !dup) {
+			STAT_INC(st, TCP_TLP_RECOVERY);
+			c->ssthresh = USTACK_MAX(c->cwnd / 2, 2u * c->smss);
+			c->cwnd = c->ssthresh;
+		}
+		c->tlp_on = 0;
+		return 0;
+	}
+	if (!sacked(c, c->tlp_end - 1))
+		return 0;
+	/* 6.2: the probe, sent a PTO (2 SRTT) after everything before it,
+	 * was delivered: what is below it and unSACKed has been out longer
+	 * than an RTT plus any reordering window -- lost. */
+	c->tlp_on = 0;
+	start = c->tlp_end - USTACK_MIN(c->tlp_end - c->snd_una,
+					(uint32_t)c->smss);
+	if (!seq_gt(start, seg->ack))
+		return 0;
+	STAT_INC(st, TCP_TLP_RECOVERY);
+	c->rack_mark = 1;
+	c->rack_edge = start;
+	return 1;
+}
+
 /* ---- entering recovery, timeouts --------------------------------------------- */
+
+/*
+ * A reduction episode begins (fast retransmit, or an RTO outside one):
+ * remember what to go back to should it prove spurious (RFC 3708, RFC
+ * 3522; Linux's undo_marker/undo_retrans/retrans_stamp).
+ */
+static void undo_start(struct ustack *st, struct tcp_conn *c)
+{
+	c->prior_cwnd = c->cwnd;
+	c->prior_ssthresh = c->ssthresh;
+	c->undo_marker = c->snd_una;
+	c->undo_retrans = 0;
+	c->rxt_tsval = tcp_ts_now(st, c);
+	c->undo_on = 1;
+}
+
+/*
+ * The episode's retransmissions were not needed (every one D-SACKed, or
+ * the ACK echoes the original, RFC 3522): restore cwnd and ssthresh
+ * (RFC 3708 / RFC 4015 response), leave recovery; after an RTO, new data
+ * goes on from SND.MAX instead of going back N (RFC 4015 2).
+ */
+void tcp_cc_undo(struct ustack *st, struct tcp_conn *c, int rto)
+{
+	STAT_INC(st, TCP_UNDO);
+	c->cwnd = USTACK_MAX(c->cwnd, c->prior_cwnd);
+	c->ssthresh = USTACK_MAX(c->ssthresh, c->prior_ssthresh);
+	c->undo_on = 0;
+	c->in_recovery = 0;
+	c->dupacks = 0;
+	c->bytes_acked = 0;
+	if (rto) {
+		c->after_rto = 0;
+		c->snd_nxt = c->snd_max;
+	}
+}
+
+/*
+ * RFC 2883 4: a D-SACK is the first block when it lies below the
+ * cumulative ACK or inside the second block. Each one covering data of
+ * the current episode is one retransmission that was not needed (RFC
+ * 3708 2, counted in segments as Linux does); when none is left, undo.
+ * D-SACK blocks never enter the scoreboard (tcp_sack_update skips what
+ * is below SND.UNA or already SACKed).
+ */
+void tcp_dsack_rcv(struct ustack *st, struct tcp_conn *c,
+		   const struct tcp_opts *o, uint32_t ack)
+{
+	uint32_t l, r, segs;
+
+	if (!c->sack_ok || !o->nsack)
+		return;
+	l = o->sack[0].l;
+	r = o->sack[0].r;
+	if (!seq_lt(l, r) || r - l > (1u << 30) || seq_gt(r, c->snd_max))
+		return;
+	if (!seq_leq(r, ack) &&
+	    !(o->nsack > 1 && seq_geq(l, o->sack[1].l) &&
+	      seq_leq(r, o->sack[1].r)))
+		return;
+	STAT_INC(st, TCP_DSACK_RX);
+	if (!c->undo_on || !c->undo_retrans || seq_lt(l, c->undo_marker))
+		return;
+	segs = (r - l + c->smss - 1) / c->smss;
+	c->undo_retrans -= USTACK_MIN(segs, c->undo_retrans);
+	if (!c->undo_retrans)
+		tcp_cc_undo(st, c, c->after_rto);
+}
 
 void tcp_cc_dupack(struct ustack *st, struct tcp_conn *c)
 {
@@ -319,6 +564,7 @@ void tcp_cc_dupack(struct ustack *st, struct tcp_conn *c)
 			: !(c->cwnd > s && c->last_acked <= 4 * s)))
 		return;
 	STAT_INC(st, TCP_FAST_RETRANS);
+	undo_start(st, c);
 	c->ssthresh = half_flight(c);
 	c->recover = c->snd_max;
 	c->in_recovery = 1;
@@ -329,6 +575,8 @@ void tcp_cc_dupack(struct ustack *st, struct tcp_conn *c)
 		STAT_INC(st, TCP_SACK_RECOVERY);
 		c->cwnd = c->ssthresh;                     /* RFC 6675 5 (4.2) */
 		c->rxt_high = c->snd_una + sent;
+		c->lr_on = 0;
+		lr_track(st, c, c->snd_una, sent);
 	} else {
 		c->cwnd = c->ssthresh + 3 * s;             /* RFC 5681 3.2 */
 	}
@@ -336,7 +584,9 @@ void tcp_cc_dupack(struct ustack *st, struct tcp_conn *c)
 
 void tcp_cc_timeout(struct ustack *st, struct tcp_conn *c)
 {
-	(void)st;
+	/* An RTO inside a recovery episode continues it (Linux too). */
+	if (c->nrexmit <= 1 && !c->in_recovery)
+		undo_start(st, c);
 	/* RFC 5681 3.1: ssthresh only on the first timeout of a series
 	 * (from all of FlightSize: limited transmit counts here). */
 	c->lt_bytes = 0;
@@ -348,6 +598,9 @@ void tcp_cc_timeout(struct ustack *st, struct tcp_conn *c)
 	c->in_recovery = 0;
 	c->recover = c->snd_max;           /* RFC 6582 4.1 after an RTO */
 	c->after_rto = 1;
+	c->tlp_on = 0;
+	c->rack_mark = 0;
+	c->lr_on = 0;
 	/* RFC 2018 8 says to forget SACK information after an RTO, since the
 	 * receiver may have reneged; RFC 6675 5.1 leaves it open. We keep it
 	 * for the first RTO (go-back-N skips what was SACKed, saving a

@@ -351,6 +351,8 @@ static int step_seq(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 		c->ack_now = 1;
 		ok = 1;
 	}
+	if (!ok && seg->len && seq_leq(seg->seq + seg->len, nxt))
+		tcp_dsack_note(st, c, seg->seq, seg->seq + seg->len);
 	if (!ok) {
 		STAT_INC(st, TCP_DROP_OUT_OF_WINDOW);
 		if (!(seg->flags & TCP_RST))
@@ -360,6 +362,8 @@ static int step_seq(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 	if (seq_lt(seg->seq, nxt) && !(seg->flags & TCP_SYN)) {
 		uint32_t d = USTACK_MIN(nxt - seg->seq, seg->len);
 
+		if (d)
+			tcp_dsack_note(st, c, seg->seq, seg->seq + d);
 		seg->data += d;
 		seg->len -= d;
 		seg->seq += d;
@@ -464,13 +468,31 @@ static void ack_new(struct ustack *st, struct tcp_conn *c,
 	} else if (c->ts_ok && seg->opt.has_ts && seg->opt.tsecr) {
 		uint32_t ms = tcp_ts_now(st, c) - seg->opt.tsecr;
 
-		if (ms < 600000)
+		/* An echo from before the first retransmission of an RTO
+		 * series answers an original transmission (its ACKs were
+		 * lost, or the peer echoes an old TS.Recent for a duplicate):
+		 * it measures the backoff, not the path. No sample; but the
+		 * ACK of new data ends the backoff all the same (RFC 7323 4:
+		 * TSecr makes ACKs of retransmissions unambiguous, so Karn's
+		 * wait for a fresh sample is not needed; RFC 6298 5.7). */
+		if (c->nrexmit && seq_lt(seg->opt.tsecr, c->rxt_tsval))
+			tcp_rto_reset(st, c);
+		else if (ms < 600000)
 			tcp_rtt_sample(st, c, (ustack_time_t)ms * 1000);
+		else
+			tcp_rto_reset(st, c);
 	} else if (c->rtt_timing && seq_gt(seg->ack, c->rtt_seq)) {
 		tcp_rtt_sample(st, c, st->now - c->rtt_at);
 	}
 	if (c->rtt_timing && seq_gt(seg->ack, c->rtt_seq))
 		c->rtt_timing = 0;
+	/* RFC 3522 (Eifel): the first ACK past where the episode began
+	 * echoes a TSval from before its first retransmission: the original
+	 * arrived, the retransmission was spurious. */
+	if (c->undo_on && c->snd_una == c->undo_marker && c->ts_ok &&
+	    seg->opt.has_ts && seg->opt.tsecr &&
+	    seq_lt(seg->opt.tsecr, c->rxt_tsval))
+		tcp_cc_undo(st, c, c->nrexmit > 0);
 	c->snd_una = seg->ack;
 	if (seq_lt(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
@@ -481,10 +503,12 @@ static void ack_new(struct ustack *st, struct tcp_conn *c,
 	c->nrexmit = 0;
 	tcp_cc_ack(st, c, acked);
 	/* RFC 6298 5.2 and 5.3 */
-	if (c->snd_una == c->snd_max)
+	if (c->snd_una == c->snd_max) {
 		tcp_rtx_stop(st, c);
-	else if (c->rtx_kind != TCP_RTX_PERSIST)
+	} else if (c->rtx_kind != TCP_RTX_PERSIST) {
 		tcp_rtx_start(st, c);
+		tcp_tlp_arm(st, c);      /* RFC 8985 7.2 (2) */
+	}
 	tcp_wakeup(st, c);              /* send space freed */
 }
 
@@ -573,7 +597,8 @@ static int is_dupack(const struct tcp_conn *c, const struct tcp_seg *seg,
 static int step_ack(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 {
 	uint32_t wnd = (uint32_t)seg->wnd << c->snd_wscale;
-	int r, sack_new;
+	int r, sack_new, lost;
+	uint32_t before;
 
 	if (!(seg->flags & TCP_ACK)) {
 		STAT_INC(st, TCP_DROP_NO_ACK);
@@ -589,12 +614,21 @@ static int step_ack(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 		return STEP_STOP;
 	}
 	c->probes_unanswered = 0;       /* the peer is there */
+	tcp_dsack_rcv(st, c, &seg->opt, seg->ack);
+	before = c->snd_una;
 	sack_new = tcp_sack_update(c, &seg->opt);
+	lost = tcp_tlp_ack(st, c, seg);
 	if (seq_gt(seg->ack, c->snd_una)) {
 		ack_new(st, c, seg);
-	} else if (is_dupack(c, seg, wnd, sack_new)) {
+		/* RFC 8985 6.2: the probe's delivery showed data below it
+		 * lost; recovery starts on this ACK (RFC 6675 5 IsLost). */
+		if (lost && !c->in_recovery && tcp_sack_is_lost_head(c))
+			tcp_cc_dupack(st, c);
+	} else if (is_dupack(c, seg, wnd, sack_new) || lost) {
 		tcp_cc_dupack(st, c);
 	}
+	if (c->sack_ok)
+		tcp_lost_rexmit(st, c, sack_new || seq_gt(seg->ack, before));
 	ack_window(st, c, seg);
 	return ack_closing_states(st, c);
 }
@@ -673,12 +707,27 @@ static int step_text(struct ustack *st, struct tcp_conn *c,
 		c->rcv_mss_est = USTACK_MAX(c->rcv_mss_est,
 					    USTACK_MIN(seg->len, (uint32_t)c->rcv_mss));
 		c->delack_bytes += seg->len;
+		/* RFC 1122 4.2.3.2 lets an ACK go at once; as Linux, the first
+		 * data of a connection and data after an idle gap longer than
+		 * the RTO get quick ACKs, so the first exchanges never wait
+		 * for a delayed ACK (the peer's Nagle or slow start would). */
+		if (!c->rcv_data_seen) {
+			tcp_quickack_enter(c);
+		} else if (st->now - c->lrcv_at > c->rto_us) {
+			/* After idle the old exchange pattern says nothing
+			 * (Linux keeps pingpong here; we leave it). */
+			tcp_quickack_enter(c);
+			c->pingpong = 0;
+		}
+		c->rcv_data_seen = 1;
+		c->lrcv_at = st->now;
 		/* RFC 5681 4.2: ACK at least every second full-sized segment,
 		 * and at once when a gap is (partly) filled. In a device read
 		 * batch, at the end of it (ack_defer). */
 		if (had_ooo)
 			c->ack_now = 1;
-		else if (c->delack_bytes >= 2 * c->rcv_mss_est)
+		else if (c->delack_bytes >= 2 * c->rcv_mss_est ||
+			 (c->quick && !c->pingpong))
 			ack_defer(st, c);
 		else
 			tcp_delack_schedule(st, c);
@@ -687,6 +736,19 @@ static int step_text(struct ustack *st, struct tcp_conn *c,
 		c->ack_now = 1;          /* out of order: duplicate ACK now */
 	}
 	return STEP_CONT;
+}
+
+/* Quick-ACK mode (Linux tcp_incr_quickack): ACK the next
+ * rcv_wnd / (2 * MSS) segments at once, at least 2, at most
+ * TCP_MAX_QUICKACKS, unless the connection is interactive (pingpong). */
+void tcp_quickack_enter(struct tcp_conn *c)
+{
+	uint32_t mss = c->rcv_mss ? c->rcv_mss : TCP_DEFAULT_MSS;
+	uint32_t q = tcp_rcv_wnd(c) / (2 * mss);
+
+	q = USTACK_MIN(USTACK_MAX(q, 2u), (uint32_t)TCP_MAX_QUICKACKS);
+	if (q > c->quick)
+		c->quick = (uint8_t)q;
 }
 
 /* eighth, check the FIN bit */

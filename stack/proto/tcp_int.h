@@ -50,6 +50,8 @@
 #define TCP_SYNCOOKIE_MAX_AGE 2    /* periods a cookie stays valid */
 #define TCP_OOW_ACK_US 500000u     /* one ACK per 500 ms answers bare
 				      unacceptable ACKs (ACK wars) */
+#define TCP_CORK_US 200000u        /* TCP_CORK/MSG_MORE ceiling (Linux) */
+#define TCP_MAX_QUICKACKS 16       /* quick-ACK credits at most (Linux) */
 
 /* Why a transition happened (the trace's "(FIN)"). */
 enum tcp_cause {
@@ -124,7 +126,8 @@ static inline uint32_t tcp_seg_len(const struct tcp_seg *s)
 	return s->len + !!(s->flags & TCP_SYN) + !!(s->flags & TCP_FIN);
 }
 
-enum tcp_rtx_kind { TCP_RTX_NONE, TCP_RTX_RETRANSMIT, TCP_RTX_PERSIST };
+enum tcp_rtx_kind { TCP_RTX_NONE, TCP_RTX_RETRANSMIT, TCP_RTX_PERSIST,
+		    TCP_RTX_CORK, TCP_RTX_TLP };
 enum tcp_wait_kind { TCP_WAIT_NONE, TCP_WAIT_2MSL, TCP_WAIT_FIN2 };
 enum tcp_queue { TCP_Q_NONE, TCP_Q_SYN, TCP_Q_ACCEPT };
 
@@ -177,6 +180,19 @@ struct tcp_conn {
 					    ACK last passed recover */
 	unsigned syn_rxmit : 1;          /* our SYN/SYN-ACK was sent again:
 					    no RTT sample from its ACK */
+	unsigned cork : 1;               /* TCP_CORK: full segments only */
+	unsigned more : 1;               /* MSG_MORE: cork for this output */
+	unsigned push_once : 1;          /* uncork / cork timer: send the
+					    partial tail now */
+	unsigned pingpong : 1;           /* interactive: delay ACKs, they
+					    ride on our answers (Linux) */
+	unsigned rcv_data_seen : 1;      /* some data received (quick-ACK) */
+	unsigned dsack_pending : 1;      /* RFC 2883: report dsack once */
+	unsigned undo_on : 1;            /* a reduction that may be undone */
+	unsigned tlp_on : 1;             /* RFC 8985 7: a probe is out */
+	unsigned tlp_rxt : 1;            /*  and it was a retransmission */
+	unsigned rack_mark : 1;          /* rack_edge valid (see tcp_cc.c) */
+	unsigned lr_on : 1;              /* a retransmission is watched */
 
 	struct sock *sk;                 /* owning socket, NULL if none */
 	struct tcp_conn *parent;         /* listener, until accepted */
@@ -266,6 +282,24 @@ struct tcp_conn {
 	ustack_time_t chal_slot_at;      /* RFC 5961 7: challenge ACKs */
 	uint32_t chal_count;             /*  sent in this one-second slot */
 	uint32_t rcv_mss_est;            /* largest segment seen */
+	uint8_t quick;                   /* quick-ACK credits (segments to
+					    ACK at once, RFC 1122 4.2.3.2) */
+	ustack_time_t lrcv_at;           /* last data received (idle test) */
+	struct tcp_range dsack;          /* RFC 2883: duplicate to report */
+	uint32_t snd_sml;                /* end of the last small segment
+					    sent (Minshall's Nagle) */
+	/* Undo of spurious reductions (RFC 3708, RFC 3522; Linux undo) */
+	uint32_t prior_cwnd, prior_ssthresh;
+	uint32_t undo_marker;            /* snd_una when the episode began */
+	uint32_t undo_retrans;           /* retransmissions not D-SACKed */
+	uint32_t rxt_tsval;              /* TSval of the episode's first
+					    retransmission (Eifel) */
+	uint32_t tlp_end;                /* RFC 8985 TLP.end_seq */
+	uint32_t rack_edge;              /* unSACKed data below is lost */
+	ustack_time_t tlp_rto_at;        /* the RTO the PTO stands in for */
+	uint32_t lr_seq, lr_end;         /* the oldest retransmission of the
+					    recovery not known delivered */
+	ustack_time_t lr_at;             /*  and when it was sent */
 
 	int soft_err;                    /* RFC 1122 4.2.3.9: reported if we
 					    time out */
@@ -376,6 +410,8 @@ void tcp_rcv_established(struct ustack *st, struct tcp_conn *c,
 void tcp_reply_rst(struct ustack *st, const struct tcp_seg *seg);
 /* RFC 5961 7: send a challenge ACK unless over the per-second limit. */
 void tcp_challenge_ack(struct ustack *st, struct tcp_conn *c);
+/* Quick-ACK mode: the next few data segments are ACKed at once. */
+void tcp_quickack_enter(struct tcp_conn *c);
 /* Forget a deferred ACK of c (it leaves the tables). */
 void tcp_ack_undefer(struct ustack *st, struct tcp_conn *c);
 
@@ -422,6 +458,8 @@ void tcp_wait_arm(struct ustack *st, struct tcp_conn *c, int kind,
 		  ustack_time_t at);
 /* RFC 6298 2.2/2.3: a new RTT sample. */
 void tcp_rtt_sample(struct ustack *st, struct tcp_conn *c, ustack_time_t rtt);
+/* RTO from SRTT/RTTVAR again: the backoff is over (RFC 6298 5.7). */
+void tcp_rto_reset(struct ustack *st, struct tcp_conn *c);
 ustack_time_t tcp_rto_clamp(const struct ustack *st, ustack_time_t rto);
 
 /* ---- tcp_cc.c ------------------------------------------------------------ */
@@ -442,6 +480,25 @@ void tcp_cc_before_send(struct ustack *st, struct tcp_conn *c);
 int tcp_sack_update(struct tcp_conn *c, const struct tcp_opts *o);
 /* Drop scoreboard entries below snd_una. */
 void tcp_sack_trim(struct tcp_conn *c);
+/* Spurious reduction: back to the prior cwnd/ssthresh (rto: after an
+ * RTO, no go-back-N). */
+void tcp_cc_undo(struct ustack *st, struct tcp_conn *c, int rto);
+/* A D-SACK in o (RFC 2883): count it against the episode's
+ * retransmissions; undo when all were duplicates (RFC 3708). */
+void tcp_dsack_rcv(struct ustack *st, struct tcp_conn *c,
+		   const struct tcp_opts *o, uint32_t ack);
+/* RFC 8985 7.2: arm the probe timeout in place of the RTO when it
+ * comes first and a tail loss probe may go. */
+void tcp_tlp_arm(struct ustack *st, struct tcp_conn *c);
+/* RFC 8985 7.3: the probe timeout fired. */
+void tcp_tlp_fire(struct ustack *st, struct tcp_conn *c);
+/* RFC 8985 7.4 and 6.2: an ACK arrived (after the scoreboard took its
+ * SACK blocks). Returns 1 when it showed data lost below the probe. */
+int tcp_tlp_ack(struct ustack *st, struct tcp_conn *c,
+		const struct tcp_seg *seg);
+/* During SACK recovery, an ACK with news (new SACK information or a
+ * cumulative advance): is the watched retransmission lost again? */
+void tcp_lost_rexmit(struct ustack *st, struct tcp_conn *c, int news);
 /* RFC 6675 transmission during SACK recovery. */
 void tcp_sack_output(struct ustack *st, struct tcp_conn *c);
 /* Going back over sent data: the end of the SACKed range holding seq (or
@@ -495,6 +552,9 @@ int tcp_rcv_data(struct ustack *st, struct tcp_conn *c,
 unsigned tcp_sack_blocks(const struct tcp_conn *c, struct tcp_range *out,
 			 unsigned max);
 void tcp_ooo_purge(struct tcp_conn *c);
+/* RFC 2883: [l, r) arrived twice; report it in the next ACK. */
+void tcp_dsack_note(struct ustack *st, struct tcp_conn *c, uint32_t l,
+		    uint32_t r);
 /* Free space in the receive buffer for the window (3.8.6.2.2). */
 uint32_t tcp_rcv_space(const struct tcp_conn *c);
 

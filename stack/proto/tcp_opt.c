@@ -150,11 +150,11 @@ unsigned tcp_opt_len(const struct tcp_conn *c, int with_sack)
 {
 	unsigned n = c->ts_ok ? TCP_OPTLEN_TS_ALIGNED : 0;
 
-	if (with_sack && c->sack_ok && c->nooo) {
+	if (with_sack && c->sack_ok && (c->nooo || c->dsack_pending)) {
 		unsigned max = c->ts_ok ? 3 : 4;
-		unsigned b = c->nooo < max ? c->nooo : max;
+		unsigned b = c->nooo + c->dsack_pending;
 
-		n += 4 + 8 * b;
+		n += 4 + 8 * (b < max ? b : max);
 	}
 	return n;
 }
@@ -169,9 +169,16 @@ unsigned tcp_opt_build(struct ustack *st, const struct tcp_conn *c,
 		n += put_ts(p, tcp_ts_now(st, c), c->ts_recent, 0);
 	/* RFC 2018 4: SACK blocks in ACKs while data is held out of order;
 	 * 3 blocks fit next to timestamps, 4 without. */
-	if (with_sack && c->sack_ok && c->nooo) {
+	if (with_sack && c->sack_ok && (c->nooo || c->dsack_pending)) {
 		struct tcp_range b[TCP_MAX_SACK_BLOCKS];
-		unsigned nb = tcp_sack_blocks(c, b, c->ts_ok ? 3 : 4);
+		unsigned max = c->ts_ok ? 3 : 4, nb = 0;
+
+		/* RFC 2883 4: a D-SACK block first, then the usual ones
+		 * (the newest island, which holds a duplicate reported out
+		 * of order, comes next as RFC 2883 4 (2) asks). */
+		if (c->dsack_pending)
+			b[nb++] = c->dsack;
+		nb += tcp_sack_blocks(c, b + nb, max - nb);
 
 		p[n++] = TCP_OPT_NOP;
 		p[n++] = TCP_OPT_NOP;

@@ -215,6 +215,10 @@ static int xmit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
 	if (len)
 		tcp_ring_read(&c->sbuf, seq - c->snd_buf_seq, h + hl, len);
 	if (flags & TCP_ACK) {
+		if (c->delack_bytes && c->quick)
+			c->quick--;           /* one quick ACK spent */
+		if (!(flags & TCP_SYN))
+			c->dsack_pending = 0; /* reported (RFC 2883) */
 		c->last_ack_sent = c->rcv_nxt;
 		c->ack_now = 0;
 		c->delack_bytes = 0;
@@ -334,6 +338,7 @@ uint32_t tcp_send_at(struct ustack *st, struct tcp_conn *c, uint32_t seq,
 	if (seq_lt(seq, c->snd_max)) {
 		STAT_INC(st, TCP_RETRANS_SEGS);
 		c->total_retrans++;
+		c->undo_retrans += c->undo_on;
 		/* Karn: a retransmitted segment gives no RTT sample. */
 		if (c->rtt_timing && seq_leq(seq, c->rtt_seq) &&
 		    seq_lt(c->rtt_seq, seq + len + 1))
@@ -357,16 +362,35 @@ uint32_t tcp_send_at(struct ustack *st, struct tcp_conn *c, uint32_t seq,
  * RFC 9293 3.8.6.2.1 sender SWS avoidance with RFC 1122 4.2.3.4 Nagle:
  * send a full segment; or all that is queued when nothing is unacknowledged
  * (or TCP_NODELAY, or the FIN follows); or at least half the largest window
- * the peer ever offered.
+ * the peer ever offered. Nagle in Minshall's form, as Linux: a short
+ * segment waits only while an earlier short segment is unacknowledged
+ * (snd_sml), so the tail of one large write does not wait for the peer's
+ * delayed ACK of the full segments before it. TCP_CORK and MSG_MORE hold
+ * every short tail (Linux: until uncork, a FIN, or TCP_CORK_US).
  */
 static int sws_ok(const struct tcp_conn *c, uint32_t len, uint32_t unsent,
 		  uint32_t in_flight)
 {
 	if (len >= seg_room(c) || len >= c->smss)
 		return 1;
-	if (len == unsent && (c->nodelay || in_flight == 0 || c->fin_queued))
+	if (len == unsent && (c->fin_queued || c->push_once))
+		return 1;
+	if (c->cork || c->more)
+		return 0;
+	if (len == unsent && (c->nodelay || in_flight == 0 ||
+			      !seq_gt(c->snd_sml, c->snd_una)))
 		return 1;
 	return c->max_snd_wnd && len >= c->max_snd_wnd / 2;
+}
+
+/* Corked data held with nothing in flight leaves after TCP_CORK_US at
+ * the latest (Linux's probe timer does this for a corked tail). */
+static void cork_start(struct ustack *st, struct tcp_conn *c)
+{
+	if (timer_armed(&c->t_rtx))
+		return;
+	c->rtx_kind = TCP_RTX_CORK;
+	timer_arm(st, &c->t_rtx, tcp_time_add(st->now, TCP_CORK_US));
 }
 
 /* Send one new segment at snd_nxt if allowed. Returns 1 if sent. */
@@ -409,7 +433,9 @@ static int send_new(struct ustack *st, struct tcp_conn *c, int force)
 		return 0;
 	}
 	if (unsent && !force && !sws_ok(c, len, unsent, off)) {
-		if (off == 0)
+		if (off == 0 && (c->cork || c->more) && len == unsent)
+			cork_start(st, c);
+		else if (off == 0)
 			tcp_persist_start(st, c);
 		return 0;
 	}
@@ -430,6 +456,7 @@ static int send_new(struct ustack *st, struct tcp_conn *c, int force)
 	if (seq_lt(seq, c->snd_max)) {
 		STAT_INC(st, TCP_RETRANS_SEGS);     /* go-back-N after an RTO */
 		c->total_retrans++;
+		c->undo_retrans += c->undo_on;
 	} else if (!c->rtt_timing) {
 		c->rtt_timing = 1;
 		c->rtt_seq = seq;
@@ -438,8 +465,16 @@ static int send_new(struct ustack *st, struct tcp_conn *c, int force)
 	c->snd_max = seq_max(c->snd_max, c->snd_nxt);
 	c->probe_out = 0;             /* a probe byte is now real data */
 	c->last_send_at = st->now;
+	if (len && len < room)
+		c->snd_sml = seq + len;       /* Minshall: a short one out */
+	/* Data sent soon after data came in: an exchange of requests and
+	 * answers, whose ACKs ride on the answers (Linux's pingpong). */
+	if (len && c->rcv_data_seen &&
+	    st->now - c->lrcv_at < st->cfg.tcp_delack_us)
+		c->pingpong = 1;
 	if (!timer_armed(&c->t_rtx) || c->rtx_kind != TCP_RTX_RETRANSMIT)
 		tcp_rtx_start(st, c);         /* RFC 6298 5.1 */
+	tcp_tlp_arm(st, c);                   /* RFC 8985 7.2 (1) */
 	return 1;
 }
 

@@ -392,15 +392,9 @@ static int take_error(struct sock *sk)
 	return -err;
 }
 
-static ssize_t tcp_sock_sendto(struct ustack *st, struct sock *sk,
-			       const void *buf, size_t len, int flags,
-			       const struct sockaddr_in *dst)
+/* Can c take data now? 0, or the error send reports. */
+static int send_check(struct sock *sk, struct tcp_conn *c)
 {
-	struct tcp_conn *c = sk->pcb;
-	uint32_t n, want = len > 0x7fffffff ? 0x7fffffff : (uint32_t)len;
-
-	(void)flags;
-	(void)dst;        /* a stream goes to its peer (as Linux ignores it) */
 	if (!c)
 		return -ENOTCONN;
 	if (sk->so_error)
@@ -410,7 +404,7 @@ static ssize_t tcp_sock_sendto(struct ustack *st, struct sock *sk,
 	switch (c->state) {
 	case USTACK_TCP_ESTABLISHED:
 	case USTACK_TCP_CLOSE_WAIT:
-		break;
+		return 0;
 	case USTACK_TCP_SYN_SENT:
 	case USTACK_TCP_SYN_RCVD:
 		return -EAGAIN;          /* completes with POLLOUT */
@@ -420,13 +414,79 @@ static ssize_t tcp_sock_sendto(struct ustack *st, struct sock *sk,
 	default:
 		return -EPIPE;
 	}
+}
+
+/* Output after queueing: MSG_MORE corks this one decision (Linux
+ * tcp_push: TCP_NAGLE_CORK for the call). */
+static void send_push(struct ustack *st, struct tcp_conn *c, int flags)
+{
+	c->more = !!(flags & MSG_MORE);
+	tcp_output(st, c);
+	c->more = 0;
+}
+
+static ssize_t tcp_sock_sendto(struct ustack *st, struct sock *sk,
+			       const void *buf, size_t len, int flags,
+			       const struct sockaddr_in *dst)
+{
+	struct tcp_conn *c = sk->pcb;
+	uint32_t n, want = len > 0x7fffffff ? 0x7fffffff : (uint32_t)len;
+	int err;
+
+	(void)dst;        /* a stream goes to its peer (as Linux ignores it) */
+	if ((err = send_check(sk, c)) < 0)
+		return err;
 	if (!want)
 		return 0;
 	n = tcp_sbuf_append(st, c, buf, want);
 	if (!n)
 		return c->sbuf.len < c->snd_cap ? -ENOBUFS : -EAGAIN;
-	tcp_output(st, c);
+	send_push(st, c, flags);
 	return n;
+}
+
+/*
+ * Gather send: every piece is queued before output runs, so segments are
+ * cut across the pieces' boundaries, full-sized (a header and a body
+ * leave together). `skip` bytes of the iovecs were taken by an earlier
+ * call. Returns the bytes queued (may be short: the send buffer is full).
+ */
+static ssize_t tcp_sock_sendmsg(struct ustack *st, struct sock *sk,
+				const struct iovec *iov, int iovcnt,
+				size_t skip, int flags)
+{
+	struct tcp_conn *c = sk->pcb;
+	uint32_t done = 0, max = 0x7fffffff;
+	size_t want = 0;
+	int err;
+
+	if ((err = send_check(sk, c)) < 0)
+		return err;
+	for (int i = 0; i < iovcnt && done < max; i++) {
+		const uint8_t *base = iov[i].iov_base;
+		size_t len = iov[i].iov_len;
+		uint32_t n, take;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		base += skip;
+		len -= skip;
+		skip = 0;
+		want += len;
+		take = (uint32_t)USTACK_MIN(len, (size_t)(max - done));
+		n = tcp_sbuf_append(st, c, base, take);
+		done += n;
+		if (n < take)
+			break;
+	}
+	if (!want)
+		return 0;
+	if (!done)
+		return c->sbuf.len < c->snd_cap ? -ENOBUFS : -EAGAIN;
+	send_push(st, c, flags);
+	return done;
 }
 
 static void fill_addr(struct sockaddr_in *a, uint32_t addr, uint16_t port)
@@ -538,6 +598,51 @@ static short tcp_sock_poll(struct ustack *st, struct sock *sk)
 	return ev;
 }
 
+/*
+ * TCP_CORK (Linux): while set, only full segments leave; clearing it
+ * sends the short tail at once; a tail held TCP_CORK_US goes anyway.
+ * TCP_QUICKACK (Linux): 0 makes the connection interactive (ACKs wait
+ * for an answer to ride on); 1 leaves that mode, ACKs what waits now, and
+ * gives quick-ACK credits for the next segments. Neither is permanent:
+ * the delayed-ACK engine goes on deciding (tcp(7)).
+ */
+static int set_cork_quickack(struct ustack *st, struct sock *sk, int name,
+			     const void *val, socklen_t len)
+{
+	struct tcp_conn *c;
+	int v;
+
+	if (len < (socklen_t)sizeof(int))
+		return -EINVAL;
+	memcpy(&v, val, sizeof(v));
+	if ((c = get_conn(st, sk)) == NULL)
+		return -ENOBUFS;
+	if (name == TCP_CORK) {
+		c->cork = v != 0;
+		if (v)
+			return 0;
+		if (c->rtx_kind == TCP_RTX_CORK) {
+			timer_cancel(st, &c->t_rtx);
+			c->rtx_kind = TCP_RTX_NONE;
+		}
+		c->push_once = 1;
+		tcp_output(st, c);
+		c->push_once = 0;
+		return 0;
+	}
+	if (!v) {
+		c->pingpong = 1;
+		return 0;
+	}
+	c->pingpong = 0;
+	tcp_quickack_enter(c);
+	if ((c->state == USTACK_TCP_ESTABLISHED ||
+	     c->state == USTACK_TCP_CLOSE_WAIT) &&
+	    (c->delack_bytes || timer_armed(&c->t_delack)))
+		tcp_send_ack(st, c);
+	return 0;
+}
+
 /* The socket layer stored the value already; apply it to the TCB. */
 static int tcp_sock_setsockopt(struct ustack *st, struct sock *sk, int level,
 			       int name, const void *val, socklen_t len)
@@ -574,6 +679,9 @@ static int tcp_sock_setsockopt(struct ustack *st, struct sock *sk, int level,
 			timer_cancel(st, &c->t_keep);  /* re-armed by sync */
 		sync_opts(st, sk, c);
 		return 0;
+	case TCP_CORK:
+	case TCP_QUICKACK:
+		return set_cork_quickack(st, sk, name, val, len);
 	default:
 		return -ENOPROTOOPT;
 	}
@@ -586,11 +694,17 @@ static int tcp_sock_getsockopt(struct ustack *st, struct sock *sk, int level,
 	int v;
 
 	(void)st;
-	if (level != IPPROTO_TCP || name != TCP_MAXSEG)
+	if (level != IPPROTO_TCP ||
+	    (name != TCP_MAXSEG && name != TCP_CORK && name != TCP_QUICKACK))
 		return -ENOPROTOOPT;
 	if (!val || !len || *len < (socklen_t)sizeof(int))
 		return -EINVAL;
-	v = c && TCP_SYNCHRONIZED(c->state) ? c->smss : TCP_DEFAULT_MSS;
+	if (name == TCP_CORK)
+		v = c && c->cork;
+	else if (name == TCP_QUICKACK)
+		v = !(c && c->pingpong);
+	else
+		v = c && TCP_SYNCHRONIZED(c->state) ? c->smss : TCP_DEFAULT_MSS;
 	memcpy(val, &v, sizeof(int));
 	*len = sizeof(int);
 	return 0;
@@ -604,6 +718,7 @@ const struct sock_ops tcp_sock_ops = {
 	.accept = tcp_sock_accept,
 	.connect = tcp_sock_connect,
 	.sendto = tcp_sock_sendto,
+	.sendmsg = tcp_sock_sendmsg,
 	.recvfrom = tcp_sock_recvfrom,
 	.shutdown = tcp_sock_shutdown,
 	.poll = tcp_sock_poll,

@@ -42,6 +42,14 @@ void tcp_rtt_sample(struct ustack *st, struct tcp_conn *c, ustack_time_t rtt)
 		if (c->srtt_us == 0)
 			c->srtt_us = 1;
 	}
+	tcp_rto_reset(st, c);
+}
+
+/* RFC 6298 2.3 (and 5.7: the backoff ends): RTO from SRTT and RTTVAR. */
+void tcp_rto_reset(struct ustack *st, struct tcp_conn *c)
+{
+	if (!c->srtt_us)
+		return;                  /* no sample yet: keep what we have */
 	c->rto_us = tcp_rto_clamp(st, (ustack_time_t)c->srtt_us +
 				      USTACK_MAX(RTO_GRANULARITY_US,
 						 4ull * c->rttvar_us));
@@ -57,7 +65,7 @@ void tcp_rtx_start(struct ustack *st, struct tcp_conn *c)
 
 void tcp_rtx_stop(struct ustack *st, struct tcp_conn *c)
 {
-	if (c->rtx_kind != TCP_RTX_RETRANSMIT)
+	if (c->rtx_kind != TCP_RTX_RETRANSMIT && c->rtx_kind != TCP_RTX_TLP)
 		return;
 	timer_cancel(st, &c->t_rtx);
 	c->rtx_kind = TCP_RTX_NONE;
@@ -175,10 +183,18 @@ static void rtx_fire(struct ustack *st, struct timer *t, ustack_time_t now)
 
 	(void)now;
 	c->rtx_kind = TCP_RTX_NONE;
-	if (kind == TCP_RTX_PERSIST)
+	if (kind == TCP_RTX_PERSIST) {
 		persist_timeout(st, c);
-	else if (kind == TCP_RTX_RETRANSMIT)
+	} else if (kind == TCP_RTX_RETRANSMIT) {
 		rtx_timeout(st, c);
+	} else if (kind == TCP_RTX_TLP) {
+		tcp_tlp_fire(st, c);
+	} else if (kind == TCP_RTX_CORK) {
+		/* TCP_CORK/MSG_MORE held a short tail this long: send it. */
+		c->push_once = 1;
+		tcp_output(st, c);
+		c->push_once = 0;
+	}
 }
 
 /* ---- delayed ACK ------------------------------------------------------------ */
@@ -202,6 +218,9 @@ static void delack_fire(struct ustack *st, struct timer *t, ustack_time_t now)
 	(void)now;
 	if (!TCP_SYNCHRONIZED(c->state) || c->state == USTACK_TCP_TIME_WAIT)
 		return;
+	/* No answer carried the ACK: not an exchange after all (Linux
+	 * leaves pingpong mode here too). */
+	c->pingpong = 0;
 	STAT_INC(st, TCP_DELAYED_ACKS);
 	tcp_send_ack(st, c);
 }

@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/time.h>
 
@@ -627,6 +628,96 @@ ssize_t ustack_send(struct ustack *st, int sd, const void *buf, size_t len,
 		    int flags)
 {
 	return ustack_sendto(st, sd, buf, len, flags, NULL, 0);
+}
+
+/* As send_loop, over iovecs, for streams whose protocol gathers. */
+static ssize_t sendmsg_loop(struct call *c, const struct iovec *iov,
+			    int iovcnt, size_t len, int flags)
+{
+	size_t done = 0;
+	ssize_t n;
+	int err;
+
+	for (;;) {
+		if (c->sk->shut_wr)
+			return done ? (ssize_t)done : -EPIPE;
+		n = c->sk->ops->sendmsg(c->st, c->sk, iov, iovcnt, done, flags);
+		if (n > 0)
+			done += (size_t)n;
+		if (n >= 0 && done == len)
+			return (ssize_t)done;
+		if (n < 0 && n != -EAGAIN)
+			return done ? (ssize_t)done : n;
+		if (!c->blocking)
+			return done ? (ssize_t)done : -EAGAIN;
+		if ((err = call_wait(c, POLLOUT)) < 0)
+			return done ? (ssize_t)done : err;
+	}
+}
+
+#define SOCK_DGRAM_MAX 65535u     /* no datagram is larger: -EMSGSIZE */
+
+static ssize_t do_sendmsg(struct ustack *st, int sd, const struct iovec *iov,
+			  int iovcnt, int flags)
+{
+	size_t total = 0, off = 0;
+	uint8_t *bounce;
+	struct call c;
+	ssize_t n;
+	int err;
+
+	if ((err = call_begin(&c, st, sd, flags, 1)) < 0)
+		return err;
+	if (iovcnt < 0 || iovcnt > USTACK_IOV_MAX)
+		return -EINVAL;
+	if (iovcnt && !iov)
+		return -EFAULT;
+	for (int i = 0; i < iovcnt; i++) {
+		if (!iov[i].iov_base && iov[i].iov_len)
+			return -EFAULT;
+		if (iov[i].iov_len > (size_t)SSIZE_MAX - total)
+			return -EINVAL;
+		total += iov[i].iov_len;
+	}
+	if (flags & ~SEND_FLAGS)
+		return -EOPNOTSUPP;
+	if (!c.sk->ops->sendto)
+		return -EOPNOTSUPP;
+	flags &= ~MSG_DONTWAIT;
+	if (c.sk->type == SOCK_STREAM && c.sk->ops->sendmsg)
+		return sendmsg_loop(&c, iov, iovcnt, total, flags);
+	/* One buffer (a datagram is one datagram of all the pieces). */
+	if (c.sk->type != SOCK_STREAM && total > SOCK_DGRAM_MAX)
+		return -EMSGSIZE;
+	if ((bounce = malloc(total ? total : 1)) == NULL)
+		return -ENOMEM;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len)
+			memcpy(bounce + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	n = send_loop(&c, bounce, total, flags, NULL);
+	free(bounce);
+	return n;
+}
+
+ssize_t ustack_sendmsg(struct ustack *st, int fd, const struct iovec *iov,
+		       int iovcnt, int flags)
+{
+	ssize_t n;
+
+	if (!st)
+		return -EINVAL;
+	api_enter(st);
+	n = do_sendmsg(st, fd, iov, iovcnt, flags);
+	api_leave(st);
+	return n;
+}
+
+ssize_t ustack_writev(struct ustack *st, int fd, const struct iovec *iov,
+		      int iovcnt)
+{
+	return ustack_sendmsg(st, fd, iov, iovcnt, 0);
 }
 
 /*

@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <ustack/ustack.h>
 
@@ -75,6 +76,14 @@ struct sock_ops {
 			  int name, const void *val, socklen_t len);
 	int (*getsockopt)(struct ustack *st, struct sock *sk, int level,
 			  int name, void *val, socklen_t *len);
+	/* Gather send for streams (optional): like sendto over the iovecs
+	 * after their first `skip` bytes, queued as one unit before any
+	 * segment is cut. Without it the socket layer gathers into one
+	 * buffer and calls sendto (what datagrams always get: one
+	 * datagram). */
+	ssize_t (*sendmsg)(struct ustack *st, struct sock *sk,
+			   const struct iovec *iov, int iovcnt, size_t skip,
+			   int flags);
 };
 
 /* Internal poll bit (Linux leaves POLLMSG unused for sockets): a stream's

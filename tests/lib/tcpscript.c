@@ -455,6 +455,7 @@ static const struct {
 	CFG(tcp_timestamps, CF_INT),
 	CFG(tcp_wscale, CF_INT),
 	CFG(tcp_syncookies, CF_INT),
+	CFG(tcp_initial_window_segments, CF_U32),
 	CFG(trace_tcp, CF_INT),
 	CFG(log_level, CF_INT),
 };

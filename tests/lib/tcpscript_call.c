@@ -7,6 +7,7 @@
  *   socket() = s             bind(s, PORT) = 0      listen(s, N) = 0
  *   accept(l) = c            connect(s, PORT) = -EINPROGRESS
  *   write(s, N) = N          read(s, N) = N          (checked bytes)
+ *   write(s, N, MSG_MORE) = N                writev(s, N1, N2...) = N
  *   shutdown(s, SHUT_WR) = 0 close(s) = 0
  *   setsockopt(s, TCP_NODELAY, 1) = 0    setsockopt(s, SO_LINGER, 1, 0) = 0
  *   getsockopt(s, TCP_MAXSEG) = 1448     so_error(s) = ECONNREFUSED
@@ -369,15 +370,55 @@ static int c_write(struct ts_run *r, const struct call *c)
 	uint8_t *buf;
 	long n;
 	ssize_t rc;
+	int flags = 0;
 
-	if (nargs(r, c, 2, 2) < 0 || !(s = sock_by_name(r, c->args[0])) ||
+	if (nargs(r, c, 2, 3) < 0 || !(s = sock_by_name(r, c->args[0])) ||
 	    parse_value(c->args[1], &n) < 0 || n < 0 || n > (long)READ_MAX)
-		return ts_fail(r, "write(sock, bytes)");
+		return ts_fail(r, "write(sock, bytes[, MSG_MORE])");
+	if (c->nargs == 3) {
+		if (strcmp(c->args[2], "MSG_MORE"))
+			return ts_fail(r, "write(sock, bytes[, MSG_MORE])");
+		flags = USTACK_MSG_MORE;
+	}
 	if (!(buf = malloc((size_t)n + 1)))
 		abort();
 	for (long i = 0; i < n; i++)
 		buf[i] = ts_stack_byte(s->woff + (uint32_t)i);
-	rc = ustack_send(ts_stack(r), s->sd, buf, (size_t)n, 0);
+	rc = ustack_send(ts_stack(r), s->sd, buf, (size_t)n, flags);
+	free(buf);
+	if (rc > 0)
+		s->woff += (uint32_t)rc;
+	return check_num(r, c, (long)rc);
+}
+
+/* writev(s, N1, N2, ...): one ustack_writev() of pieces of those sizes
+ * (the pattern runs on across them). */
+static int c_writev(struct ts_run *r, const struct call *c)
+{
+	struct iovec iov[MAX_ARGS];
+	struct ts_sock *s;
+	uint8_t *buf;
+	long n[MAX_ARGS], total = 0;
+	int cnt = c->nargs - 1;
+	ssize_t rc;
+
+	if (nargs(r, c, 1, MAX_ARGS) < 0 || !(s = sock_by_name(r, c->args[0])))
+		return ts_fail(r, "writev(sock, bytes, bytes...)");
+	for (int i = 0; i < cnt; i++) {
+		if (parse_value(c->args[i + 1], &n[i]) < 0 || n[i] < 0 ||
+		    n[i] > (long)READ_MAX)
+			return ts_fail(r, "writev(sock, bytes, bytes...)");
+		total += n[i];
+	}
+	if (!(buf = malloc((size_t)total + 1)))
+		abort();
+	for (long i = 0; i < total; i++)
+		buf[i] = ts_stack_byte(s->woff + (uint32_t)i);
+	for (int i = 0, off = 0; i < cnt; off += (int)n[i], i++) {
+		iov[i].iov_base = buf + off;
+		iov[i].iov_len = (size_t)n[i];
+	}
+	rc = ustack_writev(ts_stack(r), s->sd, iov, cnt);
 	free(buf);
 	if (rc > 0)
 		s->woff += (uint32_t)rc;
@@ -453,6 +494,8 @@ static int c_close(struct ts_run *r, const struct call *c)
 
 static const struct { const char *n; int level, name; } sockopts[] = {
 	{"TCP_NODELAY", IPPROTO_TCP, TCP_NODELAY},
+	{"TCP_CORK", IPPROTO_TCP, TCP_CORK},
+	{"TCP_QUICKACK", IPPROTO_TCP, TCP_QUICKACK},
 	{"TCP_KEEPIDLE", IPPROTO_TCP, TCP_KEEPIDLE},
 	{"TCP_KEEPINTVL", IPPROTO_TCP, TCP_KEEPINTVL},
 	{"TCP_KEEPCNT", IPPROTO_TCP, TCP_KEEPCNT},
@@ -660,6 +703,7 @@ static const struct {
 } calls[] = {
 	{"socket", c_socket}, {"bind", c_bind}, {"listen", c_listen},
 	{"accept", c_accept}, {"connect", c_connect}, {"write", c_write},
+	{"writev", c_writev},
 	{"read", c_read}, {"shutdown", c_shutdown}, {"close", c_close},
 	{"setsockopt", c_setsockopt}, {"getsockopt", c_getsockopt},
 	{"so_error", c_so_error}, {"poll", c_poll}, {"state", c_state},

@@ -29,7 +29,8 @@ enum ts_optkind { TO_NOP, TO_EOL, TO_MSS, TO_WS, TO_SACKOK, TO_TS, TO_SACK,
 struct ts_opt {
 	uint8_t kind;            /* enum ts_optkind */
 	uint8_t any_a, any_b;    /* '*': value a (TS val) / b (ecr) not checked */
-	uint8_t echo_b;          /* inbound "ecr *": the stack's last TSval */
+	uint8_t echo_b;          /* inbound "ecr *": the stack's last TSval
+				    (plus b: "ecr *-N" gives b = -N) */
 	uint8_t nblk;            /* SACK blocks */
 	uint32_t a, b;           /* MSS, shift, TS val / ecr */
 	uint32_t blk[8];         /* SACK edges, relative */

@@ -196,6 +196,10 @@ static int parse_opt(struct lex *l, struct ts_opt *o, int outbound)
 		if (!outbound && o->any_b) {
 			o->any_b = 0;
 			o->echo_b = 1;
+			/* "ecr *-N": the stack's last TSval less N (an echo of
+			 * an older segment; the TS clock ticks in ms) */
+			if (*l->p == '-' && num(l, &o->b) < 0)
+				return -1;
 		}
 	} else if (eat(l, "sack")) {
 		return parse_sack(l, o);
@@ -454,7 +458,7 @@ static int build_opts(struct ts_ctx *c, const struct ts_seg *s, uint8_t *p)
 			p[n] = TCP_OPT_TIMESTAMP;
 			p[n + 1] = 10;
 			be32_store(p + n + 2, o->a);
-			be32_store(p + n + 6, o->echo_b ? c->last_tsval : o->b);
+			be32_store(p + n + 6, o->echo_b ? c->last_tsval + o->b : o->b);
 			break;
 		case TO_SACK:
 			p[n] = TCP_OPT_SACK;

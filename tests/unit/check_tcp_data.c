@@ -28,6 +28,7 @@ static struct tt *plain(uint16_t mss, uint16_t win, uint32_t *iss, int *sd)
 	struct tt *t;
 
 	tt_config_plain(&cfg);
+	cfg.tcp_initial_window_segments = 0;  /* RFC 5681's IW, as written */
 	t = tt_new_cfg(&cfg);
 	if (mss)
 		tt_opt_mss(t, mss);
@@ -53,7 +54,11 @@ START_TEST(test_tcp_data_delayed_ack_timer_and_every_second_segment)
 	int sd;
 	struct tt *t = plain(1000, 65535, &iss, &sd);
 	struct tt_seg s;
+	int zero = 0;
 
+	/* No quick ACKs at the start (they have their own test). */
+	ck_assert_int_eq(ustack_setsockopt(tt_st(t), sd, IPPROTO_TCP,
+					   TCP_QUICKACK, &zero, sizeof(zero)), 0);
 	tt_in(t, ".", IRS + 1, iss + 1, 65535, pattern, 100);
 	tt_expect_none(t);                        /* delayed */
 	tt_advance(t, USTACK_MS(40) - 1);
@@ -62,6 +67,9 @@ START_TEST(test_tcp_data_delayed_ack_timer_and_every_second_segment)
 	tt_expect(t, ".", &s);
 	ck_assert_uint_eq(s.ack, IRS + 101);
 	ck_assert_uint_eq(tt_stat(t, USTACK_STAT_TCP_DELAYED_ACKS), 1);
+	/* The timer ended interactive mode (as Linux): set it again. */
+	ck_assert_int_eq(ustack_setsockopt(tt_st(t), sd, IPPROTO_TCP,
+					   TCP_QUICKACK, &zero, sizeof(zero)), 0);
 	/* Two full-sized segments: ACK at once (RFC 5681 4.2). */
 	tt_in(t, ".", IRS + 101, iss + 1, 65535, pattern, 1460);
 	tt_expect_none(t);

@@ -358,7 +358,11 @@ START_TEST(test_tcp_established_data_both_ways)
 	int sd = tt_passive(t, IRS, 8000, &iss, NULL);
 	struct tt_seg s;
 	char buf[64];
+	int zero = 0;
 
+	/* Interactive (pingpong): the ACK waits to ride on the answer. */
+	ck_assert_int_eq(ustack_setsockopt(tt_st(t), sd, IPPROTO_TCP,
+					   TCP_QUICKACK, &zero, sizeof(zero)), 0);
 	tt_in(t, "P.", IRS + 1, iss + 1, 8000, "hello", 5);
 	ck_assert_int_eq(tt_poll(t, sd, POLLIN), POLLIN);
 	ck_assert_int_eq(ustack_recv(tt_st(t), sd, buf, sizeof(buf), 0), 5);
@@ -401,6 +405,8 @@ START_TEST(test_tcp_active_close_to_time_wait_and_closed)
 	ck_assert_int_eq(tt_state(t, sd), USTACK_TCP_FIN_WAIT_2);
 	/* half-close: the peer keeps sending while we sit in FIN_WAIT_2 */
 	tt_in(t, "P.", IRS + 1, iss + 2, 8000, "more", 4);
+	tt_expect(t, ".", &s);             /* quick ACK: the first data */
+	ck_assert_uint_eq(s.ack, IRS + 5);
 	ck_assert_int_eq(tt_state(t, sd), USTACK_TCP_FIN_WAIT_2);
 	tt_in(t, "F.", IRS + 5, iss + 2, 8000, NULL, 0);
 	tt_expect(t, ".", &s);

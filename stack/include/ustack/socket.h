@@ -54,6 +54,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <ustack/ustack.h>
 
@@ -77,6 +78,20 @@
 #ifndef TCP_KEEPCNT
 #define TCP_KEEPCNT 6
 #endif
+#ifndef TCP_CORK
+#define TCP_CORK 3
+#endif
+#ifndef TCP_QUICKACK
+#define TCP_QUICKACK 12
+#endif
+/* Linux's MSG_MORE (<sys/socket.h> has it under glibc). */
+#ifdef MSG_MORE
+#define USTACK_MSG_MORE MSG_MORE
+#else
+#define USTACK_MSG_MORE 0x8000
+#endif
+/* Most iovecs one ustack_sendmsg() takes (Linux UIO_MAXIOV). */
+#define USTACK_IOV_MAX 1024
 /* Linux's value; <poll.h> defines it only under _GNU_SOURCE. */
 #ifndef POLLRDHUP
 #define POLLRDHUP 0x2000
@@ -104,7 +119,8 @@ int ustack_connect(struct ustack *st, int sd, const struct sockaddr *addr,
 
 /*
  * send flags: MSG_DONTWAIT, MSG_NOSIGNAL (accepted; no signals are ever
- * raised), MSG_MORE (a hint for TCP), MSG_EOR and MSG_CONFIRM (ignored).
+ * raised), MSG_MORE (TCP: cork this send, see ustack_sendmsg; UDP:
+ * ignored), MSG_EOR and MSG_CONFIRM (ignored).
  * recv flags: MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL (streams), MSG_TRUNC
  * (datagrams: return the datagram's real length). Other flags: -EOPNOTSUPP.
  * Datagram sockets: one datagram per recv, cut to len (the rest is
@@ -119,6 +135,23 @@ ssize_t ustack_sendto(struct ustack *st, int sd, const void *buf, size_t len,
 		      int flags, const struct sockaddr *addr, socklen_t addrlen);
 ssize_t ustack_recvfrom(struct ustack *st, int sd, void *buf, size_t len,
 			int flags, struct sockaddr *addr, socklen_t *addrlen);
+/*
+ * Gather send: the iovecs in order, as one send. TCP queues all of it
+ * (what fits) before cutting segments, so a header and a body written
+ * together leave in full-sized segments across the pieces' boundaries;
+ * UDP sends one datagram of all the pieces. flags as ustack_send's;
+ * USTACK_MSG_MORE (Linux MSG_MORE) on TCP holds a short tail for more
+ * data (as TCP_CORK, for this call: it leaves with the next send without
+ * it, when a full segment is ready, or after 200 ms). Returns the bytes
+ * queued (a non-blocking stream may take fewer; a blocking one all),
+ * or -errno: -EINVAL for iovcnt < 0 or > USTACK_IOV_MAX or a total
+ * beyond SSIZE_MAX, -EFAULT for a NULL iov or base with a length.
+ * ustack_writev() is ustack_sendmsg() with flags 0.
+ */
+ssize_t ustack_sendmsg(struct ustack *st, int fd, const struct iovec *iov,
+		       int iovcnt, int flags);
+ssize_t ustack_writev(struct ustack *st, int fd, const struct iovec *iov,
+		      int iovcnt);
 /* recvfrom with scatter (msg_iov) and control messages: with IP_RECVTTL
  * set on a datagram socket, an IP_TTL message (int) gives the datagram's
  * TTL, as on Linux. msg_flags gets MSG_CTRUNC when msg_control is short. */
@@ -148,7 +181,12 @@ int ustack_close(struct ustack *st, int sd);
  *               SO_SNDTIMEO also bounds a blocking connect),
  *               SO_ERROR (get, clears), SO_TYPE, SO_PROTOCOL, SO_DOMAIN (get)
  *   IPPROTO_TCP (stream sockets): TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL
- *               (1..32767 s), TCP_KEEPCNT (1..127), TCP_MAXSEG (get)
+ *               (1..32767 s), TCP_KEEPCNT (1..127), TCP_MAXSEG (get),
+ *               TCP_CORK (Linux: only full segments leave until it is
+ *               cleared, which sends the rest; a short tail waits 200 ms
+ *               at most), TCP_QUICKACK (Linux: 1 sends a pending ACK now
+ *               and ACKs the next segments at once; 0 delays ACKs to
+ *               ride on answers; neither is permanent)
  *   IPPROTO_IP (datagram sockets): IP_RECVTTL (see ustack_recvmsg)
  * int-valued options take an int (optlen >= sizeof(int), else -EINVAL).
  */

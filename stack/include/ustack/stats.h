@@ -158,7 +158,13 @@
 	X(TCP_ABORT_ON_DATA, "tcp.abort_on_data") /* data after close() */     \
 	X(TCP_ABORT_ON_CLOSE, "tcp.abort_on_close") /* unread data, linger 0 */\
 	X(TCP_ABORT_ON_TIMEOUT, "tcp.abort_on_timeout") /* retries, keepalive */\
-	X(TCP_PMTU_UPDATES, "tcp.pmtu_updates")   /* MSS lowered by ICMP */
+	X(TCP_PMTU_UPDATES, "tcp.pmtu_updates")   /* MSS lowered by ICMP */    \
+	X(TCP_DSACK_TX, "tcp.dsack_tx")      /* RFC 2883 duplicates reported */\
+	X(TCP_DSACK_RX, "tcp.dsack_rx")      /* D-SACK blocks received */      \
+	X(TCP_UNDO, "tcp.undo")          /* spurious reductions undone */   \
+	X(TCP_TLP_PROBES, "tcp.tlp_probes")  /* RFC 8985 tail loss probes */    \
+	X(TCP_TLP_RECOVERY, "tcp.tlp_recovery") /* losses the probe found */ \
+	X(TCP_LOST_RETRANS, "tcp.lost_retrans") /* retransmissions lost again */
 
 #define USTACK_STATS_FILTER(X)                                                 \
 	X(FILTER_ALLOW, "filter.allow")       /* matched an allow rule */      \

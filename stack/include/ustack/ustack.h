@@ -127,6 +127,10 @@ struct ustack_config {
 	int tcp_timestamps;              /* offer timestamps (default 1) */
 	int tcp_wscale;                  /* offer window scaling (default 1) */
 	int tcp_syncookies;              /* SYN cookies when the SYN queue is full (default 1) */
+	uint32_t tcp_initial_window_segments; /* initial cwnd in segments: 10 (default,
+					    RFC 6928: min(10*MSS, max(2*MSS, 14600))),
+					    N: min(N*MSS, max(2*MSS, N*1460)),
+					    0: RFC 5681/3390's min(4*MSS, max(2*MSS, 4380)) */
 };
 
 /* Defaults, as documented field by field above. */
