@@ -454,7 +454,6 @@ int app_parse(struct app *a, const struct app_desc *d, int argc, char **argv)
 			exit(APP_EXIT_OK);
 		} else if (c == '?' || c == ':') {
 			usage_fail(d);
-		} else if (c >= OPT_DEV && c <= OPT_FILTER) {
 		} else if (c >= OPT_DEV && c <= OPT_LINGER_EXIT) {
 			common_opt(a, c, optarg);
 		} else if (!d->opt || d->opt(d->ctx, c, optarg) < 0) {
