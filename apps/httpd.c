@@ -241,20 +241,16 @@ static void error_page(struct httpd *h, struct httpd_conn *c, int code,
 	text(h, c, code, "text/plain", msg, strlen(msg), is_head, NULL);
 }
 
-/* /bytes?n=N: the header and the first part of the body in one buffer,
- * the rest sent from the pattern as the socket takes it. */
+/* /bytes?n=N: the header in c->out, the body sent from the pattern as the
+ * socket takes it (flush() gathers the two into one send). */
 static void bytes_page(struct httpd *h, struct httpd_conn *c, uint64_t n,
 		       int is_head)
 {
-	size_t first;
-
 	head(h, c, 200, "application/octet-stream", n, NULL);
 	if (is_head)
 		return;
-	first = n < 16384 ? (size_t)n : 16384;
-	body(c, bytes_pattern, first, 0);
-	c->body_off = first;
-	c->body_left = n - first;
+	c->body_off = 0;
+	c->body_left = n;
 }
 
 static void index_page(struct httpd *h, struct sbuf *b)
@@ -423,36 +419,38 @@ static size_t header_end(const struct httpd_conn *c)
 	return e ? (size_t)(e + 4 - c->req) : 0;
 }
 
-/* Send what c has queued. Returns 1 when all of it went, 0 when the
- * socket is full (wait for POLLOUT), -1 on an error. */
+/* Send what c has queued: the rest of c->out (status line, headers, a
+ * small body) and of a /bytes body, in one gather call per round, so a
+ * header never leaves alone to wait for the peer's delayed ACK (Nagle).
+ * Returns 1 when all of it went, 0 when the socket is full (wait for
+ * POLLOUT), -1 on an error. */
 static int flush(struct httpd *h, struct httpd_conn *c, ustack_time_t now)
 {
-	struct ustack *st = h->a.st;
 	const int fl = MSG_DONTWAIT | MSG_NOSIGNAL;
 
-	while (c->out_off < c->out.len) {
-		ssize_t r = ustack_send(st, c->sd, c->out.buf + c->out_off,
-					c->out.len - c->out_off, fl);
+	while (c->out_off < c->out.len || c->body_left) {
+		struct iovec iov[2];
+		size_t head_left = c->out.len - c->out_off;
+		int n = 0;
+
+		if (head_left)
+			iov[n++] = (struct iovec){c->out.buf + c->out_off, head_left};
+		if (c->body_left) {
+			size_t k = c->body_left > BYTES_CHUNK ? BYTES_CHUNK :
+								(size_t)c->body_left;
+			iov[n++] = (struct iovec){(void *)(bytes_pattern + c->body_off % 64), k};
+		}
+		ssize_t r = ustack_sendmsg(h->a.st, c->sd, iov, n, fl);
 
 		if (r == -EAGAIN)
 			return 0;
 		if (r < 0)
 			return -1;
-		c->out_off += (size_t)r;
-		c->idle_at = now + h->idle_us;
-	}
-	while (c->body_left) {
-		size_t n = c->body_left > BYTES_CHUNK ? BYTES_CHUNK :
-							(size_t)c->body_left;
-		ssize_t r = ustack_send(st, c->sd,
-					bytes_pattern + c->body_off % 64, n, fl);
+		size_t from_head = (size_t)r < head_left ? (size_t)r : head_left;
 
-		if (r == -EAGAIN)
-			return 0;
-		if (r < 0)
-			return -1;
-		c->body_off += (uint64_t)r;
-		c->body_left -= (uint64_t)r;
+		c->out_off += from_head;
+		c->body_off += (uint64_t)((size_t)r - from_head);
+		c->body_left -= (uint64_t)((size_t)r - from_head);
 		c->idle_at = now + h->idle_us;
 	}
 	return 1;
