@@ -311,6 +311,14 @@ install-preload: $(PRELOAD_LIB)
 	install -d $(DESTDIR)$(PREFIX)/lib
 	install -m 755 $(PRELOAD_LIB) $(DESTDIR)$(PREFIX)/lib/
 
+# A plain Linux program (no ustack headers) that test_preload_mixed runs
+# under ustack-run.
+tests: $(BUILD)/tests/preload_mixed
+$(BUILD)/tests/preload_mixed: $(BUILD)/obj/tests/preload/mixed.o
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^
+
 # The long runs (redis, nginx, iperf3, ...): tests/host/test_preload_prog_*,
 # which skip themselves unless USTACK_LONG=1.
 check-programs: apps
