@@ -324,4 +324,9 @@ $(BUILD)/tests/preload_mixed: $(BUILD)/obj/tests/preload/mixed.o
 check-programs: apps
 	@USTACK_LONG=1 tests/host/run.sh $(BUILD) $(patsubst tests/host/%.sh,%,$(wildcard tests/host/test_preload_prog_*.sh))
 
+# Programs on ustack against the same programs on the kernel (root).
+.PHONY: bench-preload
+bench-preload: apps
+	@tests/preload/bench.sh $(BUILD)
+
 -include $(PRELOAD_PIC_OBJS:.o=.d)
