@@ -10,7 +10,9 @@
  * peers, a DNS stub or a database on localhost, are the kernel's).
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -1111,6 +1113,39 @@ PL_EXPORT int dup2(int old, int new)
 PL_EXPORT int dup3(int old, int new, int flags)
 {
 	return dup_onto(old, new, flags, 1);
+}
+
+/* close_range(2) and closefrom(3) close our placeholders too: forget
+ * the sockets first, or the numbers would stay ours when the kernel hands
+ * them out again. */
+static void unmap_range(unsigned first, unsigned last)
+{
+	for (unsigned fd = first; fd <= last && fd < (1u << 22); fd++) {
+		pl_fd_unmap((int)fd);
+		pl_ep_close((int)fd);
+	}
+}
+
+PL_EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	int (*real)(unsigned, unsigned, int) =
+		(int (*)(unsigned, unsigned, int))dlsym(RTLD_NEXT, "close_range");
+
+	if (!(flags & CLOSE_RANGE_CLOEXEC))
+		unmap_range(first, last);
+	if (!real)
+		return (int)pl_ret(-ENOSYS);
+	return real(first, last, flags);
+}
+
+PL_EXPORT void closefrom(int lowfd)
+{
+	void (*real)(int) = (void (*)(int))dlsym(RTLD_NEXT, "closefrom");
+
+	if (lowfd >= 0)
+		unmap_range((unsigned)lowfd, ~0u);
+	if (real)
+		real(lowfd);
 }
 
 PL_EXPORT int close(int fd)

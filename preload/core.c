@@ -40,6 +40,7 @@ static struct {
 	struct ustack *volatile st;  /* set once the stack runs */
 	pid_t owner;                 /* the process that started it */
 	int forked;                  /* we are a fork child of the owner */
+	int finished;                /* past the exit destructor */
 	int failed;
 	int log_level;
 } pl = {.start_mu = PTHREAD_MUTEX_INITIALIZER, .log_level = USTACK_LOG_WARN};
@@ -326,17 +327,21 @@ struct ustack *pl_stack(void)
 {
 	struct ustack *st = __atomic_load_n(&pl.st, __ATOMIC_ACQUIRE);
 
-	if (pl.forked) {
+	if (pl.forked || pl.finished) {
 		errno = EAFNOSUPPORT;
 		return NULL;
 	}
 	if (st)
 		return st;
 	pthread_mutex_lock(&pl.start_mu);
-	if (!pl.st && !pl.forked)
+	if (!pl.st && !pl.forked && !pl.finished)
 		start_locked();
 	pthread_mutex_unlock(&pl.start_mu);
-	return pl.forked ? NULL : pl.st;
+	if (pl.forked || pl.finished) {
+		errno = EAFNOSUPPORT;
+		return NULL;
+	}
+	return pl.st;
 }
 
 struct ustack *pl_stack_if_running(void)
@@ -375,8 +380,10 @@ __attribute__((destructor)) static void pl_fini(void)
 	struct ustack *st = pl.st;
 	struct timespec ts = {0, 10 * 1000 * 1000};
 
+	pl.finished = 1;   /* later sockets (other destructors) are the kernel's */
 	if (!st || pl.forked || getpid() != pl.owner)
 		return;
+	pl_tls.internal++;
 	for (int c = 0; c < PL_CHUNKS; c++) {
 		if (!pl_tab[c])
 			continue;
@@ -398,6 +405,7 @@ __attribute__((destructor)) static void pl_fini(void)
 		ustack_dev_close(pl.a.dev);
 		pl.a.dev = NULL;
 	}
+	pl_tls.internal--;
 }
 
 /* ---- logging -------------------------------------------------------------- */

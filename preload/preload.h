@@ -163,6 +163,8 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 		const sigset_t *mask, size_t fdslen);
 ssize_t sendfile64(int out, int in, off_t *off, size_t count);
 int fcntl64(int fd, int cmd, ...);
+int close_range(unsigned first, unsigned last, int flags);
+void closefrom(int lowfd);
 
 /* ---- wait.c ---- */
 /* Milliseconds left until deadline (NEVER: -1). */
