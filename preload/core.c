@@ -138,13 +138,19 @@ struct pl_sock *pl_sock_get(int fd)
 }
 
 /* The last reference went: out of the epoll sets, then the ustack socket
- * closes (TCP: FIN, in the background), unless this is a fork child. */
+ * closes (TCP: FIN, in the background), unless this is a fork child. A
+ * blocking socket is made blocking inside the stack first, so that
+ * SO_LINGER with a timeout makes this close wait, as POSIX says (not at
+ * exit: the exit path bounds its own wait). */
 static void sock_release(struct pl_sock *s)
 {
 	struct ustack *st = pl.st;
 
-	if (st && !pl.forked)
+	if (st && !pl.forked) {
+		if (!s->nonblock && !pl.finished)
+			ustack_set_nonblock(st, s->sd, 0);
 		ustack_close(st, s->sd);
+	}
 	free(s);
 }
 

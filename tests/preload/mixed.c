@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,6 +284,17 @@ static void on_alarm(int sig)
 	(void)sig;
 }
 
+/* Sends "late" on the socket after 300 ms (the echo comes back). */
+static void *late_send(void *arg)
+{
+	int fd = *(int *)arg;
+
+	usleep(300000);
+	if (send(fd, "late", 4, 0) != 4)
+		printf("late send failed\n");
+	return NULL;
+}
+
 static void test_timeouts_signals(void)
 {
 	int s = tcp_connect(echo_port);
@@ -312,6 +324,25 @@ static void test_timeouts_signals(void)
 	CHECK(r < 0 && errno == EINTR, "EINTR", "recv gave %zd after %ld ms", r,
 	      now_ms() - t0);
 	OK("signals: a blocking recv is interrupted with EINTR");
+
+	/* SA_RESTART: the recv carries on and gets what arrives later. */
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGALRM, &sa, NULL);
+	{
+		pthread_t th;
+		int fd = s;
+
+		setitimer(ITIMER_REAL, &it, NULL);
+		CHECK(pthread_create(&th, NULL, late_send, &fd) == 0, "thread", "create");
+		t0 = now_ms();
+		r = recv(s, b, sizeof(b), 0);
+		pthread_join(th, NULL);
+		CHECK(r == 4 && memcmp(b, "late", 4) == 0 && now_ms() - t0 >= 250,
+		      "SA_RESTART", "recv gave %zd after %ld ms", r, now_ms() - t0);
+	}
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGALRM, &sa, NULL);
+	OK("signals: with SA_RESTART the blocking recv carries on");
 	close(s);
 }
 
@@ -361,6 +392,25 @@ static void test_fork(void)
 	OK("fork: the child closing an inherited socket leaves the parent's connection");
 }
 
+static void test_linger(void)
+{
+	int s = tcp_connect(echo_port), r;
+	struct linger l = {1, 2};
+	char buf[65536];
+	long t0;
+
+	memset(buf, 'l', sizeof(buf));
+	CHECK(setsockopt(s, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == 0, "SO_LINGER", "set");
+	CHECK(send(s, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf), "SO_LINGER", "send");
+	wait_bytes(s, (int)sizeof(buf));
+	drain(s);
+	t0 = now_ms();
+	r = close(s);
+	CHECK(r == 0 && now_ms() - t0 < 2500, "SO_LINGER", "close gave %d after %ld ms",
+	      r, now_ms() - t0);
+	OK("SO_LINGER {1, 2}: close returns once the peer has everything");
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -380,6 +430,7 @@ int main(int argc, char **argv)
 	test_timeouts_signals();
 	test_udp();
 	test_fork();
+	test_linger();
 	printf("all passed\n");
 	return 0;
 }
