@@ -57,3 +57,11 @@ k_listen_wait 5004
 us_run socat -t 5 - "TCP:$KS:5004" <"$T/blob" >"$T/echo.bin" || fail "socat echo: exit $?"
 [ "$(sha "$T/echo.bin")" = "$want" ] || fail "socat echo through the kernel's cat: sha256 differs ($(stat -c %s "$T/echo.bin") bytes)"
 log "socat on ustack, both ways at once through the kernel's cat: sha256 matches"
+
+# 6. UDP: nc -u -l on ustack takes the kernel's datagram.
+us_start sh -c "exec nc -u -l 5005 >'$T/udp.txt'"
+wait_for 15 "a ustack UDP socket on port 5005" \
+	sh -c "'$BIN/ustack-stat' '$CTL' conns | grep -qE '^udp +[0-9.]+:5005 '"
+echo "datagram to ustack" | nsx nc -u -w 1 "$US" 5005
+wait_for 5 "the datagram written out by nc -u -l" grep -q "^datagram to ustack$" "$T/udp.txt"
+log "kernel nc -u -> nc -u -l on ustack: the datagram arrived"
