@@ -25,6 +25,7 @@
 #include "preload.h"
 
 #define PL_IOV_MAX 1024
+#define PL_TCP_BUF (4 << 20)   /* default TCP SO_SNDBUF/SO_RCVBUF */
 
 /* The running stack, or NULL in a fork child (its sockets are dead). */
 static struct ustack *live(void)
@@ -47,6 +48,16 @@ PL_EXPORT int socket(int domain, int type, int protocol)
 		return pl_real.socket(domain, type, protocol);
 	if ((sd = ustack_socket(st, AF_INET, base, protocol)) < 0)
 		return (int)pl_ret(sd);
+	if (base == SOCK_STREAM) {
+		/* Linux autotunes a TCP socket's buffers up to 4-6 MiB; the
+		 * stack does not, so start where Linux ends up (as ustack-nc
+		 * does). Accepted sockets inherit this; SO_SNDBUF/SO_RCVBUF
+		 * from the program replace it. */
+		int b = PL_TCP_BUF;
+
+		ustack_setsockopt(st, sd, SOL_SOCKET, SO_SNDBUF, &b, sizeof(b));
+		ustack_setsockopt(st, sd, SOL_SOCKET, SO_RCVBUF, &b, sizeof(b));
+	}
 	return (int)pl_ret(pl_sock_new(sd, base, !!(type & SOCK_NONBLOCK),
 				       !!(type & SOCK_CLOEXEC)));
 }
