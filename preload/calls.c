@@ -170,7 +170,7 @@ static int do_accept(struct pl_sock *s, struct sockaddr *addr,
 	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
 		return -EINVAL;
 	for (;;) {
-		__atomic_add_fetch(&s->io_seq, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&s->in_seq, 1, __ATOMIC_RELAXED);
 		sd = ustack_accept(st, s->sd, addr, alen);
 		if (sd >= 0)
 			break;
@@ -301,7 +301,7 @@ static ssize_t recv_common(struct pl_sock *s, struct msghdr *m, int flags)
 
 		mm.msg_iov = iov;
 		mm.msg_iovlen = (size_t)cnt;
-		__atomic_add_fetch(&s->io_seq, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&s->in_seq, 1, __ATOMIC_RELAXED);
 		r = ustack_recvmsg(st, s->sd, &mm, flags);
 		if (r >= 0) {
 			m->msg_namelen = mm.msg_namelen;
@@ -536,10 +536,14 @@ static ssize_t send_common(struct pl_sock *s, const struct msghdr *m, int flags)
 	want = iov_total(iov, cnt);
 	flags = (flags | MSG_DONTWAIT) & ~MSG_NOSIGNAL;
 	for (;;) {
-		__atomic_add_fetch(&s->io_seq, 1, __ATOMIC_RELAXED);
 		r = send_once(st, s, iov, cnt, flags,
 			      s->type == SOCK_STREAM ? NULL : m->msg_name,
 			      m->msg_namelen);
+		/* A send that ended short is what makes Linux give the next
+		 * EPOLLOUT edge (when space comes back). */
+		if (r < 0 || (s->type == SOCK_STREAM &&
+			      (size_t)r < iov_total(iov, cnt)))
+			__atomic_add_fetch(&s->out_seq, 1, __ATOMIC_RELAXED);
 		if (r >= 0 && s->type == SOCK_STREAM) {
 			done += (size_t)r;
 			if (done >= want || nb)

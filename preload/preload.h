@@ -47,7 +47,8 @@ struct pl_sock {
 	int nonblock;            /* the program's O_NONBLOCK */
 	int reuseport;           /* SO_REUSEPORT as set (stored only) */
 	ustack_time_t rcvtimeo_us, sndtimeo_us; /* 0 = forever */
-	unsigned io_seq;         /* bumped by every I/O call: re-arms EPOLLET */
+	unsigned in_seq;         /* bumped by every receive/accept call, and */
+	unsigned out_seq;        /* by a send that ended short: re-arm EPOLLET */
 };
 
 /* The real libc functions (dlsym RTLD_NEXT), resolved at load. */

@@ -367,7 +367,7 @@ struct pl_ep_reg {
 	struct pl_sock *s;        /* no reference: removed when s goes */
 	uint32_t events;          /* as registered (EPOLLET, EPOLLONESHOT, ...) */
 	epoll_data_t data;
-	unsigned seen_io;         /* s->io_seq when last reported (EPOLLET) */
+	unsigned seen_in, seen_out; /* s->in_seq/out_seq when last reported */
 	short last;               /* what was last reported (EPOLLET) */
 	int disabled;             /* EPOLLONESHOT fired, until EPOLL_CTL_MOD */
 };
@@ -486,7 +486,6 @@ static int ep_ctl_sock(int epfd, int op, int fd, struct pl_sock *s,
 		memset(r, 0, sizeof(*r));
 		r->fd = fd;
 		r->s = s;
-		r->seen_io = s->io_seq - 1;
 		/* fall through */
 	case EPOLL_CTL_MOD:
 		if (!r) {
@@ -501,7 +500,8 @@ static int ep_ctl_sock(int epfd, int op, int fd, struct pl_sock *s,
 		r->data = ev->data;
 		r->disabled = 0;
 		r->last = 0;
-		r->seen_io = s->io_seq - 1;
+		r->seen_in = s->in_seq - 1;
+		r->seen_out = s->out_seq - 1;
 		break;
 	case EPOLL_CTL_DEL:
 		if (!r)
@@ -542,29 +542,39 @@ PL_EXPORT int epoll_create1(int flags)
 	return pl_real.epoll_create1(flags);
 }
 
+#define EP_IN_BITS (POLLIN | POLLRDNORM | POLLPRI | POLLRDHUP)
+#define EP_OUT_BITS (POLLOUT | POLLWRNORM)
+
+/* Edge-triggered: the bits reported last time that nothing has re-armed
+ * since (a receive or accept call re-arms the input bits, a send that
+ * ended short the output bits). */
+static short ep_stale(const struct pl_ep_reg *r, unsigned in, unsigned out)
+{
+	short rearmed = (short)((in != r->seen_in ? EP_IN_BITS : 0) |
+				(out != r->seen_out ? EP_OUT_BITS : 0));
+
+	if (!(r->events & EPOLLET))
+		return 0;
+	return (short)(r->last & ~rearmed);
+}
+
 /* One registration in the set we sleep on: what to ask for. An
- * edge-triggered one not re-armed (no I/O call since it was reported)
- * asks only for what is new; if what it reported was an error or hang-up
- * (which never goes away) it sits out. */
+ * edge-triggered one asks only for what is not stale; if what is stale is
+ * an error or hang-up (which never goes away) it sits out. */
 static short ep_want(const struct pl_ep_reg *r, int *skip)
 {
 	short ev = (short)(r->events & ~(EPOLLET | EPOLLONESHOT |
 					 EPOLLEXCLUSIVE | EPOLLWAKEUP));
-	int armed = r->s->io_seq != r->seen_io;
+	short stale = ep_stale(r, r->s->in_seq, r->s->out_seq);
 
-	*skip = r->disabled;
-	if ((r->events & EPOLLET) && !armed) {
-		if (r->last & (POLLERR | POLLHUP))
-			*skip = 1;
-		ev &= (short)~r->last;
-	}
-	return ev;
+	*skip = r->disabled || (stale & (POLLERR | POLLHUP));
+	return (short)(ev & ~stale);
 }
 
 struct ep_snap {
 	struct pl_sock *s;        /* with a reference */
 	int fd;
-	unsigned io;              /* s->io_seq when we looked */
+	unsigned in, out;         /* s->in_seq, s->out_seq when we looked */
 };
 
 /* Fill events from the ustack side of e after a poll; returns the count.
@@ -578,7 +588,7 @@ static int ep_collect_locked(struct pl_ep *e, const struct ustack_pollfd *u,
 	for (unsigned k = 0; k < n && got < max; k++) {
 		unsigned i = (k + e->cursor) % n;
 		struct pl_ep_reg *r;
-		short rev = u[i].revents;
+		short rev = u[i].revents, stale;
 
 		if (!rev || u[i].sd < 0)
 			continue;
@@ -588,14 +598,20 @@ static int ep_collect_locked(struct pl_ep *e, const struct ustack_pollfd *u,
 		rev &= (short)(r->events | POLLERR | POLLHUP);
 		if (!rev)
 			continue;
-		if ((r->events & EPOLLET) && snap[i].io == r->seen_io &&
-		    !(rev & ~r->last))
+		stale = ep_stale(r, snap[i].in, snap[i].out);
+		if (!(rev & ~stale))
 			continue;
+		/* Stale bits were not asked for but still hold (only our own
+		 * receive or a short send takes them away, and those re-arm):
+		 * report them with the new ones, as Linux reports the whole
+		 * state with each edge. */
+		rev |= (short)(stale & (short)r->events);
 		out[got].events = (uint32_t)(unsigned short)rev;
 		out[got].data = r->data;
 		got++;
 		r->last = rev;
-		r->seen_io = snap[i].io;
+		r->seen_in = snap[i].in;
+		r->seen_out = snap[i].out;
 		if (r->events & EPOLLONESHOT)
 			r->disabled = 1;
 	}
@@ -641,7 +657,8 @@ static int ep_wait_mixed(int epfd, struct epoll_event *out, int max,
 			short want = ep_want(g, &skip);
 
 			g->s->refs++;
-			snap[i] = (struct ep_snap){g->s, g->fd, g->s->io_seq};
+			snap[i] = (struct ep_snap){g->s, g->fd, g->s->in_seq,
+						   g->s->out_seq};
 			u[i] = (struct ustack_pollfd){.sd = skip ? -1 : g->s->sd,
 						      .os_fd = -1, .events = want};
 		}
