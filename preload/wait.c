@@ -634,22 +634,24 @@ static int ep_wait_mixed(int epfd, struct epoll_event *out, int max,
 	if (mask)
 		pthread_sigmask(SIG_SETMASK, mask, &old);
 	for (;;) {
-		struct ustack_pollfd *u;
-		struct ep_snap *snap;
+		struct ustack_pollfd usmall[PL_SMALL + 1], *u = usmall;
+		struct ep_snap ssmall[PL_SMALL + 1], *snap = ssmall;
 		struct pl_ep *e;
 		unsigned n = 0;
 
 		pthread_mutex_lock(&pl_mu);
 		e = ep_find_locked(epfd);
 		n = e ? e->n : 0;
-		u = calloc(n + 1, sizeof(*u));
-		snap = calloc(n + 1, sizeof(*snap));
-		if (!u || !snap) {
-			pthread_mutex_unlock(&pl_mu);
-			free(u);
-			free(snap);
-			r = -ENOMEM;
-			break;
+		if (n > PL_SMALL) {
+			u = calloc(n + 1, sizeof(*u));
+			snap = calloc(n + 1, sizeof(*snap));
+			if (!u || !snap) {
+				pthread_mutex_unlock(&pl_mu);
+				free(u);
+				free(snap);
+				r = -ENOMEM;
+				break;
+			}
 		}
 		for (unsigned i = 0; i < n; i++) {
 			struct pl_ep_reg *g = &e->regs[i];
@@ -676,7 +678,7 @@ static int ep_wait_mixed(int epfd, struct epoll_event *out, int max,
 		}
 		for (unsigned i = 0; i < n; i++)
 			pl_sock_put(snap[i].s);
-		if (r >= 0 && got < max && (u[n].revents || r == 0)) {
+		if (r > 0 && got < max && u[n].revents) {
 			int k = pl_real.epoll_wait(epfd, out + got, max - got, 0);
 
 			if (k > 0)
@@ -684,8 +686,10 @@ static int ep_wait_mixed(int epfd, struct epoll_event *out, int max,
 			else if (k < 0 && errno != EINTR)
 				r = -errno;
 		}
-		free(u);
-		free(snap);
+		if (u != usmall) {
+			free(u);
+			free(snap);
+		}
 		if (got || r < 0 || pl_ms_left(dl) == 0)
 			break;
 	}

@@ -4,7 +4,8 @@
 # (ECONNREFUSED through SO_ERROR), a pipe and a ustack socket in one epoll
 # set (edge- and level-triggered, EPOLLONESHOT, EPOLLRDHUP, close while in
 # the set), poll and select on a mix, dup/CLOEXEC, options, SO_RCVTIMEO,
-# EINTR, UDP, and fork (the child closing an inherited socket).
+# EINTR and SA_RESTART, UDP, fork (the child closing an inherited socket),
+# SO_LINGER, and the FIN sent at exit for a socket left open.
 # Network namespace: setup (lib.sh) creates one with `ip netns add` and
 # its EXIT trap deletes it; every program runs inside it (nsx, bg_ns).
 . "$(dirname "$0")/lib.sh"
@@ -22,3 +23,8 @@ rc=$?
 sed "s/^/  /" "$T/mixed.log"
 [ $rc = 0 ] || fail "preload_mixed exited $rc"
 grep -q "^all passed" "$T/mixed.log" || fail "preload_mixed did not finish"
+# It exits with a connection still open: the exit path must have closed
+# it with a FIN, so the kernel side has no established connection left.
+no_established() { ! nsx ss -Htn state established "( sport = :7100 )" | grep -q .; }
+wait_for 5 "the kernel side's connections closed by the exit path" no_established
+log "exit with a socket open: the peer got a FIN"
