@@ -290,6 +290,8 @@ static ssize_t recv_common(struct pl_sock *s, struct msghdr *m, int flags)
 		return -EBADF;
 	if (m->msg_iovlen > PL_IOV_MAX)
 		return -EMSGSIZE;
+	if (m->msg_iovlen && !m->msg_iov)
+		return -EFAULT;
 	if (waitall) {
 		memcpy(local, m->msg_iov, sizeof(*iov) * (size_t)cnt);
 		iov = local;
@@ -440,6 +442,10 @@ PL_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags,
 
 	if (!s)
 		return pl_real.recvmmsg(fd, v, n, flags, timeout);
+	if (n && !v) {
+		pl_sock_put(s);
+		return (int)pl_ret(-EFAULT);
+	}
 	if (timeout)
 		pl_log_once("recvmmsg timeout (ignored)", 0, 0);
 	for (i = 0; i < n; i++) {
@@ -528,6 +534,8 @@ static ssize_t send_common(struct pl_sock *s, const struct msghdr *m, int flags)
 		return -EBADF;
 	if (m->msg_iovlen > PL_IOV_MAX)
 		return -EMSGSIZE;
+	if (m->msg_iovlen && !m->msg_iov)
+		return -EFAULT;
 	if (m->msg_controllen) {
 		pl_log_once("sendmsg with control messages", 0, 0);
 		return -EOPNOTSUPP;
@@ -655,6 +663,10 @@ PL_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
 
 	if (!s)
 		return pl_real.sendmmsg(fd, v, n, flags);
+	if (n && !v) {
+		pl_sock_put(s);
+		return (int)pl_ret(-EFAULT);
+	}
 	for (i = 0; i < n; i++) {
 		r = send_sock(s, &v[i].msg_hdr, flags);
 		if (r < 0)

@@ -210,6 +210,8 @@ static int poll_mixed(struct pollfd *fds, nfds_t n, int timeout_ms,
 
 static int has_sock(const struct pollfd *fds, nfds_t n)
 {
+	if (!fds)
+		return 0;   /* the kernel answers EFAULT */
 	for (nfds_t i = 0; i < n; i++)
 		if (pl_is_sock(fds[i].fd))
 			return 1;
@@ -631,6 +633,8 @@ static int ep_wait_mixed(int epfd, struct epoll_event *out, int max,
 		return pl_real.epoll_pwait(epfd, out, max, timeout_ms, mask);
 	if (max <= 0)
 		return -EINVAL;
+	if (!out)
+		return -EFAULT;
 	if (mask)
 		pthread_sigmask(SIG_SETMASK, mask, &old);
 	for (;;) {

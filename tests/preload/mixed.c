@@ -411,6 +411,42 @@ static void test_linger(void)
 	OK("SO_LINGER {1, 2}: close returns once the peer has everything");
 }
 
+/* Bad arguments get the kernel's errors, never a crash. */
+static void test_bad_args(void)
+{
+	int s = tcp_connect(echo_port), ep = epoll_create1(0), v = 1;
+	struct msghdr m = {0};
+	struct epoll_event e = {.events = EPOLLIN};
+	struct sockaddr_in a = at(echo_port);
+	socklen_t len = sizeof(v);
+
+	m.msg_iovlen = 1;   /* and no msg_iov */
+	CHECK(recvmsg(s, &m, MSG_DONTWAIT) < 0 && errno == EFAULT, "bad args",
+	      "recvmsg without an iovec");
+	CHECK(sendmsg(s, &m, 0) < 0 && errno == EFAULT, "bad args",
+	      "sendmsg without an iovec");
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e) == 0, "bad args", "epoll_ctl");
+	{
+		struct epoll_event *volatile none = NULL;   /* hide it from gcc */
+
+		CHECK(epoll_wait(ep, none, 1, 0) < 0 && errno == EFAULT,
+		      "bad args", "epoll_wait without an array");
+	}
+	CHECK(epoll_ctl(ep, 99, s, &e) < 0 && errno == EINVAL, "bad args",
+	      "epoll_ctl op 99");
+	CHECK(bind(s, (struct sockaddr *)&a, 3) < 0 && errno == EINVAL, "bad args",
+	      "bind with a 3-byte address");
+	CHECK(setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &v, 0) < 0 && errno == EINVAL,
+	      "bad args", "setsockopt with optlen 0");
+	CHECK(getsockopt(s, SOL_SOCKET, SO_TYPE, NULL, &len) < 0 && errno == EFAULT,
+	      "bad args", "getsockopt into NULL");
+	CHECK(shutdown(s, 42) < 0 && errno == EINVAL, "bad args", "shutdown how 42");
+	close(ep);
+	close(s);
+	CHECK(send(s, "x", 1, 0) < 0 && errno == EBADF, "bad args", "send after close");
+	OK("bad arguments: EFAULT, EINVAL, EBADF as the kernel gives, no crash");
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -431,6 +467,7 @@ int main(int argc, char **argv)
 	test_udp();
 	test_fork();
 	test_linger();
+	test_bad_args();
 	/* Left open on purpose: the library's exit path closes it with a
 	 * FIN (the test script checks the kernel side saw it). */
 	(void)tcp_connect(echo_port);
