@@ -108,6 +108,8 @@ struct pl_tls {
 	int internal;            /* our own code runs: everything to the kernel */
 	int in_wait;             /* a ustack_poll of ours is sleeping */
 	int signalled;           /* ... and a signal interrupted it */
+	const sigset_t *wait_mask; /* ppoll/pselect/epoll_pwait's mask for
+				      the runtime's sleep (atomic, as theirs) */
 };
 extern __thread struct pl_tls pl_tls __attribute__((tls_model("initial-exec")));
 

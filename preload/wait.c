@@ -129,7 +129,13 @@ int pl_wait(struct pl_sock *s, short events, ustack_time_t deadline,
 static int ppoll_real(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 		      const sigset_t *mask)
 {
-	int r = pl_real.ppoll(fds, n, ts, mask);
+	int r;
+
+	/* The runtime sleeping for a ppoll/pselect/epoll_pwait of ours: the
+	 * caller's mask is in force during the sleep only, atomically. */
+	if (pl_tls.in_wait && pl_tls.wait_mask && !mask)
+		mask = pl_tls.wait_mask;
+	r = pl_real.ppoll(fds, n, ts, mask);
 
 	if (r < 0 && errno == EINTR && pl_tls.in_wait && !pl_tls.signalled) {
 		struct ustack *st = pl_stack_if_running();
@@ -162,7 +168,6 @@ static int poll_mixed(struct pollfd *fds, nfds_t n, int timeout_ms,
 	struct ustack_pollfd small[PL_SMALL], *u = small;
 	struct pl_sock *ssmall[PL_SMALL], **socks = ssmall;
 	ustack_time_t dl = ms_deadline(timeout_ms);
-	sigset_t old;
 	int r, ready = 0;
 
 	if (!st)
@@ -183,15 +188,13 @@ static int poll_mixed(struct pollfd *fds, nfds_t n, int timeout_ms,
 		u[i].events = fds[i].events;
 		u[i].revents = 0;
 	}
-	if (mask)
-		pthread_sigmask(SIG_SETMASK, mask, &old);
+	pl_tls.wait_mask = mask;
 	for (;;) {
 		r = upoll(st, u, (unsigned)n, pl_ms_left(dl));
 		if (r != 0 || pl_ms_left(dl) == 0)
 			break;
 	}
-	if (mask)
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pl_tls.wait_mask = NULL;
 	for (nfds_t i = 0; i < n; i++) {
 		fds[i].revents = r > 0 ? u[i].revents : 0;
 		if (socks[i]) {
@@ -627,7 +630,6 @@ static int ep_wait_mixed(int epfd, struct epoll_event *out, int max,
 	struct ustack *st = pl_stack_if_running();
 	ustack_time_t dl = ms_deadline(timeout_ms);
 	int got = 0, r = 0;
-	sigset_t old;
 
 	if (!st)
 		return pl_real.epoll_pwait(epfd, out, max, timeout_ms, mask);
@@ -635,8 +637,7 @@ static int ep_wait_mixed(int epfd, struct epoll_event *out, int max,
 		return -EINVAL;
 	if (!out)
 		return -EFAULT;
-	if (mask)
-		pthread_sigmask(SIG_SETMASK, mask, &old);
+	pl_tls.wait_mask = mask;
 	for (;;) {
 		struct ustack_pollfd usmall[PL_SMALL + 1], *u = usmall;
 		struct ep_snap ssmall[PL_SMALL + 1], *snap = ssmall;
@@ -697,8 +698,7 @@ static int ep_wait_mixed(int epfd, struct epoll_event *out, int max,
 		if (got || r < 0 || pl_ms_left(dl) == 0)
 			break;
 	}
-	if (mask)
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pl_tls.wait_mask = NULL;
 	return got ? got : r < 0 ? r : 0;
 }
 

@@ -343,6 +343,32 @@ static void test_timeouts_signals(void)
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGALRM, &sa, NULL);
 	OK("signals: with SA_RESTART the blocking recv carries on");
+
+	/* ppoll's mask is applied atomically with the wait: a signal that
+	 * is pending and blocked ends a ppoll whose mask unblocks it. */
+	{
+		sigset_t block, during;
+		struct pollfd p = {.fd = s, .events = POLLIN};
+		struct timespec ts = {2, 0};
+		int pr;
+
+		sa.sa_handler = on_alarm;
+		sa.sa_flags = 0;
+		sigaction(SIGUSR1, &sa, NULL);
+		sigemptyset(&block);
+		sigaddset(&block, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &block, &during);
+		sigdelset(&during, SIGUSR1);
+		raise(SIGUSR1);
+		t0 = now_ms();
+		pr = ppoll(&p, 1, &ts, &during);
+		CHECK(pr < 0 && errno == EINTR && now_ms() - t0 < 1000, "ppoll mask",
+		      "ppoll gave %d after %ld ms", pr, now_ms() - t0);
+		sigprocmask(SIG_UNBLOCK, &block, NULL);
+		sa.sa_handler = SIG_DFL;
+		sigaction(SIGUSR1, &sa, NULL);
+	}
+	OK("signals: ppoll's mask unblocks a pending signal atomically (EINTR)");
 	close(s);
 }
 
