@@ -22,6 +22,7 @@
  * ready), then takes the kernel's events with a zero timeout.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -729,4 +730,21 @@ PL_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max,
 	if (!ep_has_socks(epfd))
 		return pl_real.epoll_pwait(epfd, ev, max, timeout, mask);
 	return (int)pl_ret(ep_wait_mixed(epfd, ev, max, timeout, mask));
+}
+
+PL_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
+			   const struct timespec *ts, const sigset_t *mask)
+{
+	int (*real)(int, struct epoll_event *, int, const struct timespec *,
+		    const sigset_t *);
+
+	if (!ep_has_socks(epfd)) {
+		real = (int (*)(int, struct epoll_event *, int,
+				const struct timespec *, const sigset_t *))
+		       dlsym(RTLD_NEXT, "epoll_pwait2");
+		if (!real)
+			return (int)pl_ret(-ENOSYS);
+		return real(epfd, ev, max, ts, mask);
+	}
+	return (int)pl_ret(ep_wait_mixed(epfd, ev, max, ts_ms(ts), mask));
 }
