@@ -58,6 +58,30 @@ static void set(const char *name, const char *v)
 	}
 }
 
+/* A path as an absolute one: PROGRAM may change directory (redis --dir,
+ * nginx -p) before its first socket starts the stack. */
+static void set_path(const char *name, const char *path, size_t max)
+{
+	char cwd[PATH_MAX / 2], *full;
+	size_t n;
+
+	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)) ||
+	    strlen(cwd) + strlen(path) + 1 > max) {
+		set(name, path);   /* (a socket path has a length limit) */
+		return;
+	}
+	n = strlen(cwd);
+	if (!(full = malloc(n + strlen(path) + 2))) {
+		perror("ustack-run");
+		exit(APP_EXIT_FAIL);
+	}
+	memcpy(full, cwd, n);
+	full[n] = '/';
+	strcpy(full + n + 1, path);
+	set(name, full);
+	free(full);
+}
+
 /* The parsed options back into USTACK_* variables. */
 static void export_opts(const struct app_opts *o)
 {
@@ -89,13 +113,13 @@ static void export_opts(const struct app_opts *o)
 		set("USTACK_HOST_ADDR", b);
 	}
 	if (o->pcap)
-		set("USTACK_PCAP", o->pcap);
+		set_path("USTACK_PCAP", o->pcap, PATH_MAX);
 	if (o->log_level >= 0 && o->log_level <= 4)
 		set("USTACK_LOG", levels[o->log_level]);
 	if (o->trace)
 		set("USTACK_TRACE", "1");
 	if (o->ctl)
-		set("USTACK_CTL", o->ctl);
+		set_path("USTACK_CTL", o->ctl, 99);
 	if (o->seed_set) {
 		snprintf(b, sizeof(b), "%llu", (unsigned long long)o->seed);
 		set("USTACK_SEED", b);
