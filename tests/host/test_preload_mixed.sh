@@ -5,7 +5,8 @@
 # set (edge- and level-triggered, EPOLLONESHOT, EPOLLRDHUP, close while in
 # the set), poll and select on a mix, dup/CLOEXEC, options, SO_RCVTIMEO,
 # EINTR and SA_RESTART, UDP, fork (the child closing an inherited socket),
-# SO_LINGER, and the FIN sent at exit for a socket left open.
+# SO_LINGER, threads (8 connections, one shared by a sender and a
+# receiver), bad arguments, and the FIN sent at exit for a socket left open.
 # Network namespace: setup (lib.sh) creates one with `ip netns add` and
 # its EXIT trap deletes it; every program runs inside it (nsx, bg_ns).
 . "$(dirname "$0")/lib.sh"

@@ -437,6 +437,70 @@ static void test_linger(void)
 	OK("SO_LINGER {1, 2}: close returns once the peer has everything");
 }
 
+/* Threads: 8 with a connection each doing echo round trips, and one
+ * connection shared by a sending and a receiving thread. */
+#define T_ROUNDS 100
+#define T_SHARED (1 << 20)
+
+static void *t_echo(void *arg)
+{
+	int s = tcp_connect(echo_port), bad = 0;
+	char out[1024], in[1024];
+
+	memset(out, (int)(long)arg, sizeof(out));
+	for (int i = 0; i < T_ROUNDS && !bad; i++) {
+		CHECK(send(s, out, sizeof(out), 0) == (ssize_t)sizeof(out), "threads", "send");
+		CHECK(recv(s, in, sizeof(in), MSG_WAITALL) == (ssize_t)sizeof(in),
+		      "threads", "recv MSG_WAITALL");
+		bad = memcmp(in, out, sizeof(in)) != 0;
+	}
+	close(s);
+	return (void *)(long)bad;
+}
+
+static void *t_sender(void *arg)
+{
+	int s = *(int *)arg;
+	char b[8192];
+	size_t sent = 0;
+
+	memset(b, 's', sizeof(b));
+	while (sent < T_SHARED) {
+		ssize_t n = send(s, b, sizeof(b), 0);
+
+		CHECK(n > 0, "threads", "shared send");
+		sent += (size_t)n;
+	}
+	shutdown(s, SHUT_WR);
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	pthread_t th[8], snd;
+	int s = tcp_connect(echo_port);
+	size_t got = 0;
+	char b[16384];
+	ssize_t n;
+	void *bad;
+
+	for (long i = 0; i < 8; i++)
+		CHECK(pthread_create(&th[i], NULL, t_echo, (void *)('a' + i)) == 0,
+		      "threads", "create");
+	CHECK(pthread_create(&snd, NULL, t_sender, &s) == 0, "threads", "create");
+	while ((n = recv(s, b, sizeof(b), 0)) > 0)
+		got += (size_t)n;
+	pthread_join(snd, NULL);
+	CHECK(n == 0 && got == T_SHARED, "threads",
+	      "shared connection: %zu bytes back, recv ended with %zd", got, n);
+	close(s);
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], &bad);
+		CHECK(!bad, "threads", "thread %d saw different bytes", i);
+	}
+	OK("threads: 8 connections at once, and one shared by a sender and a receiver");
+}
+
 /* Bad arguments get the kernel's errors, never a crash. */
 static void test_bad_args(void)
 {
@@ -493,6 +557,7 @@ int main(int argc, char **argv)
 	test_udp();
 	test_fork();
 	test_linger();
+	test_threads();
 	test_bad_args();
 	/* Left open on purpose: the library's exit path closes it with a
 	 * FIN (the test script checks the kernel side saw it). */
