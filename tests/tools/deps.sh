@@ -5,6 +5,8 @@ set -eu
 PKGS="build-essential pkg-config libpcap-dev check clang llvm valgrind gcovr \
 iproute2 iputils-ping tcpdump tshark socat curl netcat-openbsd wrk iperf3 \
 python3 python3-scapy python3-pytest procps libclang-rt-14-dev"
+# programs run on ustack by the preload tests (tests/host/test_preload_*.sh)
+PKGS="$PKGS wget redis-server redis-tools nginx-light memcached"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
