@@ -1116,8 +1116,10 @@ static int dup_onto(int old, int new, int flags, int three)
 	struct pl_sock *s;
 	int r;
 
-	if (old == new && !three)
-		return pl_real.dup2(old, new);
+	/* Same number (dup2: a no-op, dup3: EINVAL) or a bad old: the
+	 * kernel answers and new is left alone. */
+	if (old == new || pl_real.fcntl(old, F_GETFD) < 0)
+		return three ? pl_real.dup3(old, new, flags) : pl_real.dup2(old, new);
 	s = pl_sock_get(old);
 	/* new is replaced: if it was a ustack socket, that reference goes. */
 	pl_fd_unmap(new);

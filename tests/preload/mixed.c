@@ -531,6 +531,10 @@ static void test_bad_args(void)
 	CHECK(getsockopt(s, SOL_SOCKET, SO_TYPE, NULL, &len) < 0 && errno == EFAULT,
 	      "bad args", "getsockopt into NULL");
 	CHECK(shutdown(s, 42) < 0 && errno == EINVAL, "bad args", "shutdown how 42");
+	CHECK(dup3(s, s, 0) < 0 && errno == EINVAL, "bad args", "dup3 onto itself");
+	CHECK(dup2(s, s) == s, "bad args", "dup2 onto itself");
+	CHECK(dup2(1000, s) < 0 && errno == EBADF, "bad args", "dup2 from a bad fd");
+	CHECK(send(s, "x", 1, 0) == 1, "bad args", "the socket after the bad dups");
 	close(ep);
 	close(s);
 	CHECK(send(s, "x", 1, 0) < 0 && errno == EBADF, "bad args", "send after close");
