@@ -377,9 +377,12 @@ static int settled(struct ustack *st)
 /*
  * At exit (exit() or the end of main; a fatal signal skips this, as it
  * skips every clean-up): close the sockets the program left open (the
- * kernel would), give their FIN exchanges up to 3 s, stop the stack thread
- * and close the devices (the pcap is flushed). The stack itself is freed
- * only if no other thread is inside a call.
+ * kernel would), give their FIN exchanges up to 3 s, close the control
+ * socket and stop the stack thread. The devices and the stack are left to
+ * the end of the process: another thread may still make a call (it gets
+ * -ECANCELED if it would wait), the TAP descriptor closes with the
+ * process, and exit()'s stdio flush writes out the pcap, with no stack
+ * thread writing to it any more.
  */
 __attribute__((destructor)) static void pl_fini(void)
 {
@@ -399,18 +402,11 @@ __attribute__((destructor)) static void pl_fini(void)
 	}
 	for (int i = 0; i < PL_EXIT_LINGER_MS / 10 && !settled(st); i++)
 		nanosleep(&ts, NULL);
-	ustack_thread_stop(st);
 	if (pl.a.ctl) {
 		app_ctl_close(pl.a.ctl);
 		pl.a.ctl = NULL;
 	}
-	__atomic_store_n(&pl.st, NULL, __ATOMIC_RELEASE);
-	/* Closing the devices flushes the pcap; the stack's memory goes with
-	 * the process (another thread may still be inside a call). */
-	if (pl.a.dev) {
-		ustack_dev_close(pl.a.dev);
-		pl.a.dev = NULL;
-	}
+	ustack_thread_stop(st);
 	pl_tls.internal--;
 }
 
