@@ -335,3 +335,61 @@ $(BUILD)/tests/bench_tcp: $(BUILD)/obj/tests/bench/bench_tcp.o $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+# ---- preload: libustack-preload.so and ustack-run (owner: preload) ---------
+# The library puts an unmodified program's IPv4 sockets on a ustack inside
+# the process (docs/preload.md). It is linked from position-independent
+# copies of the stack, the drivers and apps/lib (obj-pic/), without the
+# sanitizer and coverage flags (a preloaded library can not bring its own
+# ASan runtime), with every symbol hidden except the libc calls it
+# replaces. `make check-programs` runs the long program tests.
+PRELOAD_SRCS := $(sort $(wildcard preload/*.c))
+PRELOAD_APPLIB := apps/lib/app.c apps/lib/ctl.c apps/lib/report.c \
+	apps/lib/fault.c apps/lib/signals.c
+PRELOAD_PIC_OBJS := $(patsubst %.c,$(BUILD)/obj-pic/%.o,$(LIB_SRCS) \
+	$(PRELOAD_APPLIB) $(PRELOAD_SRCS))
+PRELOAD_LIB := $(BUILD)/lib/libustack-preload.so
+PIC_CFLAGS := $(filter-out $(SAN_FLAGS),$(ALL_CFLAGS)) -fPIC -fvisibility=hidden
+
+.PHONY: preload check-programs
+preload: $(PRELOAD_LIB)
+all: preload
+apps: $(PRELOAD_LIB)
+
+$(BUILD)/obj-pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,PICCC,$<)
+	$(Q)$(CC) $(PIC_CFLAGS) -c -o $@ $<
+
+$(PRELOAD_LIB): $(PRELOAD_PIC_OBJS)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared -Wl,--no-undefined -Wl,-z,defs -o $@ $^ $(LDFLAGS) \
+		$(PCAP_LIBS) -ldl -lpthread
+
+install: install-preload
+.PHONY: install-preload
+install-preload: $(PRELOAD_LIB)
+	install -d $(DESTDIR)$(PREFIX)/lib
+	install -m 755 $(PRELOAD_LIB) $(DESTDIR)$(PREFIX)/lib/
+
+# A plain Linux program (no ustack headers) that test_preload_mixed runs
+# under ustack-run; built without sanitizers like the library it loads
+# (an ASan program must have its runtime before any preloaded library).
+tests: $(BUILD)/tests/preload_mixed
+$(BUILD)/tests/preload_mixed: tests/preload/mixed.c
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) $(filter-out $(SAN_FLAGS) -MMD -MP,$(ALL_CFLAGS)) $(LDFLAGS) -o $@ $< -lpthread
+
+# The long runs (redis, nginx, iperf3, ...): tests/host/test_preload_prog_*,
+# which skip themselves unless USTACK_LONG=1.
+check-programs: apps
+	@USTACK_LONG=1 tests/host/run.sh $(BUILD) $(patsubst tests/host/%.sh,%,$(wildcard tests/host/test_preload_prog_*.sh))
+
+# Programs on ustack against the same programs on the kernel (root).
+.PHONY: bench-preload
+bench-preload: apps
+	@tests/preload/bench.sh $(BUILD)
+
+-include $(PRELOAD_PIC_OBJS:.o=.d)

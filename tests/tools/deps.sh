@@ -8,6 +8,8 @@ python3 python3-scapy python3-pytest procps libclang-rt-14-dev \
 graphviz libxml2-utils"
 # the live page's browser test (tests/host/test_httpd_live.sh)
 PKGS="$PKGS chromium nodejs npm"
+# programs run on ustack by the preload tests (tests/host/test_preload_*.sh)
+PKGS="$PKGS wget redis-server redis-tools nginx-light memcached"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -23,5 +25,16 @@ echo "deps: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
 apt-get update -q || true
+# The servers among them (redis, nginx, memcached) are programs the tests
+# start themselves inside network namespaces: keep their packages from
+# starting system services on the host while installing (policy-rc.d).
+prc=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	prc=/usr/sbin/policy-rc.d
+	printf '#!/bin/sh\nexit 101\n' >"$prc" && chmod 755 "$prc"
+fi
+rc=0
 # shellcheck disable=SC2086
-apt-get install -y -q --no-install-recommends $missing
+apt-get install -y -q --no-install-recommends $missing || rc=$?
+[ -n "$prc" ] && rm -f "$prc"
+exit $rc
