@@ -472,33 +472,20 @@ static void sigpipe(void)
 }
 
 /*
- * The one place where a scatter list is sent. A stream takes the pieces
- * one after the other (MSG_MORE on all but the last); a datagram is made
- * one buffer first. (When the stack gains ustack_sendmsg(), this is where
- * it goes.)
+ * The one place where a scatter list is sent: ustack_sendmsg() for streams
+ * and connected datagrams; a datagram to an explicit address is made one
+ * buffer first (the stack's gather call has no destination).
  */
 static ssize_t send_once(struct ustack *st, struct pl_sock *s,
 			 const struct iovec *iov, int cnt, int flags,
 			 const struct sockaddr *to, socklen_t tolen)
 {
-	ssize_t r, total = 0;
+	ssize_t r;
 
-	if (s->type == SOCK_STREAM) {
-		for (int i = 0; i < cnt; i++) {
-			int f = flags | (i + 1 < cnt ? MSG_MORE : 0);
-
-			if (!iov[i].iov_len)
-				continue;
-			r = ustack_send(st, s->sd, iov[i].iov_base,
-					iov[i].iov_len, f);
-			if (r < 0)
-				return total ? total : r;
-			total += r;
-			if ((size_t)r < iov[i].iov_len)
-				break;
-		}
-		return total;
-	}
+	/* Streams, and datagrams to the connected peer: one gather call,
+	 * so a writev()'s pieces leave as full segments (one datagram). */
+	if (s->type == SOCK_STREAM || !to)
+		return ustack_sendmsg(st, s->sd, iov, cnt, flags);
 	if (cnt == 1)
 		return ustack_sendto(st, s->sd, iov[0].iov_base, iov[0].iov_len,
 				     flags, to, tolen);
