@@ -190,6 +190,7 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	@tests/bench/run.sh $(BUILD)
+	@tests/preload/bench.sh $(BUILD)
 
 FUZZ_SECONDS ?= 60
 fuzz: deps
