@@ -6,8 +6,13 @@ PKGS="build-essential pkg-config libpcap-dev check clang llvm valgrind gcovr \
 iproute2 iputils-ping tcpdump tshark socat curl netcat-openbsd wrk iperf3 \
 python3 python3-scapy python3-pytest procps libclang-rt-14-dev \
 graphviz libxml2-utils"
-# the live page's browser test (tests/host/test_httpd_live.sh)
-PKGS="$PKGS chromium nodejs npm"
+# the live page's browser test (tests/host/test_httpd_live.sh): chromium,
+# and node with npm for playwright-core. A machine whose node comes from
+# elsewhere (nodesource's nodejs bundles npm and conflicts with Debian's
+# npm package) keeps it: those two are asked for only when missing.
+PKGS="$PKGS chromium"
+command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 # programs run on ustack by the preload tests (tests/host/test_preload_*.sh)
 PKGS="$PKGS wget redis-server redis-tools nginx-light memcached"
 missing=""
