@@ -23,11 +23,18 @@ done
 rc=$?
 [ $rc = 2 ] || fail "--addr 10.0.0: exit $rc, expected 2"
 grep -q "^ustack-run: --addr: expected A.B.C.D/N" "$T/bad.err" || fail "--addr 10.0.0: $(head -1 "$T/bad.err")"
+# An impossible address is a usage error (the common option checks).
 nsx "$RUN" --dev tap0 --gateway 192.168.9.1 -- touch "$T/ran" 2>"$T/gw.err"
 rc=$?
-[ $rc = 1 ] || fail "gateway off the subnet: exit $rc, expected 1"
+[ $rc = 2 ] || fail "gateway off the subnet: exit $rc, expected 2"
 [ -e "$T/ran" ] && fail "PROGRAM ran despite a bad configuration"
-grep -q "cannot create the stack" "$T/gw.err" || fail "gateway off the subnet: $(head -1 "$T/gw.err")"
+grep -q "is not on the subnet" "$T/gw.err" || fail "gateway off the subnet: $(head -1 "$T/gw.err")"
+# A device that can not be used fails when the stack is brought up: exit 1.
+nsx "$RUN" --dev lo -- touch "$T/ran" 2>"$T/dev.err"
+rc=$?
+[ $rc = 1 ] || fail "--dev lo: exit $rc, expected 1"
+[ -e "$T/ran" ] && fail "PROGRAM ran despite a device it can not use"
+grep -q "is not a TAP device" "$T/dev.err" || fail "--dev lo: $(head -1 "$T/dev.err")"
 nsx "$RUN" --dev tap0 -- /nonexistent/program 2>/dev/null
 rc=$?
 [ $rc = 127 ] || fail "missing PROGRAM: exit $rc, expected 127"
