@@ -12,6 +12,16 @@
 #include "app.h"
 #include "report.h"
 
+/*
+ * Why not open_memstream(3), which does most of this: the buffer's users
+ * read buf/len at any time (a partial send resumes at an offset), reset
+ * len to 0 to reuse the memory for the next keep-alive response, and keep
+ * an all-zero struct as an empty buffer that costs nothing (an idle httpd
+ * connection holds one). A memstream's buf/len are valid only after
+ * fflush(), a rewind does not give back the size, and each stream is a
+ * FILE with its own stdio buffer, opened up front. vsnprintf into a
+ * doubling buffer is the part of it we need, in thirty lines.
+ */
 void sbuf_init(struct sbuf *b)
 {
 	memset(b, 0, sizeof(*b));
