@@ -18,8 +18,8 @@
  * len to 0 to reuse the memory for the next keep-alive response, and keep
  * an all-zero struct as an empty buffer that costs nothing (an idle httpd
  * connection holds one). A memstream's buf/len are valid only after
- * fflush(), a rewind does not give back the size, and each stream is a
- * FILE with its own stdio buffer, opened up front. vsnprintf into a
+ * fflush() or fclose(), and each stream is a FILE with its own stdio
+ * buffer, opened up front. vsnprintf into a
  * doubling buffer is the part of it we need, in thirty lines.
  */
 void sbuf_init(struct sbuf *b)
