@@ -38,8 +38,9 @@
  *
  * Bounds: each direction holds at most queue_max_bytes of delayed frames;
  * past that a transmit returns -ENOBUFS and a received frame is dropped,
- * both counted in queue_full. Touches only its own struct, the lower
- * device's ops, and libc.
+ * both counted in queue_full.
+ *
+ * May touch: only its own struct, the lower device's ops, and libc.
  */
 #include <errno.h>
 #include <stdint.h>

@@ -26,8 +26,9 @@
  *
  * Closing one end leaves the other working: its transmits fail with
  * -ENOTCONN (a pulled cable) and what was queued for it can still be read.
- * The shared state is freed with the second end. Touches only its own
- * struct and libc.
+ * The shared state is freed with the second end.
+ *
+ * May touch: only its own struct and libc.
  */
 #include <errno.h>
 #include <stdint.h>

@@ -1,5 +1,7 @@
 /*
  * util.c - address parsing and formatting, error strings. Pure functions.
+ *
+ * May touch: nothing but its arguments (and libc's inet_pton, strerror).
  */
 #include <arpa/inet.h>
 #include <errno.h>
