@@ -379,9 +379,13 @@ static int find_mac(const struct frames *fs, uint32_t addr, uint8_t mac[6])
 		const uint8_t *f = fs->v[i].data;
 		uint32_t len = fs->v[i].len;
 
-		if ((len >= 42 && ld16(f + 12) == 0x0806 && !memcmp(f + 28, a, 4)) ||
-		    (len >= 34 && ld16(f + 12) == 0x0800 && !memcmp(f + 26, a, 4)))
-			return memcpy(mac, f + 6, 6), 0;
+		if ((len >= ETH_HDR_LEN + ARP_LEN &&
+		     ld16(f + ETH_OFF_TYPE) == ETH_TYPE_ARP &&
+		     !memcmp(f + ETH_HDR_LEN + ARP_OFF_SPA, a, IP4_ADDR_LEN)) ||
+		    (len >= ETH_HDR_LEN + IP4_MIN_LEN &&
+		     ld16(f + ETH_OFF_TYPE) == ETH_TYPE_IPV4 &&
+		     !memcmp(f + ETH_HDR_LEN + IP4_OFF_SRC, a, IP4_ADDR_LEN)))
+			return memcpy(mac, f + ETH_OFF_SRC, ETH_ADDR_LEN), 0;
 	}
 	return -1;
 }

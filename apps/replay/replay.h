@@ -15,6 +15,7 @@
 #include <ustack/ustack.h>
 
 #include "../lib/inetd_svc.h"
+#include "../lib/wire.h"
 
 #define SNAPLEN 262144u
 #define MAX_SVC 16
@@ -91,16 +92,9 @@ struct replay {
 	char err[256];
 };
 
-static inline uint16_t ld16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t ld32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
+/* Big-endian loads (the shared decoder's, apps/lib/wire.h). */
+#define ld16 wire_be16
+#define ld32 wire_be32
 
 /* replay.c */
 int frames_add(struct frames *fs, ustack_time_t at, const void *p,
