@@ -323,8 +323,10 @@ static int run(struct replay *r)
 
 static void replay_free(struct replay *r)
 {
-	for (int i = 0; i < r->nsvc; i++)
+	for (int i = 0; i < r->nsvc; i++) {
 		free(r->svc[i].data);
+		free(r->svc[i].cp.to_net.p);
+	}
 	frames_free(&r->in);
 	frames_free(&r->out);
 	frames_free(&r->exp);
@@ -456,9 +458,11 @@ static int from_capture(const char *dir, const struct from_opts *o)
 			"using MAC 02:00:00:00:00:02\n", o->addr ? o->addr : "10.0.0.2");
 	for (size_t i = 0; i < all.n; i++) {
 		const struct frame *f = &all.v[i];
-		int mine = f->len >= 14 && !memcmp(f->data + 6, mac, 6);
-		int to_us = f->len >= 14 && (!memcmp(f->data, mac, 6) ||
-					     (f->data[0] & 1));
+		int mine = f->len >= ETH_HDR_LEN &&
+			   !memcmp(f->data + ETH_OFF_SRC, mac, ETH_ADDR_LEN);
+		int to_us = f->len >= ETH_HDR_LEN &&
+			    (!memcmp(f->data + ETH_OFF_DST, mac, ETH_ADDR_LEN) ||
+			     (f->data[ETH_OFF_DST] & 1));   /* group address */
 
 		if (mine || to_us) {
 			if (frames_add(mine ? &live : &in, f->at, f->data, f->len) < 0)

@@ -15,13 +15,13 @@
 #include <ustack/ustack.h>
 
 #include "../lib/inetd_svc.h"
+#include "../lib/nc_copy.h"
 #include "../lib/wire.h"
 
 #define SNAPLEN 262144u
 #define MAX_SVC 16
 #define MAX_CONNS 256
 #define MAX_TOK 32
-#define NC_BUF (1u << 20)       /* as ustack-nc */
 #define NC_LINGER_US USTACK_SEC(3)
 #define PASS_ROUNDS 64          /* poll/handle rounds per event */
 #define RT_BATCH 64             /* frames per runtime pass (RT_DEV_BUDGET) */
@@ -66,11 +66,11 @@ struct svc {
 	uint8_t *data;               /* daytime line; nc stdin */
 	size_t dlen;
 	int sd;                      /* socket or listener, -1 */
-	/* ustack-nc's state, field for field (see apps/nc.c) */
+	/* ustack-nc's state: its copy is ustack-nc's own code */
 	enum nc_state nc;
-	size_t rd;                   /* stdin bytes read */
-	size_t len, off;             /* to_net buffer positions */
-	int in_eof, net_eof, shut_sent, pump_now;
+	struct nc_copy cp;           /* apps/lib/nc_copy.c */
+	size_t rd;                   /* stdin (data) bytes read */
+	int pump_now;
 	ustack_time_t deadline;      /* connect give-up, linger end */
 };
 
