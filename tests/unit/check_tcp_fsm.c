@@ -857,6 +857,89 @@ START_TEST(test_tcp_fsm_table_matches_rfc_figure)
 }
 END_TEST
 
+/* RFC 9293 3.3.2 figure 5's arrows (the test above), as a predicate. */
+static int in_rfc_figure(int from, int to)
+{
+	static const int fig[][2] = {
+		{USTACK_TCP_CLOSED, USTACK_TCP_LISTEN},
+		{USTACK_TCP_CLOSED, USTACK_TCP_SYN_SENT},
+		{USTACK_TCP_LISTEN, USTACK_TCP_SYN_RCVD},
+		{USTACK_TCP_LISTEN, USTACK_TCP_CLOSED},
+		{USTACK_TCP_SYN_SENT, USTACK_TCP_SYN_RCVD},
+		{USTACK_TCP_SYN_SENT, USTACK_TCP_ESTABLISHED},
+		{USTACK_TCP_SYN_SENT, USTACK_TCP_CLOSED},
+		{USTACK_TCP_SYN_RCVD, USTACK_TCP_ESTABLISHED},
+		{USTACK_TCP_SYN_RCVD, USTACK_TCP_FIN_WAIT_1},
+		{USTACK_TCP_ESTABLISHED, USTACK_TCP_FIN_WAIT_1},
+		{USTACK_TCP_ESTABLISHED, USTACK_TCP_CLOSE_WAIT},
+		{USTACK_TCP_FIN_WAIT_1, USTACK_TCP_FIN_WAIT_2},
+		{USTACK_TCP_FIN_WAIT_1, USTACK_TCP_CLOSING},
+		{USTACK_TCP_FIN_WAIT_1, USTACK_TCP_TIME_WAIT},
+		{USTACK_TCP_FIN_WAIT_2, USTACK_TCP_TIME_WAIT},
+		{USTACK_TCP_CLOSE_WAIT, USTACK_TCP_LAST_ACK},
+		{USTACK_TCP_CLOSING, USTACK_TCP_TIME_WAIT},
+		{USTACK_TCP_LAST_ACK, USTACK_TCP_CLOSED},
+		{USTACK_TCP_TIME_WAIT, USTACK_TCP_CLOSED},
+	};
+
+	for (unsigned i = 0; i < USTACK_ARRAY_SIZE(fig); i++)
+		if (fig[i][0] == from && fig[i][1] == to)
+			return 1;
+	return 0;
+}
+
+/*
+ * All 11 x 11 state pairs: the check tcp_set_state() makes
+ * (tcp_transition_ok) allows a pair iff the published table
+ * (ustack_tcp_transition, what ustack-draw and httpd show) lists it. The
+ * table holds every arrow of the RFC's figure and, beyond it, only
+ * aborts to CLOSED (RST, timeout, close, ICMP); no pair twice, no state
+ * to itself, nothing out of range.
+ */
+START_TEST(test_tcp_fsm_all_pairs_match_table)
+{
+	int in_table[USTACK_TCP__NSTATES][USTACK_TCP__NSTATES];
+	int from, to, n = 0;
+	const char *why;
+
+	memset(in_table, 0, sizeof(in_table));
+	for (unsigned i = 0; ustack_tcp_transition(i, &from, &to, &why) == 0; i++) {
+		ck_assert_int_ge(from, 0);
+		ck_assert_int_lt(from, USTACK_TCP__NSTATES);
+		ck_assert_int_ge(to, 0);
+		ck_assert_int_lt(to, USTACK_TCP__NSTATES);
+		ck_assert_int_ne(from, to);
+		ck_assert_msg(!in_table[from][to], "%s -> %s listed twice",
+			      ustack_tcp_state_name(from),
+			      ustack_tcp_state_name(to));
+		ck_assert_msg(in_rfc_figure(from, to) || to == USTACK_TCP_CLOSED,
+			      "%s -> %s is neither in RFC 9293 figure 5 nor an "
+			      "abort", ustack_tcp_state_name(from),
+			      ustack_tcp_state_name(to));
+		ck_assert_ptr_nonnull(why);
+		ck_assert_uint_gt(strlen(why), 0);
+		in_table[from][to] = 1;
+		n++;
+	}
+	ck_assert_int_gt(n, 0);
+	for (from = 0; from < USTACK_TCP__NSTATES; from++)
+		for (to = 0; to < USTACK_TCP__NSTATES; to++) {
+			ck_assert_msg(tcp_transition_ok(from, to) == in_table[from][to],
+				      "%s -> %s: check says %d, table %d",
+				      ustack_tcp_state_name(from),
+				      ustack_tcp_state_name(to),
+				      tcp_transition_ok(from, to),
+				      in_table[from][to]);
+			if (in_rfc_figure(from, to))
+				ck_assert(in_table[from][to]);
+		}
+	ck_assert(!tcp_transition_ok(-1, USTACK_TCP_CLOSED));
+	ck_assert(!tcp_transition_ok(USTACK_TCP_CLOSED, USTACK_TCP__NSTATES));
+	ck_assert_int_eq(ustack_tcp_transition((unsigned)n, &from, &to, &why),
+			 -ENOENT);
+}
+END_TEST
+
 /* The trace line of every transition. */
 static char trace_buf[4096];
 
@@ -938,6 +1021,7 @@ static Suite *tcp_fsm_suite(void)
 	tcase_add_test(tc, test_tcp_data_after_close_resets);
 	tcase_add_test(tc, test_tcp_listener_close_resets_children);
 	tcase_add_test(tc, test_tcp_fsm_table_matches_rfc_figure);
+	tcase_add_test(tc, test_tcp_fsm_all_pairs_match_table);
 	tcase_add_test(tc, test_tcp_trace_lines);
 	suite_add_tcase(s, tc);
 	return s;
