@@ -155,6 +155,11 @@ void tt_in(struct tt *t, const char *flags, uint32_t seq, uint32_t ack,
 		   win, data, len, 0);
 }
 
+void tt_seg_in(struct tt *t, const struct tt_in_seg *s)
+{
+	tt_in(t, s->flags, s->seq, s->ack, s->win, s->data, s->len);
+}
+
 /* ---- segments out ---------------------------------------------------------- */
 
 int tt_out(struct tt *t, struct tt_seg *s)

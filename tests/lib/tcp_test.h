@@ -3,7 +3,7 @@
  * the peer (10.0.0.1) one segment at a time against the stack (10.0.0.2)
  * on the test bed, in virtual time, packetdrill style:
  *
- *   tt_in(t, "S", 1000, 0, 65535, NULL, 0);   // peer sends SYN seq 1000
+ *   tt_send(t, .flags = "S", .seq = 1000, .win = 65535); // peer's SYN
  *   tt_expect(t, "S.", &s);                   // stack answers SYN-ACK
  *   ck_assert_uint_eq(s.ack, 1001);
  *   tt_expect_none(t);
@@ -78,6 +78,20 @@ void tt_opt_sack(struct tt *t, const uint32_t *edges, unsigned nblocks);
 void tt_in_full(struct tt *t, uint32_t sip, uint16_t sport, uint16_t dport,
 		uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,
 		const void *data, size_t len, int bad_csum);
+/* A segment from the peer by field name, for tt_send(): what is left out
+ * is zero (no ACK number, no data). */
+struct tt_in_seg {
+	const char *flags;      /* "S", "S.", ".", "F.", "R", "P." ... */
+	uint32_t seq, ack;
+	uint16_t win;
+	const void *data;
+	size_t len;
+};
+
+/* tt_send(t, .flags = "S", .seq = 1000, .win = 65535): the peer sends it
+ * (options set with tt_opt_* are used once). */
+#define tt_send(t, ...) tt_seg_in((t), &(struct tt_in_seg){__VA_ARGS__})
+void tt_seg_in(struct tt *t, const struct tt_in_seg *s);
 void tt_in(struct tt *t, const char *flags, uint32_t seq, uint32_t ack,
 	   uint16_t win, const void *data, size_t len);
 
