@@ -16,6 +16,9 @@
  * Linux's autotuning gives a socket by default: tcp_wmem/tcp_rmem): with a
  * TAP device that does TSO the round trip is short but the stack's
  * default 256 KiB window still caps a bulk transfer.
+ *
+ * May touch: its stack through the public API, stdin and stdout (made
+ * non-blocking, restored at exit), stderr, the clock.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -24,6 +24,9 @@
  * (services.c) and the frame decoder and comparison (decode.c).
  * An ordinary program: public headers and libpcap; no clock is read.
  * Exit: 0 match, 1 mismatch, 2 usage or setup error.
+ *
+ * May touch: the case's files (read; written only with --update), its own
+ * stack in virtual time, stdout and stderr.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -3,6 +3,9 @@
  * conns, tcp, arp, stats, iface. Reads the stack only through the public
  * inspection calls (ustack_conn_list, ustack_arp_list, ustack_stat, ...)
  * while holding it with ustack_lock().
+ *
+ * May touch: the stack only through its public inspection calls, under
+ * ustack_lock(); the buffer it appends to.
  */
 #include <stdarg.h>
 #include <stdio.h>
