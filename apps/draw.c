@@ -18,6 +18,9 @@
  * (capture.c), the trace reader (trace.c), the SVG writer (svg.c) and one
  * file per picture. See docs/draw.md. An ordinary program on the public
  * headers and libpcap; exit 0 done, 1 error, 2 usage.
+ *
+ * May touch: the files it is given (read) and the one it writes, stdout and
+ * stderr; never a stack.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -10,6 +10,9 @@
  * A stack thread drives the device and the timers; each worker blocks on a
  * condition variable of its own until its socket has data. --max bounds
  * the workers (a client beyond it is closed at once and counted).
+ *
+ * May touch: its stack through the public API (threaded runtime), its
+ * worker threads and their sockets, stdout and stderr.
  */
 #include <errno.h>
 #include <pthread.h>

@@ -11,6 +11,9 @@
  *
  * One client at a time, on purpose: ustack-inetd shows many connections on
  * one event loop, as ustack-httpd does.
+ *
+ * May touch: its stack through the public API, one listening socket, stdout
+ * and stderr.
  */
 #include <ctype.h>
 #include <stdio.h>

@@ -20,6 +20,9 @@
  * still sending its header (or the longest-idle one) makes room for the
  * new one. Each response is built in one buffer and sent with one call
  * (Nagle never holds back a body behind its header).
+ *
+ * May touch: its stack through the public API, its connections and their
+ * buffers, the clock, stdout and stderr.
  */
 #include <errno.h>
 #include <stdio.h>

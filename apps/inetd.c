@@ -17,6 +17,9 @@
  * time is logged; the connections wait in the listen backlog. The services
  * themselves are apps/lib/inetd_svc.c, which ustack-replay runs too; this
  * file is the options, the sockets and the loop.
+ *
+ * May touch: its stack through the public API, its listeners and
+ * connections, the control socket, stdout and stderr.
  */
 #include <errno.h>
 #include <stdio.h>

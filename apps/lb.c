@@ -24,6 +24,9 @@
  * a slow side holds back only its own connection. Connections are bounded
  * by --max-conns. Counters per backend are printed at exit (and at
  * --log info, one line per connection).
+ *
+ * May touch: its stack through the public API, its client and backend
+ * connections, stdout and stderr.
  */
 #include <errno.h>
 #include <stdio.h>

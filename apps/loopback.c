@@ -16,6 +16,9 @@
  * No runtime is attached, so every socket call returns at once (-EAGAIN
  * where it would block) and the program itself drives both stacks:
  * step() reads each stack's device and fires its timers at `now`.
+ *
+ * May touch: its two stacks and the memlink between them, the capture it
+ * writes, stdout.
  */
 #include <errno.h>
 #include <stdio.h>

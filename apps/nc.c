@@ -16,6 +16,9 @@
  * Linux's autotuning gives a socket by default: tcp_wmem/tcp_rmem): with a
  * TAP device that does TSO the round trip is short but the stack's
  * default 256 KiB window still caps a bulk transfer.
+ *
+ * May touch: its stack through the public API, stdin and stdout (made
+ * non-blocking, restored at exit), stderr, the clock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,15 +28,9 @@
 #include <unistd.h>
 
 #include "lib/app.h"
+#include "lib/nc_copy.h"
 
-#define NC_BUF (1u << 20)
 #define NC_SOCKBUF (4 << 20)
-#define UDP_MAX 65507
-
-struct buf {
-	char *p;
-	size_t len, off;           /* valid bytes, bytes already consumed */
-};
 
 struct nc {
 	struct app a;
@@ -43,9 +40,7 @@ struct nc {
 	uint32_t host;
 	uint16_t port;
 	int sd;
-	struct buf to_net, to_out;
-	int in_eof, net_eof, shut_sent;
-	int udp_peer;              /* UDP: the socket is connected to a peer */
+	struct nc_copy c;          /* the copy (apps/lib/nc_copy.c) */
 	ustack_time_t last_io;
 	int fl_in, fl_out;         /* original fcntl flags of stdin/stdout */
 };
@@ -207,186 +202,64 @@ static int nc_listen(struct nc *n)
 
 /* ---- copying --------------------------------------------------------------- */
 
-static void compact(struct buf *b)
+static long read_stdin(void *ctx, void *p, size_t cap)
 {
-	if (b->off == b->len) {
-		b->off = b->len = 0;
-	} else if (b->off > NC_BUF / 2) {
-		memmove(b->p, b->p + b->off, b->len - b->off);
-		b->len -= b->off;
-		b->off = 0;
+	ssize_t r = read(0, p, cap);
+	int e = errno;
+
+	(void)ctx;
+	if (r < 0 && (e == EAGAIN || e == EINTR))
+		return -EAGAIN;
+	if (r < 0) {
+		perror("ustack-nc: stdin");
+		return -e;
 	}
+	return (long)r;
 }
 
-/* Read stdin now? Not after its end, not in UDP while a datagram waits or
- * before there is a peer, and not once the peer closed (unless -K). */
-static int want_stdin(const struct nc *n)
+static long write_stdout(void *ctx, const void *p, size_t len)
 {
-	if (n->in_eof || (n->net_eof && !n->keep_sending))
-		return 0;
-	return !n->udp || (!n->to_net.len && n->udp_peer);
-}
+	ssize_t r = write(1, p, len);
 
-/* stdin -> to_net. */
-static int pump_stdin(struct nc *n)
-{
-	struct buf *b = &n->to_net;
-	size_t room, cap;
-	ssize_t r;
-
-	compact(b);
-	room = NC_BUF - b->len;
-	if (!want_stdin(n) || !room)
-		return 0;
-	cap = n->udp && room > UDP_MAX ? UDP_MAX : room;
-	r = read(0, b->p + b->len, cap);
+	(void)ctx;
 	if (r < 0 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	if (r <= 0) {
-		if (r < 0)
-			perror("ustack-nc: stdin");
-		n->in_eof = 1;
-		return 1;
-	}
-	b->len += (size_t)r;
-	return 1;
-}
-
-/* to_net -> socket; the half-close once stdin is done. */
-static int pump_net_out(struct nc *n)
-{
-	struct buf *b = &n->to_net;
-	int progress = 0;
-
-	while (b->off < b->len) {
-		ssize_t r = ustack_send(n->a.st, n->sd, b->p + b->off,
-					b->len - b->off, MSG_DONTWAIT);
-
-		if (r == -EAGAIN)
-			return progress;
-		if (r < 0)
-			return (int)r;
-		b->off += n->udp ? b->len - b->off : (size_t)r;
-		progress = 1;
-	}
-	if (n->in_eof && !n->shut_sent && !n->udp && !n->no_stdin) {
-		ustack_shutdown(n->a.st, n->sd, SHUT_WR);
-		n->shut_sent = 1;
-		progress = 1;
-	}
-	return progress;
-}
-
-/* socket -> to_out. */
-static int pump_net_in(struct nc *n)
-{
-	struct buf *b = &n->to_out;
-	struct sockaddr_in from;
-	socklen_t flen = sizeof(from);
-	ssize_t r;
-
-	compact(b);
-	if (n->net_eof || NC_BUF - b->len < (n->udp ? UDP_MAX : 1))
-		return 0;
-	r = ustack_recvfrom(n->a.st, n->sd, b->p + b->len, NC_BUF - b->len,
-			    MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
-	if (r == -EAGAIN)
-		return 0;
-	if (r < 0)
-		return (int)r;
-	if (n->udp && !n->udp_peer) {
-		/* -u -l: the first datagram's sender becomes the peer. */
-		int e = ustack_connect(n->a.st, n->sd, (struct sockaddr *)&from,
-				       flen);
-		char peer[22];
-
-		if (e < 0)
-			return e;
-		n->udp_peer = 1;
-		if (n->verbose)
-			fprintf(stderr, "ustack-nc: datagrams from %s\n",
-				app_fmt_addr(ntohl(from.sin_addr.s_addr),
-					     ntohs(from.sin_port), peer));
-	}
-	if (r == 0 && !n->udp)
-		n->net_eof = 1;
-	b->len += (size_t)r;
-	return 1;
-}
-
-/* to_out -> stdout. */
-static int pump_stdout(struct nc *n)
-{
-	struct buf *b = &n->to_out;
-	int progress = 0;
-
-	while (b->off < b->len) {
-		ssize_t r = write(1, b->p + b->off, b->len - b->off);
-
-		if (r < 0 && (errno == EAGAIN || errno == EINTR))
-			return progress;
-		if (r <= 0)
-			return -EPIPE;
-		b->off += (size_t)r;
-		progress = 1;
-	}
-	return progress;
-}
-
-static int pump(struct nc *n)
-{
-	int r, progress = 0;
-
-	if ((r = pump_stdin(n)) > 0)
-		progress = 1;
-	if ((r = pump_net_out(n)) < 0)
-		return r;
-	progress |= r;
-	if ((r = pump_net_in(n)) < 0)
-		return r;
-	progress |= r;
-	if ((r = pump_stdout(n)) < 0)
-		return r;
-	return progress | r;
+		return -EAGAIN;
+	return r <= 0 ? -EPIPE : (long)r;
 }
 
 static int finished(const struct nc *n)
 {
 	if (n->udp)
-		return n->in_eof && n->to_net.off == n->to_net.len &&
-		       n->to_out.off == n->to_out.len &&
+		return n->c.in_eof && nc_drained(&n->c) &&
 		       app_now() >= n->last_io + n->wait;
-	/* The peer closed: write out what came, send what we already read
-	 * (with -K: everything up to the end of stdin). */
-	return n->net_eof && n->to_out.off == n->to_out.len &&
-	       n->to_net.off == n->to_net.len &&
-	       (!n->keep_sending || n->in_eof);
+	return nc_tcp_finished(&n->c);
 }
 
 static int copy_loop(struct nc *n)
 {
 	struct ustack_pollfd fds[3 + APP_POLL_EXTRA];
+	struct nc_copy *c = &n->c;
 
 	for (;;) {
 		unsigned k = 0;
 		int r, t = -1;
 
-		while ((r = pump(n)) > 0)
+		while ((r = nc_pump(c)) > 0)
 			n->last_io = app_now();
 		if (r < 0)
 			return r;
 		if (finished(n))
 			return 0;
-		if (want_stdin(n) && n->to_net.len < NC_BUF)
+		if (nc_want_stdin(c) && c->to_net.len < NC_BUF)
 			fds[k++] = (struct ustack_pollfd){.sd = -1, .os_fd = 0,
 							  .events = POLLIN};
-		if (n->to_out.off < n->to_out.len)
+		if (c->to_out.off < c->to_out.len)
 			fds[k++] = (struct ustack_pollfd){.sd = -1, .os_fd = 1,
 							  .events = POLLOUT};
-		fds[k++] = (struct ustack_pollfd){.sd = n->sd, .events = (short)(
-			(n->net_eof ? 0 : POLLIN) |
-			(n->to_net.off < n->to_net.len ? POLLOUT : 0))};
-		if (n->udp && n->in_eof)
+		fds[k++] = (struct ustack_pollfd){.sd = c->sd, .events = (short)(
+			(c->net_eof ? 0 : POLLIN) |
+			(c->to_net.off < c->to_net.len ? POLLOUT : 0))};
+		if (n->udp && c->in_eof)
 			t = (int)(n->wait / 1000) + 1;
 		r = app_poll(&n->a, fds, k, t);
 		if (r == -EINTR && app_stopping())
@@ -434,7 +307,16 @@ static int nc_run(struct nc *n)
 	r = n->listen ? nc_listen(n) : nc_connect(n);
 	if (r < 0)
 		return r;
-	n->udp_peer = !n->listen;
+	n->c.st = st;
+	n->c.sd = n->sd;
+	n->c.udp = n->udp;
+	n->c.no_stdin = n->no_stdin;
+	n->c.keep_sending = n->keep_sending;
+	n->c.verbose = n->verbose;
+	n->c.udp_peer = !n->listen;
+	n->c.io = (struct nc_io){.read_in = read_stdin,
+				 .write_out = write_stdout};
+	nc_copy_start(&n->c);
 	if (n->verbose && !n->listen) {
 		char peer[22];
 
@@ -443,7 +325,6 @@ static int nc_run(struct nc *n)
 	}
 	set_nonblock_fd(0, &n->fl_in);
 	set_nonblock_fd(1, &n->fl_out);
-	n->in_eof = n->no_stdin;
 	n->last_io = app_now();
 	r = copy_loop(n);
 	restore_fds(n);
@@ -462,9 +343,9 @@ int main(int argc, char **argv)
 	parse_target(&n, argc, argv, i);
 	if (n.udp && !n.wait)
 		n.wait = USTACK_SEC(1);
-	n.to_net.p = malloc(NC_BUF);
-	n.to_out.p = malloc(NC_BUF);
-	if (!n.to_net.p || !n.to_out.p || app_signals_init() < 0) {
+	n.c.to_net.p = malloc(NC_BUF);
+	n.c.to_out.p = malloc(NC_BUF);
+	if (!n.c.to_net.p || !n.c.to_out.p || app_signals_init() < 0) {
 		perror("ustack-nc");
 		return APP_EXIT_FAIL;
 	}
@@ -481,7 +362,7 @@ int main(int argc, char **argv)
 	if (n.sd >= 0 && r == 0)
 		ustack_close(n.a.st, n.sd);
 	app_stop(&n.a);
-	free(n.to_net.p);
-	free(n.to_out.p);
+	free(n.c.to_net.p);
+	free(n.c.to_out.p);
 	return r == 0 ? APP_EXIT_OK : APP_EXIT_FAIL;
 }

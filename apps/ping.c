@@ -6,6 +6,9 @@
  * iputils ping. Event loop: ustack_poll() drives the stack between sends.
  *
  * Exit: 0 if any reply came back, 1 if none, 2 on a usage error.
+ *
+ * May touch: its stack through the public API (an ICMP echo socket), stdout
+ * and stderr, the clock.
  */
 #include <errno.h>
 #include <stdio.h>

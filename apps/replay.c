@@ -24,6 +24,9 @@
  * (services.c) and the frame decoder and comparison (decode.c).
  * An ordinary program: public headers and libpcap; no clock is read.
  * Exit: 0 match, 1 mismatch, 2 usage or setup error.
+ *
+ * May touch: the case's files (read; written only with --update), its own
+ * stack in virtual time, stdout and stderr.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -323,8 +326,10 @@ static int run(struct replay *r)
 
 static void replay_free(struct replay *r)
 {
-	for (int i = 0; i < r->nsvc; i++)
+	for (int i = 0; i < r->nsvc; i++) {
 		free(r->svc[i].data);
+		free(r->svc[i].cp.to_net.p);
+	}
 	frames_free(&r->in);
 	frames_free(&r->out);
 	frames_free(&r->exp);
@@ -379,9 +384,13 @@ static int find_mac(const struct frames *fs, uint32_t addr, uint8_t mac[6])
 		const uint8_t *f = fs->v[i].data;
 		uint32_t len = fs->v[i].len;
 
-		if ((len >= 42 && ld16(f + 12) == 0x0806 && !memcmp(f + 28, a, 4)) ||
-		    (len >= 34 && ld16(f + 12) == 0x0800 && !memcmp(f + 26, a, 4)))
-			return memcpy(mac, f + 6, 6), 0;
+		if ((len >= ETH_HDR_LEN + ARP_LEN &&
+		     ld16(f + ETH_OFF_TYPE) == ETH_TYPE_ARP &&
+		     !memcmp(f + ETH_HDR_LEN + ARP_OFF_SPA, a, IP4_ADDR_LEN)) ||
+		    (len >= ETH_HDR_LEN + IP4_MIN_LEN &&
+		     ld16(f + ETH_OFF_TYPE) == ETH_TYPE_IPV4 &&
+		     !memcmp(f + ETH_HDR_LEN + IP4_OFF_SRC, a, IP4_ADDR_LEN)))
+			return memcpy(mac, f + ETH_OFF_SRC, ETH_ADDR_LEN), 0;
 	}
 	return -1;
 }
@@ -452,9 +461,11 @@ static int from_capture(const char *dir, const struct from_opts *o)
 			"using MAC 02:00:00:00:00:02\n", o->addr ? o->addr : "10.0.0.2");
 	for (size_t i = 0; i < all.n; i++) {
 		const struct frame *f = &all.v[i];
-		int mine = f->len >= 14 && !memcmp(f->data + 6, mac, 6);
-		int to_us = f->len >= 14 && (!memcmp(f->data, mac, 6) ||
-					     (f->data[0] & 1));
+		int mine = f->len >= ETH_HDR_LEN &&
+			   !memcmp(f->data + ETH_OFF_SRC, mac, ETH_ADDR_LEN);
+		int to_us = f->len >= ETH_HDR_LEN &&
+			    (!memcmp(f->data + ETH_OFF_DST, mac, ETH_ADDR_LEN) ||
+			     (f->data[ETH_OFF_DST] & 1));   /* group address */
 
 		if (mine || to_us) {
 			if (frames_add(mine ? &live : &in, f->at, f->data, f->len) < 0)

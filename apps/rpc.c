@@ -22,6 +22,9 @@
  *
  * Exit status of the client: 0 every request answered in order, 1 the
  * message boundaries were lost (or the connection failed), 2 usage.
+ *
+ * May touch: its stack through the public API, its sockets, stdout and
+ * stderr, the clock.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -12,6 +12,8 @@
  *   ustack-stat PATH all       all of the above (the default)
  *
  * It does not start a stack: it only talks to one over a UNIX socket.
+ *
+ * May touch: one UNIX socket to a program's control socket, stdout.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -38,8 +38,9 @@
  *
  * Bounds: each direction holds at most queue_max_bytes of delayed frames;
  * past that a transmit returns -ENOBUFS and a received frame is dropped,
- * both counted in queue_full. Touches only its own struct, the lower
- * device's ops, and libc.
+ * both counted in queue_full.
+ *
+ * May touch: only its own struct, the lower device's ops, and libc.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -414,23 +415,6 @@ static long fault_receive_meta(struct ustack_dev *d, void *buf, size_t cap,
 	return n;
 }
 
-static long fault_receive(struct ustack_dev *d, void *buf, size_t cap,
-			  ustack_time_t now)
-{
-	struct fault_dev *f = (struct fault_dev *)d;
-	struct ustack_frame_meta m;
-	long n;
-
-	if (!f->cfg.rx) {
-		fault_flush_tx(f, now);
-		return ustack_dev_receive(f->lower, buf, cap, now);
-	}
-	n = fault_receive_meta(d, buf, cap, &m, now);
-	if (n > 0)
-		(void)ustack_frame_csum_complete(buf, (size_t)n, &m);
-	return n;
-}
-
 static int fault_get_fd(struct ustack_dev *d)
 {
 	return ustack_dev_fd(((struct fault_dev *)d)->lower);
@@ -464,7 +448,6 @@ static void fault_close(struct ustack_dev *d)
 
 static const struct ustack_dev_ops fault_ops = {
 	.transmit = fault_transmit,
-	.receive = fault_receive,
 	.get_fd = fault_get_fd,
 	.next_at = fault_next_at,
 	.close = fault_close,

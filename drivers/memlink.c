@@ -26,8 +26,9 @@
  *
  * Closing one end leaves the other working: its transmits fail with
  * -ENOTCONN (a pulled cable) and what was queued for it can still be read.
- * The shared state is freed with the second end. Touches only its own
- * struct and libc.
+ * The shared state is freed with the second end.
+ *
+ * May touch: only its own struct and libc.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -165,21 +166,6 @@ static long ml_receive_meta(struct ustack_dev *d, void *buf, size_t cap,
 	return n;
 }
 
-/* Without metadata: a partial checksum is completed here (a super-frame
- * stays one frame; only an offloading reader should get those). */
-static long ml_receive(struct ustack_dev *d, void *buf, size_t cap,
-		       ustack_time_t now)
-{
-	struct ustack_frame_meta m;
-	long n = ml_receive_meta(d, buf, cap, &m, now);
-
-	/* Offsets that do not fit leave the sum as it was: the reader's
-	 * checksum check drops the frame. */
-	if (n > 0)
-		(void)ustack_frame_csum_complete(buf, (size_t)n, &m);
-	return n;
-}
-
 static int ml_get_fd(struct ustack_dev *d)
 {
 	struct ml_end *e = (struct ml_end *)d;
@@ -216,7 +202,6 @@ static void ml_close(struct ustack_dev *d)
 
 static const struct ustack_dev_ops ml_ops = {
 	.transmit = ml_transmit,
-	.receive = ml_receive,
 	.get_fd = ml_get_fd,
 	.next_at = ml_next_at,
 	.close = ml_close,

@@ -35,7 +35,7 @@
  * file that ends in a damaged record ends there (read_error in the stats).
  * transmit() discards and counts. Only Ethernet captures are accepted.
  *
- * Touches its own structs, the lower device's ops (tee) and libpcap.
+ * May touch: its own structs, the lower device's ops (tee) and libpcap.
  */
 #include <errno.h>
 #include <pcap/pcap.h>

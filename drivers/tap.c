@@ -172,19 +172,6 @@ static long tap_receive_meta(struct ustack_dev *d, void *buf, size_t cap,
 	return n;
 }
 
-static long tap_receive(struct ustack_dev *d, void *buf, size_t cap,
-			ustack_time_t now)
-{
-	struct ustack_frame_meta m;
-	long n = tap_receive_meta(d, buf, cap, &m, now);
-
-	/* A reader without metadata gets a checked frame: offsets that do
-	 * not fit leave it as it was, for its checksum check to drop. */
-	if (n > 0)
-		(void)ustack_frame_csum_complete(buf, (size_t)n, &m);
-	return n;
-}
-
 static int tap_get_fd(struct ustack_dev *d)
 {
 	return ((struct tap_dev *)d)->fd;
@@ -201,7 +188,7 @@ static void tap_close(struct ustack_dev *d)
 
 static const struct ustack_dev_ops tap_ops = {
 	.transmit = tap_transmit,
-	.receive = tap_receive,
+	.receive_meta = tap_receive_meta,
 	.get_fd = tap_get_fd,
 	.next_at = NULL,
 	.close = tap_close,
@@ -209,7 +196,6 @@ static const struct ustack_dev_ops tap_ops = {
 
 static const struct ustack_dev_ops tap_vnet_ops = {
 	.transmit = tap_transmit,
-	.receive = tap_receive,
 	.get_fd = tap_get_fd,
 	.next_at = NULL,
 	.close = tap_close,

@@ -1,11 +1,14 @@
 /*
  * capture.c - ustack-draw's input: read a capture with libpcap, decode
- * Ethernet/IPv4/TCP by hand (named offsets below: apps see only public
- * headers, not stack/wire/), sort the segments into connections and mark
- * what each one was (retransmission, duplicate, out of window, dup ACK).
+ * Ethernet/IPv4/TCP with the apps' shared parsers (apps/lib/wire.h: apps
+ * see only public headers, not stack/wire/), sort the segments into
+ * connections and mark what each one was (retransmission, duplicate, out
+ * of window, dup ACK).
  *
  * Every length is checked before a field is read; frames that are not
  * TCP over IPv4, are cut short or malformed are counted and skipped.
+ *
+ * May touch: the capture file (read), its own connection table, stderr.
  */
 #include <errno.h>
 #include <pcap/pcap.h>
@@ -16,64 +19,10 @@
 
 #include "draw.h"
 
-/* Ethernet II (IEEE 802.3): dst 6, src 6, type 2. */
-#define ETH_OFF_TYPE 12
-#define ETH_HDR_LEN 14
-#define ETH_TYPE_IPV4 0x0800
-#define ETH_TYPE_VLAN 0x8100
-#define VLAN_HDR_LEN 4
-
-/* IPv4 (RFC 791 3.1). */
-#define IP4_OFF_VER_IHL 0
-#define IP4_OFF_TOTAL_LEN 2
-#define IP4_OFF_ID 4
-#define IP4_OFF_FRAG 6
-#define IP4_OFF_PROTO 9
-#define IP4_OFF_SRC 12
-#define IP4_OFF_DST 16
-#define IP4_MIN_LEN 20
-#define IP4_FRAG_OFFSET_MASK 0x1fff
-#define IP4_FLAG_MF 0x2000
-#define IP4_PROTO_TCP 6
-
-/* TCP (RFC 9293 3.1). */
-#define TCP_OFF_SPORT 0
-#define TCP_OFF_DPORT 2
-#define TCP_OFF_SEQ 4
-#define TCP_OFF_ACK 8
-#define TCP_OFF_DOFF 12
-#define TCP_OFF_FLAGS 13
-#define TCP_OFF_WIN 14
-#define TCP_MIN_LEN 20
-
-/* TCP options: kinds and lengths (RFC 9293 3.2, 7323, 2018). */
-#define TCPOPT_EOL 0
-#define TCPOPT_NOP 1
-#define TCPOPT_MSS 2
-#define TCPOPT_WS 3
-#define TCPOPT_SACK_OK 4
-#define TCPOPT_SACK 5
-#define TCPOPT_TS 8
-#define TCPOLEN_MSS 4
-#define TCPOLEN_WS 3
-#define TCPOLEN_TS 10
-#define TCP_WS_MAX 14             /* RFC 7323 2.3 */
-
 /* A connection table bound: far more than one picture can show. */
 #define CAPTURE_MAX_CONNS 100000
 /* How far back to look for the copy a duplicate repeats. */
 #define DUP_LOOKBACK 32
-
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
 
 /* Sequence space comparisons (RFC 9293 3.4). */
 static int seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
@@ -98,38 +47,29 @@ static uint32_t fnv1a(const uint8_t *p, size_t n)
 
 static void parse_options(struct seg *s, const uint8_t *o, size_t n)
 {
-	size_t i = 0;
+	struct wire_tcpopt op;
+	size_t pos = 0;
 
-	while (i < n) {
-		uint8_t kind = o[i], len;
-
-		if (kind == TCPOPT_EOL)
-			break;
-		if (kind == TCPOPT_NOP) {
-			i++;
-			continue;
-		}
-		if (i + 1 >= n || (len = o[i + 1]) < 2 || i + len > n)
-			break; /* malformed: keep what was read */
-		if (kind == TCPOPT_MSS && len == TCPOLEN_MSS)
-			s->mss = be16(o + i + 2);
-		else if (kind == TCPOPT_WS && len == TCPOLEN_WS)
-			s->wscale = o[i + 2] > TCP_WS_MAX ? TCP_WS_MAX : o[i + 2];
-		else if (kind == TCPOPT_SACK_OK)
+	/* A malformed option ends the walk: keep what was read. */
+	while (wire_tcpopt_next(o, n, &pos, &op) > 0 && op.kind != TCPOPT_EOL) {
+		if (op.kind == TCPOPT_MSS && op.len == TCPOLEN_MSS)
+			s->mss = wire_be16(op.val);
+		else if (op.kind == TCPOPT_WS && op.len == TCPOLEN_WS)
+			s->wscale = op.val[0] > TCP_WS_MAX ? TCP_WS_MAX : op.val[0];
+		else if (op.kind == TCPOPT_SACK_OK)
 			s->sack_ok = 1;
-		else if (kind == TCPOPT_TS && len == TCPOLEN_TS) {
+		else if (op.kind == TCPOPT_TS && op.len == TCPOLEN_TS) {
 			s->has_ts = 1;
-			s->tsval = be32(o + i + 2);
-			s->tsecr = be32(o + i + 6);
-		} else if (kind == TCPOPT_SACK) {
-			for (size_t b = i + 2; b + 8 <= (size_t)(i + len) &&
-			     s->nsack < SEG_MAX_SACK; b += 8) {
-				s->sack[s->nsack][0] = be32(o + b);
-				s->sack[s->nsack][1] = be32(o + b + 4);
+			s->tsval = wire_be32(op.val);
+			s->tsecr = wire_be32(op.val + 4);
+		} else if (op.kind == TCPOPT_SACK) {
+			for (size_t b = 0; b + TCPOLEN_SACK_BLOCK <= op.len - 2u &&
+			     s->nsack < SEG_MAX_SACK; b += TCPOLEN_SACK_BLOCK) {
+				s->sack[s->nsack][0] = wire_be32(op.val + b);
+				s->sack[s->nsack][1] = wire_be32(op.val + b + 4);
 				s->nsack++;
 			}
 		}
-		i += len;
 	}
 }
 
@@ -138,39 +78,34 @@ static int decode_ip4(const uint8_t *p, size_t caplen, struct seg *s,
 		      uint32_t *src, uint32_t *dst, uint16_t *sport,
 		      uint16_t *dport)
 {
-	size_t ihl, tot, doff;
-	const uint8_t *th;
+	struct wire_ip4 ip;
+	struct wire_tcp th;
+	const uint8_t *t;
 
-	if (caplen < IP4_MIN_LEN || p[IP4_OFF_VER_IHL] >> 4 != 4)
-		return -1;
-	ihl = (size_t)(p[IP4_OFF_VER_IHL] & 0xf) * 4;
-	tot = be16(p + IP4_OFF_TOTAL_LEN);
-	if (ihl < IP4_MIN_LEN || tot < ihl || p[IP4_OFF_PROTO] != IP4_PROTO_TCP)
+	if (wire_ip4_parse(p, caplen, &ip) < 0 || ip.total < ip.hlen ||
+	    ip.proto != IP4_PROTO_TCP)
 		return -1;
 	/* Fragments are not reassembled: only whole datagrams count. */
-	if (be16(p + IP4_OFF_FRAG) & (IP4_FRAG_OFFSET_MASK | IP4_FLAG_MF))
+	if (ip.frag & (IP4_FRAG_OFFSET_MASK | IP4_FLAG_MF))
 		return -1;
-	if (caplen > tot)
-		caplen = tot; /* Ethernet padding */
-	if (caplen < ihl + TCP_MIN_LEN)
+	caplen = ip.end; /* without Ethernet padding */
+	t = p + ip.hlen;
+	if (wire_tcp_parse(t, caplen - ip.hlen, &th) < 0 ||
+	    th.doff < TCP_MIN_LEN || ip.hlen + th.doff > caplen)
 		return -1;
-	th = p + ihl;
-	doff = (size_t)(th[TCP_OFF_DOFF] >> 4) * 4;
-	if (doff < TCP_MIN_LEN || ihl + doff > caplen)
-		return -1;
-	*src = be32(p + IP4_OFF_SRC);
-	*dst = be32(p + IP4_OFF_DST);
-	*sport = be16(th + TCP_OFF_SPORT);
-	*dport = be16(th + TCP_OFF_DPORT);
-	s->ip_id = be16(p + IP4_OFF_ID);
-	s->seq = be32(th + TCP_OFF_SEQ);
-	s->ack = be32(th + TCP_OFF_ACK);
-	s->flags = th[TCP_OFF_FLAGS];
-	s->win = be16(th + TCP_OFF_WIN);
-	s->len = (uint32_t)(tot - ihl - doff); /* even if not all captured */
-	s->payload_hash = fnv1a(th + doff, caplen - ihl - doff);
+	*src = wire_be32(p + IP4_OFF_SRC);
+	*dst = wire_be32(p + IP4_OFF_DST);
+	*sport = th.sport;
+	*dport = th.dport;
+	s->ip_id = wire_be16(p + IP4_OFF_ID);
+	s->seq = th.seq;
+	s->ack = th.ack;
+	s->flags = th.flags;
+	s->win = th.win;
+	s->len = ip.total - ip.hlen - th.doff; /* even if not all captured */
+	s->payload_hash = fnv1a(t + th.doff, caplen - ip.hlen - th.doff);
 	s->mss = s->wscale = -1;
-	parse_options(s, th + TCP_MIN_LEN, doff - TCP_MIN_LEN);
+	parse_options(s, t + TCP_MIN_LEN, th.doff - TCP_MIN_LEN);
 	return 0;
 }
 
@@ -185,12 +120,12 @@ static int decode_frame(int dlt, const uint8_t *p, size_t caplen,
 
 		if (caplen < ETH_HDR_LEN)
 			return -1;
-		type = be16(p + ETH_OFF_TYPE);
+		type = wire_be16(p + ETH_OFF_TYPE);
 		off = ETH_HDR_LEN;
 		if (type == ETH_TYPE_VLAN) {
 			if (caplen < ETH_HDR_LEN + VLAN_HDR_LEN)
 				return -1;
-			type = be16(p + ETH_OFF_TYPE + VLAN_HDR_LEN);
+			type = wire_be16(p + ETH_OFF_TYPE + VLAN_HDR_LEN);
 			off += VLAN_HDR_LEN;
 		}
 		if (type != ETH_TYPE_IPV4)

@@ -11,15 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* TCP header flags (RFC 9293 3.1). */
-#define TH_FIN 0x01
-#define TH_SYN 0x02
-#define TH_RST 0x04
-#define TH_PSH 0x08
-#define TH_ACK 0x10
-#define TH_URG 0x20
-#define TH_ECE 0x40
-#define TH_CWR 0x80
+#include "../lib/wire.h"   /* TH_* flags and header layouts */
 
 #define SEG_MAX_SACK 4
 

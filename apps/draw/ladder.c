@@ -10,6 +10,8 @@
  * little more for a longer gap (logarithmic), and gaps of 200 ms or more
  * are written out, so a 60 s TIME_WAIT and a 100 us ACK both stay
  * readable and a few hundred segments make one long scrollable picture.
+ *
+ * May touch: nothing but the connection it draws and the SVG it writes.
  */
 #include <errno.h>
 #include <math.h>

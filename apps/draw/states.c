@@ -7,6 +7,9 @@
  * With --counts, each edge also says how often it was taken. The file has
  * lines "FROM TO COUNT" (states by name), or is a --trace log: every
  * "FROM -> TO" line counts one.
+ *
+ * May touch: the transition table (read through ustack_tcp_transition), the
+ * counts file (read), graphviz dot run as a child, the SVG it writes.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -3,6 +3,8 @@
  * title and a style sheet, and XML escaping of text. Output is written in
  * a fixed order with fixed number formats, so the same input always gives
  * the same bytes (the tests compare a golden file).
+ *
+ * May touch: only the FILE it writes.
  */
 #include <errno.h>
 #include <stdarg.h>

@@ -9,6 +9,9 @@
  * same clock that stamps its pcap. Lines for other connections, and any
  * other line, are skipped; a line without the "ustack SECONDS" prefix is
  * taken with time 0 (placed by order only).
+ *
+ * May touch: the trace file (read) and the connection's list of
+ * transitions.
  */
 #include <errno.h>
 #include <stdlib.h>

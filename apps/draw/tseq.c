@@ -8,6 +8,8 @@
  * short bars at the time of the ACK that carried them. Slow start is the
  * curve of the bars bending up, a fast retransmit a red bar under a flat
  * ACK line with SACK marks above it, an RTO a gap and then a red bar.
+ *
+ * May touch: nothing but the connection it draws and the SVG it writes.
  */
 #include <errno.h>
 #include <math.h>

@@ -13,6 +13,9 @@
  * filled by the stack's log hook: with trace_tcp set, tcp_set_state()
  * logs "10.0.0.2:80 10.0.0.1:5000 ESTABLISHED -> CLOSE_WAIT (FIN)" for
  * every transition, and httpd_log_hook keeps the last HTTPD_TRACE_RING.
+ *
+ * May touch: the stack's public inspection calls (under ustack_lock),
+ * httpd's trace ring, the response buffer.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,6 +5,9 @@
  * stack, and take it all down again in reverse.
  *
  * Apps may read the clock and print; the stack itself does neither.
+ *
+ * May touch: the stack and the driver chain it builds (public API), the
+ * clock, stderr.
  */
 #include <errno.h>
 #include <limits.h>

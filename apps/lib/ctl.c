@@ -2,7 +2,7 @@
  * ctl.c - the control socket server: accept, read one command line, answer
  * with app_report()'s text, close. Every descriptor is non-blocking and
  * every client has a deadline, so a stuck client costs a slot, never the
- * stack. Touches only its own descriptors and, through app_report(), the
+ * stack. May touch: only its own descriptors and, through app_report(), the
  * stack under ustack_lock().
  */
 #define _GNU_SOURCE

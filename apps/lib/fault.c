@@ -3,6 +3,8 @@
  * corrupt=100ppm,delay=5ms,jitter=1ms,seed=7,rx=1,tx=1" into a
  * struct ustack_fault_config. Probabilities take "%" or "ppm" (a bare number
  * is ppm); times need a unit (us, ms, s). Pure parsing, no state.
+ *
+ * May touch: nothing but the struct it fills.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * ustack-replay (see inetd_svc.h): non-blocking sockets, partial writes
  * kept per connection, and each echo connection reads only while its own
  * buffer has room, so a slow reader holds back its own data and nobody
- * else's. Touches the stack only through <ustack/socket.h>; its state is
+ * else's. May touch: the stack only through <ustack/socket.h>; its state is
  * the caller's struct inetd_ctx. Any change here changes the calls
  * ustack-replay expects: re-record with `make replay-record` if so.
  */

@@ -3,6 +3,9 @@
  * conns, tcp, arp, stats, iface. Reads the stack only through the public
  * inspection calls (ustack_conn_list, ustack_arp_list, ustack_stat, ...)
  * while holding it with ustack_lock().
+ *
+ * May touch: the stack only through its public inspection calls, under
+ * ustack_lock(); the buffer it appends to.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +15,16 @@
 #include "app.h"
 #include "report.h"
 
+/*
+ * Why not open_memstream(3), which does most of this: the buffer's users
+ * read buf/len at any time (a partial send resumes at an offset), reset
+ * len to 0 to reuse the memory for the next keep-alive response, and keep
+ * an all-zero struct as an empty buffer that costs nothing (an idle httpd
+ * connection holds one). A memstream's buf/len are valid only after
+ * fflush() or fclose(), and each stream is a FILE with its own stdio
+ * buffer, opened up front. vsnprintf into a
+ * doubling buffer is the part of it we need, in thirty lines.
+ */
 void sbuf_init(struct sbuf *b)
 {
 	memset(b, 0, sizeof(*b));

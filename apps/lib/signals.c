@@ -7,6 +7,9 @@
  *
  * Process-wide state is unavoidable for a signal handler; it lives here,
  * in the app library, never in the stack.
+ *
+ * May touch: the process's signal handlers, its three statics (the stop
+ * flag, a self-pipe, the stack to wake) and that stack (ustack_wakeup).
  */
 #define _GNU_SOURCE
 #include <errno.h>

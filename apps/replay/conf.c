@@ -1,7 +1,9 @@
 /*
  * conf.c - case.conf for ustack-replay: the stack's configuration, the times
  * and the services a case opens (format: tests/replay/README.md).
- * Part of ustack-replay (replay.h); touches only struct replay.
+ * Part of ustack-replay (replay.h).
+ *
+ * May touch: only struct replay.
  */
 #include <errno.h>
 #include <stdarg.h>

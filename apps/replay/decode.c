@@ -2,7 +2,10 @@
  * decode.c - frames decoded layer by layer into named fields (Ethernet, ARP,
  * IPv4, ICMP, UDP, TCP with flags, options and relative seq/ack), a one-line
  * summary, and the comparison of what the stack sent with what was expected.
- * Part of ustack-replay (replay.h); reads frames, prints reports.
+ * Part of ustack-replay (replay.h). Header layouts and the IPv4/TCP/option
+ * parsers are the apps' shared ones (apps/lib/wire.h), also ustack-draw's.
+ *
+ * May touch: the frames it is given (read only), stdout.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +15,7 @@
 #include "replay.h"
 
 #define MAX_FLD 96
+#define REL_MAX 128              /* directions with a relative seq */
 
 struct fld {
 	const char *name;            /* "tcp.seq" */
@@ -31,7 +35,7 @@ struct relctx {
 	struct {
 		uint8_t key[12];     /* src ip, dst ip, sport, dport */
 		uint32_t isn;
-	} e[128];
+	} e[REL_MAX];
 	int n;
 };
 
@@ -85,25 +89,29 @@ static char *fmt_ip(const uint8_t *p, char *b)
  * (or first-fragment) TCP segment, else NULL. */
 static const uint8_t *tcp_of(const uint8_t *f, uint32_t len, const uint8_t **ip)
 {
-	uint32_t ihl;
+	struct wire_ip4 h;
 
-	if (len < 14 + 20 || ld16(f + 12) != 0x0800 || f[14] >> 4 != 4)
+	if (len < ETH_HDR_LEN + IP4_MIN_LEN ||
+	    ld16(f + ETH_OFF_TYPE) != ETH_TYPE_IPV4 ||
+	    wire_ip4_parse(f + ETH_HDR_LEN, len - ETH_HDR_LEN, &h) < 0)
 		return NULL;
-	ihl = (uint32_t)(f[14] & 15) * 4;
-	if (ihl < 20 || len < 14 + ihl + 20 || f[23] != 6 ||
-	    (ld16(f + 20) & 0x1fff))
+	if (len < ETH_HDR_LEN + h.hlen + TCP_MIN_LEN ||
+	    h.proto != IP4_PROTO_TCP || (h.frag & IP4_FRAG_OFFSET_MASK))
 		return NULL;
-	*ip = f + 14;
-	return f + 14 + ihl;
+	*ip = f + ETH_HDR_LEN;
+	return f + ETH_HDR_LEN + h.hlen;
 }
 
+/* Source and destination address and port (reversed: as the peer sees
+ * them), the key of one direction. */
 static void rel_key(const uint8_t *ip, const uint8_t *t, int reverse,
 		    uint8_t key[12])
 {
-	memcpy(key, ip + (reverse ? 16 : 12), 4);
-	memcpy(key + 4, ip + (reverse ? 12 : 16), 4);
-	memcpy(key + 8, t + (reverse ? 2 : 0), 2);
-	memcpy(key + 10, t + (reverse ? 0 : 2), 2);
+	memcpy(key, ip + (reverse ? IP4_OFF_DST : IP4_OFF_SRC), IP4_ADDR_LEN);
+	memcpy(key + 4, ip + (reverse ? IP4_OFF_SRC : IP4_OFF_DST),
+	       IP4_ADDR_LEN);
+	memcpy(key + 8, t + (reverse ? TCP_OFF_DPORT : TCP_OFF_SPORT), 2);
+	memcpy(key + 10, t + (reverse ? TCP_OFF_SPORT : TCP_OFF_DPORT), 2);
 }
 
 static int rel_get(const struct relctx *c, const uint8_t key[12], uint32_t *isn)
@@ -120,111 +128,127 @@ static void rel_learn(struct relctx *c, const struct frames *fs)
 		const uint8_t *ip, *t = tcp_of(fs->v[i].data, fs->v[i].len, &ip);
 		uint32_t isn;
 
-		if (!t || !(t[13] & 0x02) || c->n == 128)
+		if (!t || !(t[TCP_OFF_FLAGS] & TH_SYN) || c->n == REL_MAX)
 			continue;
 		rel_key(ip, t, 0, c->e[c->n].key);
 		if (!rel_get(c, c->e[c->n].key, &isn))
-			c->e[c->n++].isn = ld32(t + 4);
+			c->e[c->n++].isn = ld32(t + TCP_OFF_SEQ);
 	}
 }
 
+/* The options between frame offsets o and end (tcpdump's words). */
 static void dec_tcp_opts(struct dec *d, const uint8_t *f, uint32_t o,
 			 uint32_t end)
 {
-	sum(d, ", options [");
-	while (o < end) {
-		uint8_t kind = f[o], l = o + 1 < end ? f[o + 1] : 0;
-		const uint8_t *v = f + o + 2;
+	struct wire_tcpopt op;
+	size_t pos = 0, n = end - o;
+	int r;
 
-		if (kind == 0 || kind == 1) {
-			fld(d, "tcp.opt", o, 1, kind ? "nop" : "eol");
-			sum(d, "%s%s", kind ? "nop" : "eol", o + 1 < end ? "," : "");
-			o++;
-			if (!kind)
-				break;
-			continue;
-		}
-		if (l < 2 || o + l > end) {
-			fld(d, "tcp.opt", o, end - o, "bad option %u len %u", kind, l);
+	sum(d, ", options [");
+	while ((r = wire_tcpopt_next(f + o, n, &pos, &op)) != 0) {
+		uint32_t at = o + op.off;
+		const uint8_t *v = op.val;
+		uint8_t kind = op.kind, l = op.len;
+
+		if (r < 0) {
+			fld(d, "tcp.opt", at, end - at, "bad option %u len %u",
+			    kind, l);
 			sum(d, "bad");
 			break;
 		}
-		if (kind == 2 && l == 4)
-			fld(d, "tcp.opt", o, l, "mss %u", ld16(v));
-		else if (kind == 3 && l == 3)
-			fld(d, "tcp.opt", o, l, "wscale %u", v[0]);
-		else if (kind == 4 && l == 2)
-			fld(d, "tcp.opt", o, l, "sackOK");
-		else if (kind == 8 && l == 10)
-			fld(d, "tcp.opt", o, l, "TS val %u ecr %u", ld32(v),
+		if (kind == TCPOPT_EOL || kind == TCPOPT_NOP) {
+			fld(d, "tcp.opt", at, 1, kind ? "nop" : "eol");
+			sum(d, "%s%s", kind ? "nop" : "eol", pos < n ? "," : "");
+			if (kind == TCPOPT_EOL)
+				break;
+			continue;
+		}
+		if (kind == TCPOPT_MSS && l == TCPOLEN_MSS)
+			fld(d, "tcp.opt", at, l, "mss %u", ld16(v));
+		else if (kind == TCPOPT_WS && l == TCPOLEN_WS)
+			fld(d, "tcp.opt", at, l, "wscale %u", v[0]);
+		else if (kind == TCPOPT_SACK_OK && l == TCPOLEN_SACK_OK)
+			fld(d, "tcp.opt", at, l, "sackOK");
+		else if (kind == TCPOPT_TS && l == TCPOLEN_TS)
+			fld(d, "tcp.opt", at, l, "TS val %u ecr %u", ld32(v),
 			    ld32(v + 4));
-		else if (kind == 5 && l >= 10 && (l - 2) % 8 == 0)
-			fld(d, "tcp.opt", o, l, "sack %u block%s, first %u:%u",
-			    (l - 2) / 8, l > 10 ? "s" : "", ld32(v), ld32(v + 4));
+		else if (kind == TCPOPT_SACK && l >= 2 + TCPOLEN_SACK_BLOCK &&
+			 (l - 2) % TCPOLEN_SACK_BLOCK == 0)
+			fld(d, "tcp.opt", at, l, "sack %u block%s, first %u:%u",
+			    (l - 2) / TCPOLEN_SACK_BLOCK,
+			    l > 2 + TCPOLEN_SACK_BLOCK ? "s" : "", ld32(v),
+			    ld32(v + 4));
 		else
-			fld(d, "tcp.opt", o, l, "option %u len %u", kind, l);
-		sum(d, "%s%s", d->f[d->n - 1].val, o + l < end ? "," : "");
-		o += l;
+			fld(d, "tcp.opt", at, l, "option %u len %u", kind, l);
+		sum(d, "%s%s", d->f[d->n - 1].val, pos < n ? "," : "");
 	}
 	sum(d, "]");
+}
+
+/* tcpdump's flag letters, in bit order (ACK is shown as '.'). */
+static void tcp_flag_str(uint8_t flags, char fs[12])
+{
+	static const char fl[] = "FSRPAUEC";
+	int k = 0;
+
+	for (int b = 0; b < 8; b++)
+		if (flags & (1u << b) && (1u << b) != TH_ACK)
+			fs[k++] = fl[b];
+	if (flags & TH_ACK)
+		fs[k++] = '.';
+	fs[k] = '\0';
 }
 
 static void dec_tcp(struct dec *d, const uint8_t *f, uint32_t o, uint32_t end,
 		    const struct relctx *rc, const char *dst)
 {
-	static const char fl[] = "FSRPAUEC";
-	const uint8_t *t = f + o, *ip = f + 14;
-	uint32_t doff, isn;
+	const uint8_t *t = f + o, *ip = f + ETH_HDR_LEN;
+	struct wire_tcp th;
+	uint32_t isn;
 	uint8_t key[12];
 	char fs[12];
-	int k = 0, si;
+	int si;
 
-	if (end - o < 20) {
+	if (wire_tcp_parse(t, end - o, &th) < 0) {
 		fld(d, "tcp", o, end - o, "truncated (%u bytes)", end - o);
 		return;
 	}
-	for (int b = 0; b < 8; b++)
-		if (t[13] & (1u << b) && b != 4)
-			fs[k++] = fl[b];
-	if (t[13] & 0x10)
-		fs[k++] = '.';
-	fs[k] = '\0';
-	doff = (uint32_t)(t[12] >> 4) * 4;
-	fld(d, "tcp.sport", o, 2, "%u", ld16(t));
-	fld(d, "tcp.dport", o + 2, 2, "%u", ld16(t + 2));
+	tcp_flag_str(th.flags, fs);
+	fld(d, "tcp.sport", o + TCP_OFF_SPORT, 2, "%u", th.sport);
+	fld(d, "tcp.dport", o + TCP_OFF_DPORT, 2, "%u", th.dport);
 	si = d->n;
-	fld(d, "tcp.seq", o + 4, 4, "%u", ld32(t + 4));
+	fld(d, "tcp.seq", o + TCP_OFF_SEQ, 4, "%u", th.seq);
 	rel_key(ip, t, 0, key);
 	if (rel_get(rc, key, &isn))
-		snprintf(d->f[d->n - 1].note, 24, "rel %u", ld32(t + 4) - isn);
-	fld(d, "tcp.ack", o + 8, 4, "%u", ld32(t + 8));
+		snprintf(d->f[d->n - 1].note, 24, "rel %u", th.seq - isn);
+	fld(d, "tcp.ack", o + TCP_OFF_ACK, 4, "%u", th.ack);
 	rel_key(ip, t, 1, key);
-	if ((t[13] & 0x10) && rel_get(rc, key, &isn))
-		snprintf(d->f[d->n - 1].note, 24, "rel %u", ld32(t + 8) - isn);
-	fld(d, "tcp.doff", o + 12, 1, "%u", doff);
-	fld(d, "tcp.flags", o + 13, 1, "[%s]", fs);
-	fld(d, "tcp.win", o + 14, 2, "%u", ld16(t + 14));
-	fld(d, "tcp.csum", o + 16, 2, "0x%04x", ld16(t + 16));
-	fld(d, "tcp.urp", o + 18, 2, "%u", ld16(t + 18));
+	if ((th.flags & TH_ACK) && rel_get(rc, key, &isn))
+		snprintf(d->f[d->n - 1].note, 24, "rel %u", th.ack - isn);
+	fld(d, "tcp.doff", o + TCP_OFF_DOFF, 1, "%u", th.doff);
+	fld(d, "tcp.flags", o + TCP_OFF_FLAGS, 1, "[%s]", fs);
+	fld(d, "tcp.win", o + TCP_OFF_WIN, 2, "%u", th.win);
+	fld(d, "tcp.csum", o + TCP_OFF_CSUM, 2, "0x%04x", ld16(t + TCP_OFF_CSUM));
+	fld(d, "tcp.urp", o + TCP_OFF_URP, 2, "%u", ld16(t + TCP_OFF_URP));
 	if (d->n == si + 7) {
-		sum(d, ".%u > %s.%u: Flags [%s], seq %s", ld16(t), dst,
-		    ld16(t + 2), fs,
+		sum(d, ".%u > %s.%u: Flags [%s], seq %s", th.sport, dst,
+		    th.dport, fs,
 		    d->f[si].note[0] ? d->f[si].note + 4 : d->f[si].val);
-		if (t[13] & 0x10)
+		if (th.flags & TH_ACK)
 			sum(d, ", ack %s", d->f[si + 1].note[0] ?
 			    d->f[si + 1].note + 4 : d->f[si + 1].val);
-		sum(d, ", win %u", ld16(t + 14));
+		sum(d, ", win %u", th.win);
 	}
-	if (doff < 20 || o + doff > end) {
-		fld(d, "tcp.bad_doff", o + 12, 1, "%u", doff);
+	if (th.doff < TCP_MIN_LEN || o + th.doff > end) {
+		fld(d, "tcp.bad_doff", o + TCP_OFF_DOFF, 1, "%u", th.doff);
 		return;
 	}
-	if (doff > 20)
-		dec_tcp_opts(d, f, o + 20, o + doff);
-	if (end > o + doff)
-		fld(d, "tcp.payload", o + doff, end - o - doff, "%u bytes",
-		    end - o - doff);
-	sum(d, ", length %u", end - o - doff);
+	if (th.doff > TCP_MIN_LEN)
+		dec_tcp_opts(d, f, o + TCP_MIN_LEN, o + th.doff);
+	if (end > o + th.doff)
+		fld(d, "tcp.payload", o + th.doff, end - o - th.doff, "%u bytes",
+		    end - o - th.doff);
+	sum(d, ", length %u", end - o - th.doff);
 }
 
 static void dec_udp(struct dec *d, const uint8_t *f, uint32_t o, uint32_t end,
@@ -232,103 +256,121 @@ static void dec_udp(struct dec *d, const uint8_t *f, uint32_t o, uint32_t end,
 {
 	const uint8_t *u = f + o;
 
-	if (end - o < 8) {
+	if (end - o < UDP_HDR_LEN) {
 		fld(d, "udp", o, end - o, "truncated (%u bytes)", end - o);
 		return;
 	}
-	fld(d, "udp.sport", o, 2, "%u", ld16(u));
-	fld(d, "udp.dport", o + 2, 2, "%u", ld16(u + 2));
-	fld(d, "udp.len", o + 4, 2, "%u", ld16(u + 4));
-	fld(d, "udp.csum", o + 6, 2, "0x%04x", ld16(u + 6));
-	if (end > o + 8)
-		fld(d, "udp.payload", o + 8, end - o - 8, "%u bytes", end - o - 8);
-	sum(d, ".%u > %s.%u: UDP, length %u", ld16(u), dst, ld16(u + 2),
-	    end - o - 8);
+	fld(d, "udp.sport", o + UDP_OFF_SPORT, 2, "%u", ld16(u + UDP_OFF_SPORT));
+	fld(d, "udp.dport", o + UDP_OFF_DPORT, 2, "%u", ld16(u + UDP_OFF_DPORT));
+	fld(d, "udp.len", o + UDP_OFF_LEN, 2, "%u", ld16(u + UDP_OFF_LEN));
+	fld(d, "udp.csum", o + UDP_OFF_CSUM, 2, "0x%04x", ld16(u + UDP_OFF_CSUM));
+	if (end > o + UDP_HDR_LEN)
+		fld(d, "udp.payload", o + UDP_HDR_LEN, end - o - UDP_HDR_LEN,
+		    "%u bytes", end - o - UDP_HDR_LEN);
+	sum(d, ".%u > %s.%u: UDP, length %u", ld16(u + UDP_OFF_SPORT), dst,
+	    ld16(u + UDP_OFF_DPORT), end - o - UDP_HDR_LEN);
 }
 
 static void dec_icmp(struct dec *d, const uint8_t *f, uint32_t o, uint32_t end,
 		     const char *dst)
 {
-	const uint8_t *c = f + o;
+	const uint8_t *c = f + o, *orig = c + ICMP_HDR_LEN;
+	uint8_t type, code;
 	char a[16], b[16];
 
-	if (end - o < 8) {
+	if (end - o < ICMP_HDR_LEN) {
 		fld(d, "icmp", o, end - o, "truncated (%u bytes)", end - o);
 		return;
 	}
-	fld(d, "icmp.type", o, 1, "%u", c[0]);
-	fld(d, "icmp.code", o + 1, 1, "%u", c[1]);
-	fld(d, "icmp.csum", o + 2, 2, "0x%04x", ld16(c + 2));
+	type = c[ICMP_OFF_TYPE];
+	code = c[ICMP_OFF_CODE];
+	fld(d, "icmp.type", o + ICMP_OFF_TYPE, 1, "%u", type);
+	fld(d, "icmp.code", o + ICMP_OFF_CODE, 1, "%u", code);
+	fld(d, "icmp.csum", o + ICMP_OFF_CSUM, 2, "0x%04x",
+	    ld16(c + ICMP_OFF_CSUM));
 	sum(d, " > %s: ICMP ", dst);
-	if (c[0] == 0 || c[0] == 8) {
-		fld(d, "icmp.id", o + 4, 2, "%u", ld16(c + 4));
-		fld(d, "icmp.seq", o + 6, 2, "%u", ld16(c + 6));
+	if (type == ICMP_ECHO_REPLY || type == ICMP_ECHO_REQUEST) {
+		fld(d, "icmp.id", o + ICMP_OFF_ID, 2, "%u", ld16(c + ICMP_OFF_ID));
+		fld(d, "icmp.seq", o + ICMP_OFF_SEQ, 2, "%u",
+		    ld16(c + ICMP_OFF_SEQ));
 		sum(d, "echo %s, id %u, seq %u, length %u",
-		    c[0] ? "request" : "reply", ld16(c + 4), ld16(c + 6), end - o);
+		    type == ICMP_ECHO_REQUEST ? "request" : "reply",
+		    ld16(c + ICMP_OFF_ID), ld16(c + ICMP_OFF_SEQ), end - o);
 	} else {
-		fld(d, "icmp.rest", o + 4, 4, "0x%08x", ld32(c + 4));
-		sum(d, "type %u code %u", c[0], c[1]);
-		if (end - o >= 8 + 20 && (c[8] >> 4) == 4) {
-			fld(d, "icmp.orig", o + 8, 20, "IP %s > %s proto %u",
-			    fmt_ip(c + 20, a), fmt_ip(c + 24, b), c[17]);
+		fld(d, "icmp.rest", o + ICMP_OFF_REST, 4, "0x%08x",
+		    ld32(c + ICMP_OFF_REST));
+		sum(d, "type %u code %u", type, code);
+		/* an error quotes the datagram's IP header (RFC 792) */
+		if (end - o >= ICMP_HDR_LEN + IP4_MIN_LEN &&
+		    (orig[IP4_OFF_VER_IHL] >> 4) == IP4_VERSION) {
+			fld(d, "icmp.orig", o + ICMP_HDR_LEN, IP4_MIN_LEN,
+			    "IP %s > %s proto %u", fmt_ip(orig + IP4_OFF_SRC, a),
+			    fmt_ip(orig + IP4_OFF_DST, b), orig[IP4_OFF_PROTO]);
 			sum(d, " about %s", d->f[d->n - 1].val);
 		}
 	}
-	if (end > o + 8)
-		fld(d, "icmp.data", o + 8, end - o - 8, "%u bytes", end - o - 8);
+	if (end > o + ICMP_HDR_LEN)
+		fld(d, "icmp.data", o + ICMP_HDR_LEN, end - o - ICMP_HDR_LEN,
+		    "%u bytes", end - o - ICMP_HDR_LEN);
 }
 
 static void dec_ip4(struct dec *d, const uint8_t *f, uint32_t o, uint32_t len,
 		    const struct relctx *rc)
 {
 	const uint8_t *h = f + o;
-	uint32_t ihl, tot, end, frag;
+	uint32_t ihl, tot, end, frag, foff;
+	uint8_t proto;
 	char a[16], b[16];
 
-	if (len - o < 20) {
+	if (len - o < IP4_MIN_LEN) {
 		fld(d, "ip", o, len - o, "truncated (%u bytes)", len - o);
 		return;
 	}
-	ihl = (uint32_t)(h[0] & 15) * 4;
-	tot = ld16(h + 2);
-	frag = ld16(h + 6);
-	fld(d, "ip.version", o, 1, "%u", h[0] >> 4);
-	fld(d, "ip.ihl", o, 1, "%u", ihl);
-	fld(d, "ip.tos", o + 1, 1, "0x%02x", h[1]);
-	fld(d, "ip.len", o + 2, 2, "%u", tot);
-	fld(d, "ip.id", o + 4, 2, "%u", ld16(h + 4));
-	fld(d, "ip.flags", o + 6, 1, "%s%s%s", frag & 0x4000 ? "DF" : "",
-	    frag & 0x2000 ? "MF" : "", frag & 0x6000 ? "" : "none");
-	fld(d, "ip.frag", o + 6, 2, "%u", (frag & 0x1fff) * 8);
-	fld(d, "ip.ttl", o + 8, 1, "%u", h[8]);
-	fld(d, "ip.proto", o + 9, 1, "%u", h[9]);
-	fld(d, "ip.csum", o + 10, 2, "0x%04x", ld16(h + 10));
-	fld(d, "ip.src", o + 12, 4, "%s", fmt_ip(h + 12, a));
-	fld(d, "ip.dst", o + 16, 4, "%s", fmt_ip(h + 16, b));
+	ihl = (uint32_t)(h[IP4_OFF_VER_IHL] & 15) * 4;
+	tot = ld16(h + IP4_OFF_TOTAL_LEN);
+	frag = ld16(h + IP4_OFF_FRAG);
+	foff = (frag & IP4_FRAG_OFFSET_MASK) * IP4_FRAG_UNIT;
+	proto = h[IP4_OFF_PROTO];
+	fld(d, "ip.version", o + IP4_OFF_VER_IHL, 1, "%u",
+	    h[IP4_OFF_VER_IHL] >> 4);
+	fld(d, "ip.ihl", o + IP4_OFF_VER_IHL, 1, "%u", ihl);
+	fld(d, "ip.tos", o + IP4_OFF_TOS, 1, "0x%02x", h[IP4_OFF_TOS]);
+	fld(d, "ip.len", o + IP4_OFF_TOTAL_LEN, 2, "%u", tot);
+	fld(d, "ip.id", o + IP4_OFF_ID, 2, "%u", ld16(h + IP4_OFF_ID));
+	fld(d, "ip.flags", o + IP4_OFF_FRAG, 1, "%s%s%s",
+	    frag & IP4_FLAG_DF ? "DF" : "", frag & IP4_FLAG_MF ? "MF" : "",
+	    frag & (IP4_FLAG_DF | IP4_FLAG_MF) ? "" : "none");
+	fld(d, "ip.frag", o + IP4_OFF_FRAG, 2, "%u", foff);
+	fld(d, "ip.ttl", o + IP4_OFF_TTL, 1, "%u", h[IP4_OFF_TTL]);
+	fld(d, "ip.proto", o + IP4_OFF_PROTO, 1, "%u", proto);
+	fld(d, "ip.csum", o + IP4_OFF_CSUM, 2, "0x%04x", ld16(h + IP4_OFF_CSUM));
+	fld(d, "ip.src", o + IP4_OFF_SRC, 4, "%s", fmt_ip(h + IP4_OFF_SRC, a));
+	fld(d, "ip.dst", o + IP4_OFF_DST, 4, "%s", fmt_ip(h + IP4_OFF_DST, b));
 	sum(d, "IP %s", a);
-	if (ihl < 20 || o + ihl > len)
+	if (ihl < IP4_MIN_LEN || o + ihl > len)
 		return;
-	if (ihl > 20)
-		fld(d, "ip.options", o + 20, ihl - 20, "%u bytes", ihl - 20);
+	if (ihl > IP4_MIN_LEN)
+		fld(d, "ip.options", o + IP4_MIN_LEN, ihl - IP4_MIN_LEN,
+		    "%u bytes", ihl - IP4_MIN_LEN);
 	end = tot >= ihl && o + tot <= len ? o + tot : len;
-	if (frag & 0x1fff) {
+	if (frag & IP4_FRAG_OFFSET_MASK) {
 		fld(d, "ip.payload", o + ihl, end - o - ihl, "%u bytes",
 		    end - o - ihl);
 		sum(d, " > %s: fragment id %u, offset %u, length %u", b,
-		    ld16(h + 4), (frag & 0x1fff) * 8, end - o - ihl);
-	} else if (h[9] == 1) {
+		    ld16(h + IP4_OFF_ID), foff, end - o - ihl);
+	} else if (proto == IP4_PROTO_ICMP) {
 		dec_icmp(d, f, o + ihl, end, b);
-	} else if (h[9] == 17) {
+	} else if (proto == IP4_PROTO_UDP) {
 		dec_udp(d, f, o + ihl, end, b);
-	} else if (h[9] == 6) {
+	} else if (proto == IP4_PROTO_TCP) {
 		dec_tcp(d, f, o + ihl, end, rc, b);
 	} else {
 		fld(d, "ip.payload", o + ihl, end - o - ihl, "%u bytes",
 		    end - o - ihl);
-		sum(d, " > %s: proto %u, length %u", b, h[9], end - o - ihl);
+		sum(d, " > %s: proto %u, length %u", b, proto, end - o - ihl);
 	}
-	if (frag & 0x2000)
-		sum(d, " (more fragments, id %u)", ld16(h + 4));
+	if (frag & IP4_FLAG_MF)
+		sum(d, " (more fragments, id %u)", ld16(h + IP4_OFF_ID));
 	if (end < len)
 		fld(d, "eth.pad", end, len - end, "%u bytes", len - end);
 }
@@ -337,28 +379,33 @@ static void dec_arp(struct dec *d, const uint8_t *f, uint32_t o, uint32_t len)
 {
 	const uint8_t *a = f + o;
 	char m[18], s[16], t[16];
+	uint16_t op;
 
-	if (len - o < 28) {
+	if (len - o < ARP_LEN) {
 		fld(d, "arp", o, len - o, "truncated (%u bytes)", len - o);
 		return;
 	}
-	fld(d, "arp.htype", o, 2, "%u", ld16(a));
-	fld(d, "arp.ptype", o + 2, 2, "0x%04x", ld16(a + 2));
-	fld(d, "arp.hlen", o + 4, 1, "%u", a[4]);
-	fld(d, "arp.plen", o + 5, 1, "%u", a[5]);
-	fld(d, "arp.op", o + 6, 2, "%u", ld16(a + 6));
-	fld(d, "arp.sha", o + 8, 6, "%s", fmt_mac(a + 8, m));
-	fld(d, "arp.spa", o + 14, 4, "%s", fmt_ip(a + 14, s));
-	fld(d, "arp.tha", o + 18, 6, "%s", fmt_mac(a + 18, m));
-	fld(d, "arp.tpa", o + 24, 4, "%s", fmt_ip(a + 24, t));
-	if (ld16(a + 6) == 1 && !memcmp(a + 14, a + 24, 4))
+	op = ld16(a + ARP_OFF_OP);
+	fld(d, "arp.htype", o + ARP_OFF_HTYPE, 2, "%u", ld16(a + ARP_OFF_HTYPE));
+	fld(d, "arp.ptype", o + ARP_OFF_PTYPE, 2, "0x%04x",
+	    ld16(a + ARP_OFF_PTYPE));
+	fld(d, "arp.hlen", o + ARP_OFF_HLEN, 1, "%u", a[ARP_OFF_HLEN]);
+	fld(d, "arp.plen", o + ARP_OFF_PLEN, 1, "%u", a[ARP_OFF_PLEN]);
+	fld(d, "arp.op", o + ARP_OFF_OP, 2, "%u", op);
+	fld(d, "arp.sha", o + ARP_OFF_SHA, 6, "%s", fmt_mac(a + ARP_OFF_SHA, m));
+	fld(d, "arp.spa", o + ARP_OFF_SPA, 4, "%s", fmt_ip(a + ARP_OFF_SPA, s));
+	fld(d, "arp.tha", o + ARP_OFF_THA, 6, "%s", fmt_mac(a + ARP_OFF_THA, m));
+	fld(d, "arp.tpa", o + ARP_OFF_TPA, 4, "%s", fmt_ip(a + ARP_OFF_TPA, t));
+	if (op == ARP_OP_REQUEST &&
+	    !memcmp(a + ARP_OFF_SPA, a + ARP_OFF_TPA, IP4_ADDR_LEN))
 		sum(d, "ARP, Announcement for %s", s);
-	else if (ld16(a + 6) == 1)
+	else if (op == ARP_OP_REQUEST)
 		sum(d, "ARP, Request who-has %s tell %s", t, s);
 	else
-		sum(d, "ARP, Reply %s is-at %s", s, fmt_mac(a + 8, m));
-	if (len > o + 28)
-		fld(d, "eth.pad", o + 28, len - o - 28, "%u bytes", len - o - 28);
+		sum(d, "ARP, Reply %s is-at %s", s, fmt_mac(a + ARP_OFF_SHA, m));
+	if (len > o + ARP_LEN)
+		fld(d, "eth.pad", o + ARP_LEN, len - o - ARP_LEN, "%u bytes",
+		    len - o - ARP_LEN);
 }
 
 static void decode(struct dec *d, const uint8_t *f, uint32_t len,
@@ -370,21 +417,24 @@ static void decode(struct dec *d, const uint8_t *f, uint32_t len,
 	d->n = 0;
 	d->sum[0] = '\0';
 	fld(d, "frame.len", 0, 0, "%u", len);
-	if (len < 14) {
+	if (len < ETH_HDR_LEN) {
 		fld(d, "eth", 0, len, "truncated (%u bytes)", len);
 		sum(d, "truncated frame");
 		return;
 	}
-	type = ld16(f + 12);
-	fld(d, "eth.dst", 0, 6, "%s", fmt_mac(f, a));
-	fld(d, "eth.src", 6, 6, "%s", fmt_mac(f + 6, b));
-	fld(d, "eth.type", 12, 2, "0x%04x", type);
-	if (type == 0x0806) {
-		dec_arp(d, f, 14, len);
-	} else if (type == 0x0800) {
-		dec_ip4(d, f, 14, len, rc);
+	type = ld16(f + ETH_OFF_TYPE);
+	fld(d, "eth.dst", ETH_OFF_DST, ETH_ADDR_LEN, "%s",
+	    fmt_mac(f + ETH_OFF_DST, a));
+	fld(d, "eth.src", ETH_OFF_SRC, ETH_ADDR_LEN, "%s",
+	    fmt_mac(f + ETH_OFF_SRC, b));
+	fld(d, "eth.type", ETH_OFF_TYPE, 2, "0x%04x", type);
+	if (type == ETH_TYPE_ARP) {
+		dec_arp(d, f, ETH_HDR_LEN, len);
+	} else if (type == ETH_TYPE_IPV4) {
+		dec_ip4(d, f, ETH_HDR_LEN, len, rc);
 	} else {
-		fld(d, "eth.payload", 14, len - 14, "%u bytes", len - 14);
+		fld(d, "eth.payload", ETH_HDR_LEN, len - ETH_HDR_LEN, "%u bytes",
+		    len - ETH_HDR_LEN);
 		sum(d, "%s > %s, ethertype 0x%04x, length %u", b, a, type, len);
 	}
 }

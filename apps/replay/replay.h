@@ -15,12 +15,13 @@
 #include <ustack/ustack.h>
 
 #include "../lib/inetd_svc.h"
+#include "../lib/nc_copy.h"
+#include "../lib/wire.h"
 
 #define SNAPLEN 262144u
 #define MAX_SVC 16
 #define MAX_CONNS 256
 #define MAX_TOK 32
-#define NC_BUF (1u << 20)       /* as ustack-nc */
 #define NC_LINGER_US USTACK_SEC(3)
 #define PASS_ROUNDS 64          /* poll/handle rounds per event */
 #define RT_BATCH 64             /* frames per runtime pass (RT_DEV_BUDGET) */
@@ -65,11 +66,11 @@ struct svc {
 	uint8_t *data;               /* daytime line; nc stdin */
 	size_t dlen;
 	int sd;                      /* socket or listener, -1 */
-	/* ustack-nc's state, field for field (see apps/nc.c) */
+	/* ustack-nc's state: its copy is ustack-nc's own code */
 	enum nc_state nc;
-	size_t rd;                   /* stdin bytes read */
-	size_t len, off;             /* to_net buffer positions */
-	int in_eof, net_eof, shut_sent, pump_now;
+	struct nc_copy cp;           /* apps/lib/nc_copy.c */
+	size_t rd;                   /* stdin (data) bytes read */
+	int pump_now;
 	ustack_time_t deadline;      /* connect give-up, linger end */
 };
 
@@ -91,16 +92,9 @@ struct replay {
 	char err[256];
 };
 
-static inline uint16_t ld16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t ld32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
+/* Big-endian loads (the shared decoder's, apps/lib/wire.h). */
+#define ld16 wire_be16
+#define ld32 wire_be32
 
 /* replay.c */
 int frames_add(struct frames *fs, ustack_time_t at, const void *p,

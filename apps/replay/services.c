@@ -2,9 +2,13 @@
  * services.c - the programs a case runs, driven by hand through the public
  * socket API in the same order of calls as ustack-inetd (apps/inetd.c) and
  * ustack-nc (apps/nc.c), so a replayed stack sees what the live one saw.
- * The inetd services are ustack-inetd's own code (apps/lib/inetd_svc.c);
- * here are its loop turn, tcp-hold and a model of ustack-nc.
- * Part of ustack-replay (replay.h); touches the stack only through <ustack/socket.h>.
+ * The inetd services are ustack-inetd's own code (apps/lib/inetd_svc.c)
+ * and ustack-nc's copy is ustack-nc's (apps/lib/nc_copy.c); here are
+ * inetd's loop turn, tcp-hold, and ustack-nc's connect/listen/linger steps
+ * around its copy. Part of ustack-replay (replay.h).
+ *
+ * May touch: the stack only through <ustack/socket.h>; the case's
+ * services (struct svc).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -40,6 +44,12 @@ int svc_open_all(struct replay *r)
 	for (int i = 0; i < r->nsvc; i++) {
 		struct svc *s = &r->svc[i];
 		int udp = s->kind == SVC_UDP_ECHO || s->kind == SVC_UDP_DISCARD;
+
+		if (s->kind >= SVC_NC_CONNECT &&
+		    !(s->cp.to_net.p = malloc(NC_BUF))) {
+			fprintf(stderr, "ustack-replay: out of memory\n");
+			return -1;
+		}
 
 		if (s->kind == SVC_NC_CONNECT)
 			s->sd = ustack_socket(r->st, AF_INET,
@@ -149,81 +159,62 @@ static void nc_exit(struct replay *r, struct svc *s)
 	r->exited = 1;
 }
 
-static void nc_start_copy(struct svc *s)
+/* stdin is the case's text: a file, every read gets what fits. */
+static long nc_read_data(void *ctx, void *p, size_t cap)
+{
+	struct svc *s = ctx;
+	size_t take = s->dlen - s->rd;
+
+	if (take > cap)
+		take = cap;
+	memcpy(p, s->data + s->rd, take);
+	s->rd += take;
+	return (long)take;
+}
+
+/* stdout takes everything at once. */
+static long nc_discard(void *ctx, const void *p, size_t len)
+{
+	(void)ctx, (void)p;
+	return (long)len;
+}
+
+static void nc_start_copy(struct replay *r, struct svc *s)
 {
 	s->nc = NC_COPY;
 	s->pump_now = 1;
-	s->in_eof = s->no_stdin;
+	s->cp.st = r->st;
+	s->cp.sd = s->sd;
+	s->cp.no_stdin = s->no_stdin;
+	s->cp.to_out.p = (char *)r->scratch;   /* drained at once */
+	s->cp.io = (struct nc_io){.read_in = nc_read_data,
+				  .write_out = nc_discard, .ctx = s};
+	nc_copy_start(&s->cp);
 }
 
-/* pump(): stdin -> to_net -> socket -> stdout. >0 progress, <0 error. */
-static int nc_pump(struct replay *r, struct svc *s)
-{
-	int progress = 0;
-	ssize_t n;
-
-	if (s->off == s->len)                        /* compact() */
-		s->off = s->len = 0;
-	else if (s->off > NC_BUF / 2)
-		s->len -= s->off, s->off = 0;
-	if (!s->in_eof && !s->net_eof && s->len < NC_BUF) {
-		size_t take = s->dlen - s->rd;
-
-		if (take > NC_BUF - s->len)
-			take = NC_BUF - s->len;
-		if (!take)
-			s->in_eof = 1;
-		s->rd += take;
-		s->len += take;
-		progress = 1;
-	}
-	while (s->off < s->len) {
-		n = ustack_send(r->st, s->sd, s->data + s->rd - (s->len - s->off),
-				s->len - s->off, MSG_DONTWAIT);
-		if (n == -EAGAIN)
-			break;
-		if (n < 0)
-			return (int)n;
-		s->off += (size_t)n;
-		progress = 1;
-	}
-	if (s->off == s->len && s->in_eof && !s->shut_sent && !s->no_stdin) {
-		ustack_shutdown(r->st, s->sd, SHUT_WR);
-		s->shut_sent = progress = 1;
-	}
-	if (!s->net_eof) {
-		n = ustack_recvfrom(r->st, s->sd, r->scratch, NC_BUF, MSG_DONTWAIT,
-				    NULL, NULL);
-		if (n == 0)
-			s->net_eof = 1;
-		if (n >= 0)
-			progress = 1;
-		else if (n != -EAGAIN)
-			return (int)n;
-	}
-	return progress;
-}
-
+/* One turn of ustack-nc's copy loop (apps/nc.c copy_loop). */
 static int nc_copy(struct replay *r, struct svc *s)
 {
+	struct nc_copy *c = &s->cp;
 	int p;
 
-	if (!s->pump_now && (s->in_eof || s->net_eof || s->len == NC_BUF)) {
+	if (!s->pump_now && (!nc_want_stdin(c) || c->to_net.len == NC_BUF)) {
 		/* stdin (a file, always readable) is not polled: the socket */
 		struct ustack_pollfd pfd = {.sd = s->sd, .events = (short)(
-			(s->net_eof ? 0 : POLLIN) | (s->off < s->len ? POLLOUT : 0))};
+			(c->net_eof ? 0 : POLLIN) |
+			(c->to_net.off < c->to_net.len ? POLLOUT : 0))};
 
 		if (ustack_poll(r->st, &pfd, 1, 0) <= 0)
 			return 0;
 	}
 	s->pump_now = 0;
-	while ((p = nc_pump(r, s)) > 0)
+	while ((p = nc_pump(c)) > 0)
 		;
 	if (p < 0) {
 		nc_exit(r, s);
 		return 0;
 	}
-	if (s->net_eof && s->off == s->len) {         /* finished() */
+	if (nc_tcp_finished(c)) {
 		ustack_close(r->st, s->sd);
 		s->nc = NC_LINGER;
 		s->deadline = ustack_now(r->st) + NC_LINGER_US;
@@ -255,7 +246,7 @@ static int nc_step(struct replay *r, struct svc *s)
 			ustack_close(r->st, s->sd);
 			s->sd = sd;
 			ustack_set_nonblock(r->st, sd, 1);
-			nc_start_copy(s);
+			nc_start_copy(r, s);
 			return 1;
 		}
 		if (now < s->at.v)
@@ -269,7 +260,7 @@ static int nc_step(struct replay *r, struct svc *s)
 			s->nc = NC_CONNECTING;
 			s->deadline = s->wait ? now + s->wait : USTACK_TIME_NEVER;
 		} else if (e == 0) {
-			nc_start_copy(s);
+			nc_start_copy(r, s);
 		} else {
 			nc_exit(r, s);
 		}
@@ -282,7 +273,7 @@ static int nc_step(struct replay *r, struct svc *s)
 			if (e)
 				nc_exit(r, s);
 			else
-				nc_start_copy(s);
+				nc_start_copy(r, s);
 			return 1;
 		}
 		if (now >= s->deadline)

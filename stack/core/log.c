@@ -1,6 +1,7 @@
 /*
  * log.c - formatting for ULOG() and the default stderr hook.
- * Touches nothing but the configured hook.
+ *
+ * May touch: nothing but the configured hook.
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -11,8 +11,10 @@
  * Core: stack_xmit_offload() turns a pkb's PKB_CSUM_PARTIAL/gso_size into
  * a struct ustack_frame_meta for transmit_meta() (or falls back to
  * software when the device can not), stack_rx_offload() turns a received
- * frame's metadata into pkb->csum. Touches the device, the pool (a scratch
- * buffer for software segmentation) and the ETH_* offload counters.
+ * frame's metadata into pkb->csum.
+ *
+ * May touch: the device, the pool (a scratch buffer for software
+ * segmentation) and the ETH_* offload counters.
  */
 #include <errno.h>
 #include <string.h>

@@ -1,6 +1,8 @@
 /*
  * pkb.c - the packet-buffer pool and its operations (see pkb.h).
- * Touches only the pool inside struct ustack and the PKB_EXHAUSTED counter.
+ *
+ * May touch: only the pool inside struct ustack and the PKB_EXHAUSTED
+ * counter.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,8 @@
 /*
  * rand.c - SipHash-2-4 (Aumasson and Bernstein, 2012) and the stack's keyed
- * generator built on it (see rand.h). Touches only a struct rand_state.
+ * generator built on it (see rand.h).
+ *
+ * May touch: only a struct rand_state.
  */
 #include <errno.h>
 #include <string.h>

@@ -196,7 +196,7 @@ static long rx_one(struct ustack *st, struct pkb *pkb, int meta,
 	if (meta)
 		return d->ops->receive_meta(d, pkb->data, pkb_tailroom(pkb), m,
 					    st->now);
-	return d->ops->receive(d, pkb->data, pkb_tailroom(pkb), st->now);
+	return ustack_dev_receive(d, pkb->data, pkb_tailroom(pkb), st->now);
 }
 
 /* A small frame read into a big (GRO-sized) buffer moves to a small one,

@@ -1,6 +1,7 @@
 /*
  * timer.c - the pairing heap behind every stack timer (see timer.h).
- * Touches only st->timers and the timers linked into it.
+ *
+ * May touch: only st->timers and the timers linked into it.
  *
  * Pairing heap (Fredman, Sedgewick, Sleator, Tarjan 1986): a tree where each
  * node's deadline is <= its children's. meld links two trees by making the

@@ -1,6 +1,9 @@
 /*
  * util.c - address parsing and formatting, error strings. Pure functions.
+ *
+ * May touch: nothing but its arguments (and libc's inet_pton, strerror).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,34 +18,15 @@ const char *ustack_strerror(int err)
 	return strerror(-err);
 }
 
+/* Dotted decimal, four parts, by inet_pton(3): a part with a leading zero
+ * ("010") is refused, since inet_aton(3) would read it as octal. */
 int ustack_parse_ip4(const char *s, uint32_t *addr)
 {
-	uint32_t a = 0;
-	int parts = 0;
+	struct in_addr a;
 
-	if (!s || !*s)
+	if (!s || inet_pton(AF_INET, s, &a) != 1)
 		return -EINVAL;
-	while (parts < 4) {
-		unsigned long v;
-		char *end;
-
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		v = strtoul(s, &end, 10);
-		if (v > 255 || end - s > 3)
-			return -EINVAL;
-		a = a << 8 | (uint32_t)v;
-		parts++;
-		s = end;
-		if (parts < 4) {
-			if (*s != '.')
-				return -EINVAL;
-			s++;
-		}
-	}
-	if (*s)
-		return -EINVAL;
-	*addr = a;
+	*addr = ntohl(a.s_addr);
 	return 0;
 }
 

@@ -3,7 +3,7 @@
  * announcement and address defence of RFC 5227 and the reachability states
  * of RFC 4861 7.3 (see arp.h for the state machine).
  *
- * Touches: st->arp (the cache and its timers), eth_output, the ARP
+ * May touch: st->arp (the cache and its timers), eth_output, the ARP
  * counters, and the socket layer's sock_host_unreachable() when a
  * resolution fails. Never allocates after arp_init() except packet buffers.
  */

@@ -5,6 +5,9 @@
  * reach IPv4 (which drops what it does not want). Everything else is a
  * counted drop: IPv6 and VLAN-tagged frames have their own counters so a
  * busy host link does not hide real problems. Never logs per frame.
+ *
+ * May touch: arp_input, ip4_input, stack_xmit (the device), the ETH
+ * counters.
  */
 #include <string.h>
 

@@ -21,7 +21,7 @@
  * segments cannot make us a reflector. Never a reply to a RST, to a
  * broadcast or to a segment with a bad checksum.
  *
- * Touches: st->filter, icmp_send_error, tcp_send_raw, FILTER counters.
+ * May touch: st->filter, icmp_send_error, tcp_send_raw, FILTER counters.
  */
 #include <errno.h>
 #include <stdarg.h>

@@ -4,9 +4,10 @@
  * errors we receive (mapped to an errno and handed to UDP, TCP or an echo
  * socket), and echo ("ping") sockets.
  *
- * Touches: st->icmp, ip4_output, udp_icmp_error, tcp_icmp_error, the
+ * May touch: st->icmp, ip4_output, udp_icmp_error, tcp_icmp_error, the
  * socket layer (sock_queue_dgram, sock_recv_dgram, sock_wakeup,
  * sock_ephemeral_port) and the ICMP counters.
+ *
  * Decisions:
  * - Errors quote as much of the offending datagram as fits in 576 bytes
  *   (RFC 1812 4.3.2.3, as Linux does) rather than RFC 792's header + 8

@@ -2,7 +2,7 @@
  * ip4_frag.c - IPv4 fragmentation on output and reassembly on input
  * (RFC 791 2.3 and 3.2, RFC 1122 3.3.2, RFC 815 for the bookkeeping).
  *
- * Touches: st->ip4's reassembly state and its timers, arp_output,
+ * May touch: st->ip4's reassembly state and its timers, arp_output,
  * icmp_send_error (time exceeded), the IP4 counters.
  *
  * Reassembly keeps, per datagram (src, dst, protocol, id), its fragments

@@ -4,8 +4,10 @@
  * connected subnet and one default gateway), the header and loopback on
  * output. Fragments are handed to ip4_frag.c both ways.
  *
- * Touches: st->ip4, arp_output, icmp/udp/tcp input, icmp_send_error, the
- * IP4 counters. Decisions (the RFC leaves room):
+ * May touch: st->ip4, arp_output, icmp/udp/tcp input, icmp_send_error,
+ * the IP4 counters.
+ *
+ * Decisions (the RFC leaves room):
  * - TTL: RFC 1122 3.2.1.7 says a host MUST NOT discard a datagram just
  *   because it arrived with TTL < 2, and a host does not forward, so no
  *   TTL is dropped on input, not even 0 (Linux delivers those too);

@@ -12,7 +12,7 @@
  * zero padding of RFC 1071 in either byte order. (USTACK_CSUM_PORTABLE
  * forces the portable loop, for testing it on x86-64.)
  *
- * Pure functions; touch nothing but the bytes they are given.
+ * May touch: nothing but the bytes they are given (pure functions).
  */
 #include <string.h>
 

@@ -260,7 +260,7 @@ static long fcs_receive(struct ustack_dev *d, void *buf, size_t cap,
 	struct fcs_dev *x = (struct fcs_dev *)d;
 
 	for (;;) {
-		long n = x->lower->ops->receive(x->lower, buf, cap, now);
+		long n = ustack_dev_receive(x->lower, buf, cap, now);
 		uint32_t c;
 
 		if (n <= 0 || !is_arp(buf, (size_t)n))

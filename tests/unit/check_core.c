@@ -286,6 +286,7 @@ START_TEST(test_parse_addresses)
 	ck_assert_int_eq(ustack_parse_ip4("1.2.3", &a), -EINVAL);
 	ck_assert_int_eq(ustack_parse_ip4("1.2.3.4x", &a), -EINVAL);
 	ck_assert_int_eq(ustack_parse_ip4("", &a), -EINVAL);
+	ck_assert_int_eq(ustack_parse_ip4("010.0.0.1", &a), -EINVAL); /* no octal */
 	ck_assert_int_eq(ustack_parse_cidr("192.168.1.9/16", &a, &p), 0);
 	ck_assert_uint_eq(a, 0xc0a80109);
 	ck_assert_uint_eq(p, 16);

@@ -106,7 +106,9 @@ struct ustack_dev_ops {
 			ustack_time_t now);
 	/* Copy the next received frame into buf. Returns its length, 0 when
 	 * nothing is ready now, or -errno (-EMSGSIZE: frame longer than cap,
-	 * dropped). Never blocks. */
+	 * dropped). Never blocks. May be NULL when receive_meta() is set:
+	 * ustack_dev_receive() then calls receive_meta() and completes a
+	 * partial checksum, so the reader gets a checked frame. */
 	long (*receive)(struct ustack_dev *dev, void *buf, size_t cap,
 			ustack_time_t now);
 	/* A file descriptor that polls readable when receive() may return a
@@ -151,7 +153,19 @@ static inline int ustack_dev_transmit(struct ustack_dev *d, const void *f,
 static inline long ustack_dev_receive(struct ustack_dev *d, void *buf,
 				      size_t cap, ustack_time_t now)
 {
-	return d->ops->receive(d, buf, cap, now);
+	struct ustack_frame_meta m;
+	long n;
+
+	if (d->ops->receive)
+		return d->ops->receive(d, buf, cap, now);
+	/* The default for a device with only receive_meta(): a reader
+	 * without metadata gets a checked frame (a super-frame stays one
+	 * frame). Offsets that do not fit leave the sum as it was, for the
+	 * reader's checksum check to drop. */
+	n = d->ops->receive_meta(d, buf, cap, &m, now);
+	if (n > 0 && (m.flags & USTACK_META_CSUM_PARTIAL))
+		(void)ustack_frame_csum_complete(buf, (size_t)n, &m);
+	return n;
 }
 /* With metadata; plain transmit()/receive() for devices without the ops
  * (transmit: then meta must be all zero, the caller's duty). */
