@@ -178,6 +178,15 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
+# fuzz-long: each target FUZZ_LONG_SECONDS (default 3 h), its corpus kept
+# between runs in FUZZ_CORPUS (default tests/fuzz/corpus-long, ignored by
+# git); prints the executions of each target at the end.
+FUZZ_LONG_SECONDS ?= 10800
+FUZZ_CORPUS ?= tests/fuzz/corpus-long
+.PHONY: fuzz-long
+fuzz-long: deps
+	@FUZZ_CORPUS=$(FUZZ_CORPUS) tests/fuzz/run.sh $(FUZZ_LONG_SECONDS)
+
 coverage: deps
 	@tests/tools/coverage.sh
 
@@ -208,7 +217,7 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer \
 	$(filter-out -Werror,$(WARN)) -fno-strict-aliasing $(FUZZ_SAN) \
 	-Istack/include -Istack -Itests -MMD -MP
-FUZZ_COMMON := tests/fuzz/harness.c tests/fuzz/targets.c
+FUZZ_COMMON := tests/fuzz/harness.c tests/fuzz/targets.c tests/fuzz/api.c
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_COMMON_OBJS := $(FUZZ_COMMON:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_REGRESS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,tests/fuzz/regress.c $(FUZZ_COMMON))
@@ -221,7 +230,7 @@ $(BUILD)/bin/ustack-replay: $(BUILD)/obj/apps/replay.o $(REPLAY_OBJS) $(APPLIB_O
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(REPLAY_OBJS) $(APPLIB_OBJS) $(LIB_OBJS) $(LIBS)
 
 .PHONY: fuzz-build valgrind
-fuzz-build: $(FUZZ_BUILD)/fuzz_frame $(FUZZ_BUILD)/fuzz_seq
+fuzz-build: $(FUZZ_BUILD)/fuzz_frame $(FUZZ_BUILD)/fuzz_seq $(FUZZ_BUILD)/fuzz_api
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
