@@ -277,6 +277,18 @@ $(BUILD)/tests/bench_peer: $(BUILD)/obj/tests/bench/bench_peer.o
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^
 
+# bench_synflood too (SYN flooder and connect timer of run.sh's flood row).
+$(BUILD)/tests/bench_synflood: $(BUILD)/obj/tests/bench/bench_synflood.o
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^
+
+# bench_syn: the stack's cost per SYN-flood frame (library only).
+$(BUILD)/tests/bench_syn: $(BUILD)/obj/tests/bench/bench_syn.o $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
 # bench_tcp needs only the library (not the test helpers or Check).
 $(BUILD)/tests/bench_tcp: $(BUILD)/obj/tests/bench/bench_tcp.o $(LIB_OBJS)
 	@mkdir -p $(dir $@)
