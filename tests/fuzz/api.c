@@ -190,6 +190,9 @@ static void check_empty(struct ustack *st)
 		       st->tcp.all ? st->tcp.all->state : -1);
 	if (ustack_pkb_in_use(st))
 		broken("packet buffers leaked", ustack_pkb_in_use(st), 0);
+	if (ustack_next_deadline(st) != USTACK_TIME_NEVER)
+		broken("a timer still armed after every timer ran out",
+		       (long)(ustack_next_deadline(st) - st->now), 0);
 }
 
 /* ---- the steps ------------------------------------------------------- */
