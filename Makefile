@@ -196,6 +196,15 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
+# fuzz-long: each target FUZZ_LONG_SECONDS (default 3 h), its corpus kept
+# between runs in FUZZ_CORPUS (default tests/fuzz/corpus-long, ignored by
+# git); prints the executions of each target at the end.
+FUZZ_LONG_SECONDS ?= 10800
+FUZZ_CORPUS ?= tests/fuzz/corpus-long
+.PHONY: fuzz-long
+fuzz-long: deps
+	@FUZZ_CORPUS=$(FUZZ_CORPUS) tests/fuzz/run.sh $(FUZZ_LONG_SECONDS)
+
 coverage: deps
 	@tests/tools/coverage.sh
 
@@ -226,7 +235,7 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer \
 	$(filter-out -Werror,$(WARN)) -fno-strict-aliasing $(FUZZ_SAN) \
 	-Istack/include -Istack -Itests -MMD -MP
-FUZZ_COMMON := tests/fuzz/harness.c tests/fuzz/targets.c
+FUZZ_COMMON := tests/fuzz/harness.c tests/fuzz/targets.c tests/fuzz/api.c
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_COMMON_OBJS := $(FUZZ_COMMON:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_REGRESS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,tests/fuzz/regress.c $(FUZZ_COMMON))
@@ -284,7 +293,7 @@ draw-golden: $(BUILD)/bin/ustack-draw $(BUILD)/tests/draw_mkcap
 	@DRAW_GOLDEN=1 tests/draw/run.sh $(BUILD)
 
 .PHONY: fuzz-build valgrind
-fuzz-build: $(FUZZ_BUILD)/fuzz_frame $(FUZZ_BUILD)/fuzz_seq
+fuzz-build: $(FUZZ_BUILD)/fuzz_frame $(FUZZ_BUILD)/fuzz_seq $(FUZZ_BUILD)/fuzz_api
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -330,6 +339,18 @@ $(BUILD)/tests/bench_peer: $(BUILD)/obj/tests/bench/bench_peer.o
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^
+
+# bench_synflood too (SYN flooder and connect timer of run.sh's flood row).
+$(BUILD)/tests/bench_synflood: $(BUILD)/obj/tests/bench/bench_synflood.o
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^
+
+# bench_syn: the stack's cost per SYN-flood frame (library only).
+$(BUILD)/tests/bench_syn: $(BUILD)/obj/tests/bench/bench_syn.o $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
 # bench_tcp needs only the library (not the test helpers or Check).
 $(BUILD)/tests/bench_tcp: $(BUILD)/obj/tests/bench/bench_tcp.o $(LIB_OBJS)

@@ -203,6 +203,18 @@ if has_tcp; then
 	fi
 	k_mem=$(rep ip netns exec "$B" "$PEER" -m 2000)
 	row "memory/idle conn end, B (lower)" "${u_mem:-?}" "${k_mem:-?}" "$(ratio "${u_mem:-0}" "${k_mem:-0}")"
+
+	# a legitimate client's connects during a random-source SYN flood
+	# (tests/bench/synflood.sh: its own namespaces, flood rate = the most
+	# the flooder reaches into a veth, the same for both sides)
+	if [ -x "$BUILD/tests/bench_synflood" ]; then
+		fl=$(tests/bench/synflood.sh "$BUILD")
+		read -r _ u_pps u_p50 u_p95 _ u_fail <<<"$(grep '^ustack ' <<<"$fl")"
+		read -r _ k_pps k_p50 k_p95 _ k_fail <<<"$(grep '^kernel ' <<<"$fl")"
+		row "connect p50 in SYN flood, ms" "${u_p50:-fail}" "${k_p50:-fail}" "$(ratio "${u_p50:-0}" "${k_p50:-0}")"
+		row "connect p95 in SYN flood, ms" "${u_p95:-fail}" "${k_p95:-fail}" "$(ratio "${u_p95:-0}" "${k_p95:-0}")"
+		row "  flood sent, SYN/s (failed conn.)" "${u_pps:-?} (${u_fail:-?})" "${k_pps:-?} (${k_fail:-?})" ""
+	fi
 else
 	ROWS+=("(no TCP in this build: throughput and connections/s skipped)")
 fi
@@ -217,4 +229,7 @@ echo " ustack's side: ustack-nc; connections/s: $CONNS sequential connect, read 
 echo " daytime line, close, from a C client; ustack's TAP with offloads: ${OFFLOAD:-default};"
 echo " memory: an established connection's socket and TCB after 1 KiB each way, vs"
 echo " the kernel's slab objects per socket (tcp_sock, inode, file, ...); a whole"
-echo " stack with the default configuration: ${u_stack:-?} bytes)"
+echo " stack with the default configuration: ${u_stack:-?} bytes; SYN flood: random"
+echo " sources from bench_synflood -f, ustack-inetd with --gateway, the kernel with"
+echo " tcp_syncookies=1; ${FLOOD_CONNS:-100} connects to daytime one every 20 ms, a failed one"
+echo " (no answer in 5 s) counted as 5000 ms)"

@@ -133,12 +133,46 @@ static void check_ip4(const uint8_t *f, size_t len)
 		bad_output(f, len, "ICMP checksum");
 }
 
+/* z->track: the stack's segment (z->last_*) creates or moves the peer's
+ * view of its connection, so the API target's peer can answer
+ * connections the fuzzer opened. A full table reuses a slot. */
+static void conn_track(struct fz *z, int has_ts)
+{
+	struct fz_conn *c = NULL;
+	int i;
+
+	for (i = 0; i < z->nconns; i++)
+		if (z->conns[i].lport == z->last_sport &&
+		    z->conns[i].pport == z->last_dport)
+			c = &z->conns[i];
+	if (!c) {
+		if (z->last_flags & 0x04)
+			return;             /* a RST opens nothing */
+		i = z->nconns < FZ_MAX_CONNS ? z->nconns++ :
+		    (z->last_sport ^ z->last_dport) % FZ_MAX_CONNS;
+		c = &z->conns[i];
+		c->state = "tracked";
+		c->lport = z->last_sport;
+		c->pport = z->last_dport;
+		c->ts = has_ts;
+		c->rcv_nxt = (z->last_flags & 0x10) ? z->last_ack :
+			     1000000u * (uint32_t)(i + 1);
+		c->snd_nxt = z->last_end;
+		return;
+	}
+	if ((z->last_flags & 0x02) || (int32_t)(z->last_end - c->snd_nxt) > 0)
+		c->snd_nxt = z->last_end;
+	if (z->last_flags & 0x02)
+		c->ts = has_ts;
+}
+
 /* Remember the stack's last TCP segment to the peer (set-up needs its
  * sequence numbers). */
 static void track_tcp(struct fz *z, const uint8_t *f, size_t len)
 {
 	const uint8_t *ip = f + 14, *t;
 	uint32_t ihl = (uint32_t)(ip[0] & 15) * 4, n;
+	int has_ts = 0;
 
 	if (ip[9] != 6 || (ld16(ip + 6) & 0x3fff))
 		return;
@@ -150,7 +184,7 @@ static void track_tcp(struct fz *z, const uint8_t *f, size_t len)
 			continue;
 		}
 		if (t[o] == 8 && t[o + 1] == 10)
-			z->last_tsval = ld32(t + o + 2);
+			z->last_tsval = ld32(t + o + 2), has_ts = 1;
 		if (t[o + 1] < 2)
 			break;
 		o += t[o + 1];
@@ -161,6 +195,8 @@ static void track_tcp(struct fz *z, const uint8_t *f, size_t len)
 	z->last_ack = ld32(t + 8);
 	z->last_flags = t[13];
 	z->last_end = z->last_seq + n + !!(t[13] & 0x02) + !!(t[13] & 0x01);
+	if (z->track)
+		conn_track(z, has_ts);
 	(void)len;
 }
 
@@ -396,12 +432,13 @@ static size_t ts_opt(struct fz *z, uint8_t *o)
 }
 
 /* A segment from the peer on c, with the options a Linux peer sends. */
-static void peer_send(struct fz *z, struct fz_conn *c, uint8_t flags,
-		      uint32_t ack, const void *data, size_t dlen)
+static void peer_send_win(struct fz *z, struct fz_conn *c, uint8_t flags,
+			  uint32_t ack, uint16_t win, const void *data,
+			  size_t dlen)
 {
 	static const uint8_t syn_opt[] = {2, 4, 0x05, 0xb4, 4, 2, 1, 3, 3, 7};
 	uint8_t opt[40], f[2048];
-	struct seg s = {c->pport, c->lport, c->rcv_nxt, ack, flags, 65535,
+	struct seg s = {c->pport, c->lport, c->rcv_nxt, ack, flags, win,
 			opt, 0, data, dlen};
 
 	if (flags & TH_SYN) {
@@ -414,6 +451,46 @@ static void peer_send(struct fz *z, struct fz_conn *c, uint8_t flags,
 	}
 	fz_input(z, f, tcp_frame(f, sizeof(f), &s));
 	c->rcv_nxt += (uint32_t)dlen + !!(flags & TH_SYN) + !!(flags & TH_FIN);
+}
+
+static void peer_send(struct fz *z, struct fz_conn *c, uint8_t flags,
+		      uint32_t ack, const void *data, size_t dlen)
+{
+	peer_send_win(z, c, flags, ack, 65535, data, dlen);
+}
+
+int fz_conn_open(struct fz *z, uint16_t lport, uint16_t pport, int ts)
+{
+	int i;
+
+	for (i = 0; i < z->nconns; i++)
+		if (z->conns[i].lport == lport && z->conns[i].pport == pport)
+			break;
+	if (i == z->nconns) {
+		if (z->nconns == FZ_MAX_CONNS)
+			i = (lport ^ pport) % FZ_MAX_CONNS;
+		else
+			z->nconns++;
+	}
+	z->conns[i].state = "peer-opened";
+	z->conns[i].lport = lport;
+	z->conns[i].pport = pport;
+	z->conns[i].ts = ts;
+	z->conns[i].rcv_nxt = 1000000u * (uint32_t)(i + 1) + z->peer_ts;
+	z->conns[i].snd_nxt = 0;
+	peer_send(z, &z->conns[i], TH_SYN, 0, NULL, 0);
+	return i;
+}
+
+void fz_conn_send(struct fz *z, int i, uint8_t flags, uint16_t win,
+		  const void *data, size_t len)
+{
+	struct fz_conn *c;
+
+	if (i < 0 || i >= z->nconns || len > 1400)
+		return;
+	c = &z->conns[i];
+	peer_send_win(z, c, flags, c->snd_nxt, win, data, len);
 }
 
 /* The stack's side of c moves with the segments it sent. */
@@ -602,6 +679,11 @@ void fz_new(struct fz *z, enum fz_setup setup)
 	if (ustack_create(&z->st, &cfg, &d->base, z->now) < 0)
 		abort();
 	learn_peer(z);
+	if (setup == FZ_SETUP_BARE) {
+		z->track = 1;
+		z->now += USTACK_MS(1);
+		return;
+	}
 	open_sock(z, SOCK_DGRAM, 0, 7, FZ_ECHO, FZ_FREE);
 	open_sock(z, SOCK_DGRAM, 0, 9, FZ_SINK, FZ_FREE);
 	open_sock(z, SOCK_DGRAM, IPPROTO_ICMP, 0, FZ_SINK, FZ_FREE);

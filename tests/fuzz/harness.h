@@ -67,12 +67,15 @@ struct fz {
 	uint32_t last_seq, last_end, last_ack;
 	uint8_t last_flags;
 	uint64_t frames_out;
+	int track;                   /* conns follow the stack's segments
+					(FZ_SETUP_BARE: the API target) */
 };
 
 /* Set-ups. */
 enum fz_setup {
 	FZ_SETUP_SERVERS,  /* inetd-like services and one connect in flight */
 	FZ_SETUP_STATES,   /* plus a connection in every TCP state */
+	FZ_SETUP_BARE,     /* no sockets; conns[] track the stack's segments */
 };
 
 /* Create the stack and drive it into the set-up. Aborts on failure (a
@@ -84,6 +87,14 @@ void fz_free(struct fz *z);
 void fz_input(struct fz *z, const uint8_t *frame, size_t len);
 /* Move the clock forward by us, firing timers at their deadlines. */
 void fz_advance(struct fz *z, ustack_time_t us);
+
+/* The peer opens a connection to lport from pport (SYN; with timestamps
+ * if ts): returns its index in conns[]. */
+int fz_conn_open(struct fz *z, uint16_t lport, uint16_t pport, int ts);
+/* The peer sends an in-sequence segment on conns[i], acknowledging
+ * everything the stack sent (len <= 1400). */
+void fz_conn_send(struct fz *z, int i, uint8_t flags, uint16_t win,
+		  const void *data, size_t len);
 
 /*
  * Turn fuzz bytes into one frame (returns its length, 0 for none). The
@@ -113,5 +124,6 @@ void fz_fix_checksums(uint8_t *f, size_t len);
  * libFuzzer; all of them in the regression driver). */
 int fz_frame_one(const uint8_t *data, size_t size);
 int fz_seq_one(const uint8_t *data, size_t size);
+int fz_api_one(const uint8_t *data, size_t size);
 
 #endif

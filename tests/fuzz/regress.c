@@ -5,8 +5,8 @@
  *
  *   fuzz_regress DIR...   every file under DIR/frame/ goes to the frame
  *                         target, every file under DIR/seq/ to the
- *                         sequence target
- *   fuzz_regress -t frame|seq FILE...
+ *                         sequence target, DIR/api/ to the socket-API one
+ *   fuzz_regress -t frame|seq|api FILE...
  *   fuzz_regress --states  print the harness's connections after set-up
  *
  * Each input runs in a child process, so one that still crashes is
@@ -135,12 +135,13 @@ static int print_states(void)
 int main(int argc, char **argv)
 {
 	char path[4096];
-	int frames = 0, seqs = 0, crashed = 0;
+	int frames = 0, seqs = 0, apis = 0, crashed = 0;
 
 	if (argc == 2 && !strcmp(argv[1], "--states"))
 		return print_states();
 	if (argc > 2 && !strcmp(argv[1], "-t")) {
-		target_fn fn = !strcmp(argv[2], "seq") ? fz_seq_one : fz_frame_one;
+		target_fn fn = !strcmp(argv[2], "seq") ? fz_seq_one :
+			       !strcmp(argv[2], "api") ? fz_api_one : fz_frame_one;
 
 		for (int i = 3; i < argc; i++)
 			if (run_file(argv[i], fn) != 0)
@@ -152,8 +153,10 @@ int main(int argc, char **argv)
 		frames += run_dir(path, fz_frame_one, &crashed);
 		snprintf(path, sizeof(path), "%s/seq", argv[i]);
 		seqs += run_dir(path, fz_seq_one, &crashed);
+		snprintf(path, sizeof(path), "%s/api", argv[i]);
+		apis += run_dir(path, fz_api_one, &crashed);
 	}
-	printf("fuzz regressions: %d frame and %d sequence inputs replayed, "
-	       "%d crashed\n", frames, seqs, crashed);
+	printf("fuzz regressions: %d frame, %d sequence and %d socket-API "
+	       "inputs replayed, %d crashed\n", frames, seqs, apis, crashed);
 	return crashed ? 1 : 0;
 }

@@ -11,6 +11,8 @@
   OUTDIR/seq/    one file per sequence (targets.c's format): each replay
                  case's in.pcap with its time gaps, and a few multi-step
                  TCP sequences with time steps that reach the timers.
+  OUTDIR/api/    socket-API programs (api.c's format): a server, a
+                 client, a UDP echo, each with the peer's segments.
 
 Standard library only; deterministic (same files every run).
 """
@@ -116,6 +118,19 @@ def structured_seqs():
     return seqs
 
 
+def api_seeds():
+    """api.c programs: op byte and its argument bytes."""
+    server = [0, 0x40, 1, 0, 0x02, 2, 0, 8, 0x1d, 1, 14, 0, 0, 4, 0,
+              14, 0, 0x11, 6, 1, 2, 5, 1, 3, 14, 0, 0, 14, 0, 2, 8, 1,
+              12, 100]
+    client = [0, 0x40, 3, 0, 0x04, 14, 0, 4, 5, 0, 3, 14, 0, 0, 7, 0, 1,
+              14, 0, 2, 12, 0x60]
+    udp = [0, 0x41, 1, 0, 1, 15, 0x19, 6, 0, 0x42, 0x15, 0, 0x02, 0x01,
+           8, 0]
+    return [bytes(server), bytes(client), bytes(udp),
+            bytes(server + client + udp)]
+
+
 def write(d, data, tag):
     name = tag + '-' + hashlib.sha1(data).hexdigest()[:16]
     with open(os.path.join(d, name), 'wb') as f:
@@ -154,6 +169,10 @@ def main(argv):
         write(fdir, r, 'made')
     for s in structured_seqs():
         write(sdir, s, 'made')
+    adir = os.path.join(argv[1], 'api')
+    os.makedirs(adir, exist_ok=True)
+    for s in api_seeds():
+        write(adir, s, 'made')
     print('seeds: %d frame seeds (%d from tests/corpus/pcap, %d made), '
           '%d sequence seeds' % (len(os.listdir(fdir)), taken,
                                  len(structured_frames()), len(os.listdir(sdir))))
