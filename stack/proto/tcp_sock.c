@@ -1,6 +1,7 @@
 /*
  * tcp_sock.c - tcp_sock_ops: what the socket layer (stack/sock/sock.c)
- * calls for SOCK_STREAM sockets, and the netstat-like ustack_conn_list().
+ * calls for SOCK_STREAM sockets, and TCP's rows of the connection table
+ * (tcp_conn_rows for ustack_conn_list).
  *
  * A socket gets its TCB lazily (first bind/listen/connect/option), so an
  * accepted connection can be attached to a fresh socket. Ops never block:
@@ -9,8 +10,8 @@
  * left in so_error (and returned once by the next recv/send), then send
  * fails with EPIPE and recv reports end of stream.
  *
- * May touch: the socket (sk fields, sock_alloc for accepted connections,
- * the socket table read-only for conn_list), the TCP tables and TCBs.
+ * May touch: the socket (sk fields, sock_alloc for accepted connections),
+ * the TCP tables and TCBs.
  */
 #include <errno.h>
 #include <string.h>
@@ -750,8 +751,10 @@ static void tcp_info(const struct tcp_conn *c, struct ustack_conn_info *o)
 	o->retransmits = c->total_retrans;
 }
 
-/* O(connections + sockets): for the control socket and tools. */
-int ustack_conn_list(struct ustack *st, struct ustack_conn_info *out, int max)
+/* TCP's rows of ustack_conn_list() (stack/sock/sock.c owns the call):
+ * every TCB not CLOSED, with or without a socket. Fills out[0..max) and
+ * returns how many rows there are. O(connections). */
+int tcp_conn_rows(struct ustack *st, struct ustack_conn_info *out, int max)
 {
 	int n = 0;
 
@@ -760,23 +763,6 @@ int ustack_conn_list(struct ustack *st, struct ustack_conn_info *out, int max)
 			continue;
 		if (n < max)
 			tcp_info(c, &out[n]);
-		n++;
-	}
-	for (uint32_t i = 0; st->socks.tab && i < st->socks.size; i++) {
-		struct sock *sk = st->socks.tab[i];
-
-		if (!sk || sk->protocol == IPPROTO_TCP)
-			continue;
-		if (n < max) {
-			memset(&out[n], 0, sizeof(out[n]));
-			out[n].proto = sk->protocol;
-			out[n].sd = sk->sd;
-			out[n].laddr = sk->laddr;
-			out[n].lport = sk->lport;
-			out[n].raddr = sk->raddr;
-			out[n].rport = sk->rport;
-			out[n].rcv_queued = sk->rcvq.bytes;
-		}
 		n++;
 	}
 	return n;

@@ -1458,3 +1458,37 @@ void ustack_wakeup(struct ustack *st)
 	if (st && st->rt && st->rt->wakeup)
 		st->rt->wakeup(st);
 }
+
+/* ---- the connection table ----------------------------------------------- */
+
+/* A datagram socket's row (UDP, ICMP echo): addresses and queued bytes. */
+static void dgram_row(const struct sock *sk, struct ustack_conn_info *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->proto = sk->protocol;
+	o->sd = sk->sd;
+	o->laddr = sk->laddr;
+	o->lport = sk->lport;
+	o->raddr = sk->raddr;
+	o->rport = sk->rport;
+	o->rcv_queued = sk->rcvq.bytes;
+}
+
+/* TCP gives the rows of its connections (sockets or not: orphans and
+ * TIME_WAIT too), then one row per other socket. O(connections +
+ * sockets): for the control socket and tools. */
+int ustack_conn_list(struct ustack *st, struct ustack_conn_info *out, int max)
+{
+	int n = tcp_conn_rows(st, out, max);
+
+	for (uint32_t i = 0; st->socks.tab && i < st->socks.size; i++) {
+		struct sock *sk = st->socks.tab[i];
+
+		if (!sk || sk->protocol == IPPROTO_TCP)
+			continue;
+		if (n < max)
+			dgram_row(sk, &out[n]);
+		n++;
+	}
+	return n;
+}
