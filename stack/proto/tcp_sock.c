@@ -21,33 +21,28 @@
 #include "proto/tcp_int.h"
 #include "wire/ipv4.h"
 
-static uint32_t clamp_buf(uint32_t v)
-{
-	return USTACK_MAX(USTACK_MIN(v, TCP_MAX_BUF), TCP_MIN_BUF);
-}
-
-/* Copy the options the socket layer stored into the TCB. */
+/*
+ * The one place a TCB takes the socket's options: sk->opt.conn as a
+ * whole (the TCB keeps its copy when the socket goes: orphans, children
+ * not yet accepted), and the buffer sizes as the capacities TCP applies.
+ * The socket layer checked every value and limit already (sockopt.c).
+ */
 static void sync_opts(struct ustack *st, struct sock *sk, struct tcp_conn *c)
 {
 	if (!c)
 		return;
-	c->nodelay = sk->nodelay;
-	c->keepalive = sk->keepalive;
-	c->keepidle_s = sk->keepidle_s;
-	c->keepintvl_s = sk->keepintvl_s;
-	c->keepcnt = sk->keepcnt;
-	c->linger0 = sk->linger_on && sk->linger_s == 0;
+	c->opt = sk->opt.conn;
 	if (!c->bound)
-		c->reuseaddr = sk->reuseaddr;
-	if (sk->sndbuf)
-		c->snd_cap = clamp_buf(sk->sndbuf);
-	if (sk->rcvbuf) {
-		uint32_t cap = clamp_buf(sk->rcvbuf);
+		c->reuseaddr = sk->opt.reuseaddr;
+	if (sk->opt.sndbuf)
+		c->snd_cap = sk->opt.sndbuf;
+	if (sk->opt.rcvbuf) {
+		uint32_t cap = sk->opt.rcvbuf;
 
 		/* After the SYN the window scale is fixed: the buffer can
 		 * not usefully grow past what it can advertise. */
 		if (c->state != USTACK_TCP_CLOSED && c->state != USTACK_TCP_LISTEN)
-			cap = USTACK_MIN(cap, 65535u << c->rcv_wscale);
+			cap = USTACK_MIN(cap, TCP_MAX_WIN << c->rcv_wscale);
 		c->rcv_cap = cap;
 	}
 	tcp_keepalive_update(st, c);
@@ -96,7 +91,7 @@ static void tcp_sock_release(struct ustack *st, struct sock *sk)
 	}
 	/* RFC 1122 4.2.2.13, RFC 9293 3.10.4: closing with unread data (or
 	 * SO_LINGER with a zero timeout) aborts with RST. */
-	if (c->rbuf.len || (sk->linger_on && sk->linger_s == 0)) {
+	if (c->rbuf.len || (sk->opt.linger_on && sk->opt.linger_s == 0)) {
 		STAT_INC(st, TCP_ABORT_ON_CLOSE);
 		tcp_abort(st, c, 0, TCP_CAUSE_CLOSE);
 		return;
@@ -170,12 +165,12 @@ static int do_bind(struct ustack *st, struct sock *sk, struct tcp_conn *c,
 					  bind_port_in_use, NULL, &port);
 		if (err < 0)
 			return err;
-	} else if (bind_conflict(st, c, laddr, port, sk->reuseaddr)) {
+	} else if (bind_conflict(st, c, laddr, port, sk->opt.reuseaddr)) {
 		return -EADDRINUSE;
 	}
 	c->laddr = laddr;
 	c->lport = port;
-	c->reuseaddr = sk->reuseaddr;
+	c->reuseaddr = sk->opt.reuseaddr;
 	tcp_bhash_insert(st, c);
 	sk->laddr = laddr;
 	sk->lport = port;
@@ -207,12 +202,11 @@ static int tcp_sock_bind(struct ustack *st, struct sock *sk,
 static int tcp_sock_listen(struct ustack *st, struct sock *sk, int backlog)
 {
 	struct tcp_conn *c = get_conn(st, sk);
-	uint32_t bl = backlog < 1 ? 1u : (uint32_t)backlog;
+	uint32_t bl = backlog < 1 ? 1u : (uint32_t)backlog; /* sock.c capped */
 	int err;
 
 	if (!c)
 		return -ENOBUFS;
-	bl = USTACK_MIN(bl, (uint32_t)TCP_MAX_BACKLOG);
 	if (c->state == USTACK_TCP_LISTEN) {
 		c->backlog = bl;
 		return 0;
@@ -254,17 +248,9 @@ static int tcp_sock_accept(struct ustack *st, struct sock *sk,
 	nsk->rport = c->rport;
 	nsk->bound = 1;
 	nsk->connected = 1;
-	/* Options are inherited from the listening socket. */
-	nsk->nodelay = sk->nodelay;
-	nsk->keepalive = sk->keepalive;
-	nsk->keepidle_s = sk->keepidle_s;
-	nsk->keepintvl_s = sk->keepintvl_s;
-	nsk->keepcnt = sk->keepcnt;
-	nsk->linger_on = sk->linger_on;
-	nsk->linger_s = sk->linger_s;
-	nsk->reuseaddr = sk->reuseaddr;
-	nsk->rcvbuf = sk->rcvbuf;
-	nsk->sndbuf = sk->sndbuf;
+	/* Options are inherited from the listening socket, all of them, as
+	 * on Linux. */
+	nsk->opt = sk->opt;
 	nsk->nonblock = sk->nonblock;
 	sync_opts(st, nsk, c);
 	*child = nsk;
@@ -431,7 +417,7 @@ static ssize_t tcp_sock_sendto(struct ustack *st, struct sock *sk,
 			       const struct sockaddr_in *dst)
 {
 	struct tcp_conn *c = sk->pcb;
-	uint32_t n, want = len > 0x7fffffff ? 0x7fffffff : (uint32_t)len;
+	uint32_t n, want = len > INT32_MAX ? INT32_MAX : (uint32_t)len;
 	int err;
 
 	(void)dst;        /* a stream goes to its peer (as Linux ignores it) */
@@ -457,7 +443,7 @@ static ssize_t tcp_sock_sendmsg(struct ustack *st, struct sock *sk,
 				size_t skip, int flags)
 {
 	struct tcp_conn *c = sk->pcb;
-	uint32_t done = 0, max = 0x7fffffff;
+	uint32_t done = 0, max = INT32_MAX;
 	size_t want = 0;
 	int err;
 
@@ -665,12 +651,16 @@ static int tcp_sock_setsockopt(struct ustack *st, struct sock *sk, int level,
 			return -ENOPROTOOPT;
 		}
 	}
+	if (level == IPPROTO_IP && (name == IP_TTL || name == IP_TOS)) {
+		sync_opts(st, sk, c);
+		return 0;
+	}
 	if (level != IPPROTO_TCP)
 		return -ENOPROTOOPT;
 	switch (name) {
 	case TCP_NODELAY:
 		sync_opts(st, sk, c);
-		if (c && c->nodelay)
+		if (c && c->opt.nodelay)
 			tcp_output(st, c);       /* push what Nagle held */
 		return 0;
 	case TCP_KEEPIDLE:
@@ -678,6 +668,10 @@ static int tcp_sock_setsockopt(struct ustack *st, struct sock *sk, int level,
 	case TCP_KEEPCNT:
 		if (c)
 			timer_cancel(st, &c->t_keep);  /* re-armed by sync */
+		sync_opts(st, sk, c);
+		return 0;
+	case TCP_USER_TIMEOUT:
+	case TCP_MAXSEG:                /* used by the next SYN (Linux) */
 		sync_opts(st, sk, c);
 		return 0;
 	case TCP_CORK:
@@ -704,8 +698,10 @@ static int tcp_sock_getsockopt(struct ustack *st, struct sock *sk, int level,
 		v = c && c->cork;
 	else if (name == TCP_QUICKACK)
 		v = !(c && c->pingpong);
-	else
-		v = c && TCP_SYNCHRONIZED(c->state) ? c->smss : TCP_DEFAULT_MSS;
+	else if (c && TCP_SYNCHRONIZED(c->state))
+		v = c->smss;
+	else    /* Linux: the user's clamp before a connection, else 536 */
+		v = sk->opt.conn.maxseg ? sk->opt.conn.maxseg : TCP_DEFAULT_MSS;
 	memcpy(val, &v, sizeof(int));
 	*len = sizeof(int);
 	return 0;

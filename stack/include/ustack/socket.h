@@ -84,6 +84,9 @@
 #ifndef TCP_QUICKACK
 #define TCP_QUICKACK 12
 #endif
+#ifndef TCP_USER_TIMEOUT
+#define TCP_USER_TIMEOUT 18
+#endif
 /* Linux's MSG_MORE (<sys/socket.h> has it under glibc). */
 #ifdef MSG_MORE
 #define USTACK_MSG_MORE MSG_MORE
