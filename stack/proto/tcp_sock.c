@@ -251,7 +251,6 @@ static int tcp_sock_accept(struct ustack *st, struct sock *sk,
 	/* Options are inherited from the listening socket, all of them, as
 	 * on Linux. */
 	nsk->opt = sk->opt;
-	nsk->nonblock = sk->nonblock;
 	sync_opts(st, nsk, c);
 	*child = nsk;
 	return 0;

@@ -432,12 +432,14 @@ int ustack_listen(struct ustack *st, int sd, int backlog)
 }
 
 static int do_accept(struct ustack *st, int sd, struct sockaddr *addr,
-		     socklen_t *alen)
+		     socklen_t *alen, int flags)
 {
 	struct sock *child = NULL;
 	struct call c;
 	int err;
 
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+		return -EINVAL;
 	if ((err = addr_out_check(addr, alen)) < 0 ||
 	    (err = call_begin(&c, st, sd, 0, 0)) < 0)
 		return err;
@@ -453,21 +455,30 @@ static int do_accept(struct ustack *st, int sd, struct sockaddr *addr,
 	if (err < 0)
 		return err;
 	USTACK_ASSERT(child != NULL);
+	/* As Linux accept(2): O_NONBLOCK is not inherited from the
+	 * listener; accept4's SOCK_NONBLOCK sets it. */
+	child->nonblock = !!(flags & SOCK_NONBLOCK);
 	addr_to_user(addr, alen, child->raddr, child->rport);
 	return child->sd;
 }
 
-int ustack_accept(struct ustack *st, int sd, struct sockaddr *addr,
-		  socklen_t *addrlen)
+int ustack_accept4(struct ustack *st, int sd, struct sockaddr *addr,
+		   socklen_t *addrlen, int flags)
 {
 	int err;
 
 	if (!st)
 		return -EINVAL;
 	api_enter(st);
-	err = do_accept(st, sd, addr, addrlen);
+	err = do_accept(st, sd, addr, addrlen, flags);
 	api_leave(st);
 	return err;
+}
+
+int ustack_accept(struct ustack *st, int sd, struct sockaddr *addr,
+		  socklen_t *addrlen)
+{
+	return ustack_accept4(st, sd, addr, addrlen, 0);
 }
 
 /* A blocking connect: wait for POLLOUT (or an error), then the result is

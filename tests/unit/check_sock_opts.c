@@ -4,7 +4,8 @@
  * maxseg-*.pkt): IP_TTL and IP_TOS on what a socket sends, their limits
  * (Linux ip(7)), TCP_USER_TIMEOUT's and TCP_MAXSEG's argument checks, the
  * one clamp on buffer sizes (configured defaults included), and accept()
- * giving the new socket all of the listener's options. Every test ends
+ * giving the new socket all of the listener's options but O_NONBLOCK
+ * (accept4's SOCK_NONBLOCK sets that). Every test ends
  * with tb_free(), which asserts that every packet buffer came back.
  */
 #include <check.h>
@@ -20,6 +21,8 @@
 #include "lib/testbed.h"
 #include "sock/sock.h"
 #include "wire/ipv4.h"
+
+#include "tcp_test.h"
 
 static struct sockaddr_in sin_of(uint32_t addr, uint16_t port)
 {
@@ -179,6 +182,51 @@ START_TEST(test_sock_opts_buffer_clamp_applies_to_config)
 }
 END_TEST
 
+/* One connection from the peer's port `pport` completes the handshake with
+ * the listener (port TT_PORT). */
+static void handshake(struct tt *t, uint16_t pport)
+{
+	struct tt_seg s;
+
+	t->pport = pport;
+	tt_in(t, "S", 1000, 0, 8000, NULL, 0);
+	tt_expect(t, "S.", &s);
+	tt_in(t, ".", 1001, s.seq + 1, 8000, NULL, 0);
+}
+
+/* Linux accept(2): O_NONBLOCK is not inherited; accept4(SOCK_NONBLOCK)
+ * sets it; every option is the listener's. */
+START_TEST(test_sock_opts_accept_nonblock_and_inheritance)
+{
+	struct tt *t = tt_new();
+	struct ustack *st = tt_st(t);
+	int lsd = tt_listen(t, TT_PORT, 4), a, b, v = 1234;
+
+	ck_assert_int_eq(ustack_set_nonblock(st, lsd, 1), 0);
+	ck_assert_int_eq(ustack_setsockopt(st, lsd, IPPROTO_TCP,
+					   TCP_USER_TIMEOUT, &v, sizeof(v)), 0);
+	v = 7;
+	ck_assert_int_eq(ustack_setsockopt(st, lsd, IPPROTO_IP, IP_TTL, &v,
+					   sizeof(v)), 0);
+	handshake(t, 40001);
+	handshake(t, 40002);
+	ck_assert_int_eq(ustack_accept4(st, lsd, NULL, NULL, 0x40000000),
+			 -EINVAL);
+	a = ustack_accept(st, lsd, NULL, NULL);
+	b = ustack_accept4(st, lsd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	ck_assert_int_ge(a, 0);
+	ck_assert_int_ge(b, 0);
+	ck_assert_int_eq(sock_get(st, a)->nonblock, 0);
+	ck_assert_int_eq(sock_get(st, b)->nonblock, 1);
+	ck_assert_uint_eq(sock_get(st, a)->opt.conn.user_timeout_ms, 1234);
+	ck_assert_uint_eq(sock_get(st, b)->opt.conn.ttl, 7);
+	ck_assert_uint_eq(tt_conn(t, a)->opt.user_timeout_ms, 1234);
+	ck_assert_uint_eq(tt_conn(t, b)->opt.ttl, 7);
+	ck_assert_int_eq(ustack_accept(st, lsd, NULL, NULL), -EAGAIN);
+	tt_free(t);
+}
+END_TEST
+
 static Suite *sock_opts_suite(void)
 {
 	Suite *s = suite_create("sock_opts");
@@ -188,6 +236,7 @@ static Suite *sock_opts_suite(void)
 	tcase_add_test(tc, test_sock_opts_ip_ttl_tos_tcp_syn);
 	tcase_add_test(tc, test_sock_opts_tcp_limits);
 	tcase_add_test(tc, test_sock_opts_buffer_clamp_applies_to_config);
+	tcase_add_test(tc, test_sock_opts_accept_nonblock_and_inheritance);
 	suite_add_tcase(s, tc);
 	return s;
 }
