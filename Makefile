@@ -143,7 +143,15 @@ deps:
 check: deps
 	$(MAKE) all
 	$(MAKE) check-unit check-sim check-replay check-corpus check-install check-examples check-draw
+	$(MAKE) check-layers
 	$(MAKE) check-host
+
+# The layering rules of docs/architecture.md, and a test that the check
+# fails on planted violations.
+.PHONY: check-layers
+check-layers:
+	@tests/tools/check-layers.sh
+	@tests/tools/check-layers-selftest.sh
 
 # check_corpus is the corpus run (check-corpus), not a unit suite.
 check-unit: $(UNIT_BINS)

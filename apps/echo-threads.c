@@ -115,9 +115,8 @@ static void start_worker(struct echo *e, int sd, const pthread_attr_t *attr)
 	pthread_t tid;
 	uint32_t slot = 0;
 
-	/* The listener is non-blocking (for the poll loop); the socket it
-	 * gave us inherited that. Workers block. */
-	ustack_set_nonblock(e->a.st, sd, 0);
+	/* Workers block: accept() gives a blocking socket although the
+	 * listener is non-blocking (for the poll loop), as on Linux. */
 	pthread_mutex_lock(&e->mu);
 	while (slot < e->max_workers && e->slots[slot] >= 0)
 		slot++;

@@ -591,7 +591,8 @@ static void refuse(struct httpd *h, int sd)
 static void do_accept(struct httpd *h, ustack_time_t now)
 {
 	for (int k = 0; k < ACCEPT_BURST; k++) {
-		int sd = ustack_accept(h->a.st, h->lsd, NULL, NULL);
+		int sd = ustack_accept4(h->a.st, h->lsd, NULL, NULL,
+					SOCK_NONBLOCK);
 
 		if (sd == -EAGAIN)
 			return;
@@ -617,7 +618,6 @@ static void do_accept(struct httpd *h, ustack_time_t now)
 			h->n.evicted++;
 			conn_close(h, v, 1);
 		}
-		ustack_set_nonblock(h->a.st, sd, 1);
 		conn_new(h, sd, now);
 	}
 }

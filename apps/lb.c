@@ -357,12 +357,12 @@ static void conn_connected(struct lb *l, struct conn *c)
 static void lb_accept(struct lb *l)
 {
 	for (int k = 0; k < 64; k++) {
-		int sd = ustack_accept(l->a.st, l->lsd, NULL, NULL);
+		int sd = ustack_accept4(l->a.st, l->lsd, NULL, NULL,
+					SOCK_NONBLOCK);
 		uint32_t i;
 
 		if (sd < 0)
 			return;
-		ustack_set_nonblock(l->a.st, sd, 1);
 		for (i = 0; i < l->max_conns && l->conns[i].state != CONN_FREE; i++)
 			;
 		if (i == l->max_conns) {

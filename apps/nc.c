@@ -184,7 +184,8 @@ static int nc_listen(struct nc *n)
 	for (;;) {
 		if ((r = wait_sd(n, lsd, POLLIN, 0)) < 0)
 			return r;
-		r = ustack_accept(st, lsd, (struct sockaddr *)&sin, &slen);
+		r = ustack_accept4(st, lsd, (struct sockaddr *)&sin, &slen,
+				   SOCK_NONBLOCK);
 		if (r != -EAGAIN)
 			break;
 	}
@@ -192,7 +193,6 @@ static int nc_listen(struct nc *n)
 		return r;
 	n->sd = r;
 	ustack_close(st, lsd);
-	ustack_set_nonblock(st, n->sd, 1);
 	if (n->verbose)
 		fprintf(stderr, "ustack-nc: connection from %s\n",
 			app_fmt_addr(ntohl(sin.sin_addr.s_addr),

@@ -285,10 +285,10 @@ static int serve(struct rpc *r)
 
 		if (ev == -EINTR)
 			break;
-		r->sd = ustack_accept(r->a.st, lsd, (struct sockaddr *)&sin, &slen);
+		r->sd = ustack_accept4(r->a.st, lsd, (struct sockaddr *)&sin,
+				       &slen, SOCK_NONBLOCK);
 		if (r->sd < 0)
 			continue;
-		ustack_set_nonblock(r->a.st, r->sd, 1);
 		app_fmt_addr(ntohl(sin.sin_addr.s_addr), ntohs(sin.sin_port), peer);
 		serve_conn(r, peer);
 		ustack_close(r->a.st, r->sd);

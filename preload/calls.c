@@ -171,7 +171,7 @@ static int do_accept(struct pl_sock *s, struct sockaddr *addr,
 		return -EINVAL;
 	for (;;) {
 		__atomic_add_fetch(&s->in_seq, 1, __ATOMIC_RELAXED);
-		sd = ustack_accept(st, s->sd, addr, alen);
+		sd = ustack_accept4(st, s->sd, addr, alen, SOCK_NONBLOCK);
 		if (sd >= 0)
 			break;
 		if (sd != -EAGAIN || s->nonblock)
@@ -866,8 +866,6 @@ static int do_getsockopt(struct ustack *st, struct pl_sock *s, int level,
 		return put_int(val, len, s->reuseport);
 	if (level == IPPROTO_TCP && name == TCP_INFO)
 		return tcp_info(st, s, val, len);
-	if (level == IPPROTO_IP && name == IP_TTL)
-		return put_int(val, len, 64);
 	if (level == SOL_SOCKET && name == SO_ACCEPTCONN) {
 		struct ustack_conn_info c;
 

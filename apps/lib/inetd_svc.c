@@ -252,11 +252,11 @@ int inetd_accept(struct inetd_ctx *x, int lsd, enum inetd_svc svc, int tag,
 		struct sockaddr_in sin;
 		socklen_t slen = sizeof(sin);
 		char peer[22];
-		int sd = ustack_accept(x->st, lsd, (struct sockaddr *)&sin, &slen);
+		int sd = ustack_accept4(x->st, lsd, (struct sockaddr *)&sin,
+					&slen, SOCK_NONBLOCK);
 
 		if (sd < 0)
 			return sd == -EAGAIN ? 0 : sd;
-		ustack_set_nonblock(x->st, sd, 1);
 		if (x->app)
 			app_log(x->app, USTACK_LOG_DEBUG, "%s from %s",
 				inetd_services[svc].name,

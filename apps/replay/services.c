@@ -238,14 +238,14 @@ static int nc_step(struct replay *r, struct svc *s)
 			pfd.events = POLLIN;
 			if (ustack_poll(r->st, &pfd, 1, 0) <= 0)
 				return 0;
-			sd = ustack_accept(r->st, s->sd, (struct sockaddr *)&sin, &slen);
+			sd = ustack_accept4(r->st, s->sd, (struct sockaddr *)&sin,
+					    &slen, SOCK_NONBLOCK);
 			if (sd == -EAGAIN)
 				return 1;
 			if (sd < 0)
 				return nc_exit(r, s), 0;
 			ustack_close(r->st, s->sd);
 			s->sd = sd;
-			ustack_set_nonblock(r->st, sd, 1);
 			nc_start_copy(r, s);
 			return 1;
 		}

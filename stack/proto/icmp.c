@@ -511,7 +511,8 @@ static ssize_t icmp_sk_sendto(struct ustack *st, struct sock *sk,
 			      const struct sockaddr_in *dst)
 {
 	const uint8_t *b = buf;
-	struct ip4_tx tx = {.proto = IP4_PROTO_ICMP};
+	struct ip4_tx tx = {.proto = IP4_PROTO_ICMP, .ttl = sk->opt.conn.ttl,
+			    .tos = sk->opt.conn.tos};
 	struct pkb *p;
 	uint8_t *d;
 	int err;
@@ -530,7 +531,7 @@ static ssize_t icmp_sk_sendto(struct ustack *st, struct sock *sk,
 		return -EINVAL; /* echo requests only, as on Linux */
 	if (len > IP4_MAX_LEN - IP4_HDR_LEN)
 		return -EMSGSIZE;
-	if (ip4_is_broadcast(st, tx.dst) && !sk->broadcast)
+	if (ip4_is_broadcast(st, tx.dst) && !sk->opt.broadcast)
 		return -EACCES;
 	if ((err = icmp_autobind(st, sk, tx.dst)) < 0)
 		return err;

@@ -54,4 +54,9 @@ void tcp_host_unreachable(struct ustack *st, uint32_t raddr);
 
 extern const struct sock_ops tcp_sock_ops;
 
+struct ustack_conn_info;
+/* TCP's rows of ustack_conn_list(): every connection not CLOSED, with or
+ * without a socket; fills up to max, returns the count. */
+int tcp_conn_rows(struct ustack *st, struct ustack_conn_info *out, int max);
+
 #endif

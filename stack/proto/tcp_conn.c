@@ -363,11 +363,11 @@ uint32_t tcp_ts_offset(struct ustack *st, uint32_t laddr, uint16_t lport,
 	return (uint32_t)tuple_hash(st, laddr, lport, raddr, rport, KEY_TS);
 }
 
-static uint8_t wscale_for(uint32_t space)
+uint8_t tcp_wscale_for(uint32_t space)
 {
 	uint8_t s = 0;
 
-	while (s < TCP_MAX_WSCALE && (space >> s) > 65535)
+	while (s < TCP_MAX_WSCALE && (space >> s) > TCP_MAX_WIN)
 		s++;
 	return s;
 }
@@ -376,15 +376,17 @@ void tcp_conn_start(struct ustack *st, struct tcp_conn *c)
 {
 	uint32_t mtu_mss = ip4_max_payload(st) - TCP_HDR_LEN;
 
-	if (mtu_mss > 65535)
-		mtu_mss = 65535;
+	if (mtu_mss > TCP_MAX_MSS_OPT)
+		mtu_mss = TCP_MAX_MSS_OPT;
+	if (c->opt.maxseg && mtu_mss > c->opt.maxseg)
+		mtu_mss = c->opt.maxseg;         /* TCP_MAXSEG (Linux user_mss) */
 	c->iss = tcp_isn(st, c->laddr, c->lport, c->raddr, c->rport);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->snd_buf_seq = c->iss + 1;
 	c->rcv_mss = (uint16_t)mtu_mss;
 	c->mss_clamp = (uint16_t)mtu_mss;
 	c->smss = (uint16_t)mtu_mss;
-	c->rcv_wscale = st->cfg.tcp_wscale ? wscale_for(c->rcv_cap) : 0;
+	c->rcv_wscale = st->cfg.tcp_wscale ? tcp_wscale_for(c->rcv_cap) : 0;
 	c->ts_offset = tcp_ts_offset(st, c->laddr, c->lport, c->raddr, c->rport);
 	c->rto_us = tcp_rto_clamp(st, st->cfg.tcp_rto_initial_us);
 	c->last_rcv_at = st->now;

@@ -218,7 +218,7 @@ static void rcv_syn_sent(struct ustack *st, struct tcp_conn *c,
 	c->rtt_timing = 0;
 	c->snd_una = seg->ack;
 	tcp_rtx_stop(st, c);
-	c->rcv_adv = c->rcv_nxt + USTACK_MIN(tcp_rcv_space(c), 65535u);
+	c->rcv_adv = c->rcv_nxt + USTACK_MIN(tcp_rcv_space(c), TCP_MAX_WIN);
 	established(st, c, TCP_CAUSE_SYNACK);
 	c->ack_now = 1;
 	/* Data or FIN on the SYN-ACK: continue at the sixth step. */
@@ -477,7 +477,7 @@ static void ack_new(struct ustack *st, struct tcp_conn *c,
 		 * wait for a fresh sample is not needed; RFC 6298 5.7). */
 		if (c->nrexmit && seq_lt(seg->opt.tsecr, c->rxt_tsval))
 			tcp_rto_reset(st, c);
-		else if (ms < 600000)
+		else if (ms < TCP_TS_RTT_MAX_MS)
 			tcp_rtt_sample(st, c, (ustack_time_t)ms * 1000);
 		else
 			tcp_rto_reset(st, c);
@@ -871,7 +871,8 @@ void tcp_icmp_error(struct ustack *st, uint32_t laddr, uint16_t lport,
 	if (err == EMSGSIZE) {
 		/* RFC 1191: lower the MSS to the path MTU (never below the
 		 * 576-byte datagram every host accepts), resend. */
-		uint32_t mss = mtu > 40 ? mtu - 40u : 0;
+		uint32_t mss = mtu > IP4_HDR_LEN + TCP_HDR_LEN ?
+			       mtu - (IP4_HDR_LEN + TCP_HDR_LEN) : 0;
 
 		mss = USTACK_MAX(mss, (uint32_t)TCP_DEFAULT_MSS);
 		if (mss >= c->mss_clamp)

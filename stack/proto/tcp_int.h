@@ -42,9 +42,11 @@
 #define TCP_OOO_MAX_RANGES 32      /* out-of-order islands per connection */
 #define TCP_SCORE_MAX 32           /* SACK scoreboard ranges */
 #define TCP_DUPTHRESH 3            /* RFC 5681 3.2, RFC 6675 */
-#define TCP_MAX_BACKLOG 4096
-#define TCP_MAX_BUF (16u << 20)    /* clamp for SO_RCVBUF/SO_SNDBUF */
-#define TCP_MIN_BUF 256u
+#define TCP_MAX_WIN 65535u         /* RFC 7323 2.2: the largest window the
+				      16-bit field says unscaled */
+#define TCP_MAX_MSS_OPT 65535u     /* the MSS option's 16 bits (RFC 9293 3.2) */
+#define TCP_TS_RTT_MAX_MS 600000u  /* a TSecr echo older than 10 min is no
+				      RTT sample (a stale or bogus echo) */
 #define TCP_PAWS_IDLE_US (24ull * 24 * 3600 * 1000000) /* RFC 7323 5.5 */
 #define TCP_SYNCOOKIE_PERIOD_US (64ull * 1000000)
 #define TCP_SYNCOOKIE_MAX_AGE 2    /* periods a cookie stays valid */
@@ -159,8 +161,6 @@ struct tcp_conn {
 	unsigned orphan : 1;             /* the application closed it */
 	unsigned bound : 1;              /* explicit bind() (port reserved) */
 	unsigned reuseaddr : 1;          /* SO_REUSEADDR at bind time */
-	unsigned nodelay : 1;            /* TCP_NODELAY */
-	unsigned keepalive : 1;          /* SO_KEEPALIVE */
 	unsigned fin_queued : 1;         /* the application is done sending */
 	unsigned fin_rcvd : 1;           /* the peer's FIN is consumed (EOF) */
 	unsigned fin_ooo : 1;            /* a FIN seen beyond rcv_nxt */
@@ -172,7 +172,6 @@ struct tcp_conn {
 	unsigned in_recovery : 1;        /* fast recovery (NewReno or SACK) */
 	unsigned was_synchronized : 1;   /* reached ESTABLISHED once */
 	unsigned reset : 1;              /* ended by RST/abort: send -> EPIPE */
-	unsigned linger0 : 1;            /* SO_LINGER with zero timeout */
 	unsigned shut_rd : 1;            /* SHUT_RD: discard arriving data */
 	unsigned probe_out : 1;          /* snd_max includes a zero-window
 					    probe byte not yet taken */
@@ -266,7 +265,11 @@ struct tcp_conn {
 					    peer last acknowledged anything */
 	ustack_time_t persist_us;        /* current persist interval */
 	uint32_t keep_probes;
-	uint32_t keepidle_s, keepintvl_s, keepcnt; /* 0: cfg default */
+	struct sock_conn_opts opt;        /* the socket's, copied by sync_opts
+					    (keepidle_s etc. 0: cfg default) */
+	ustack_time_t rtx_base_at;       /* TCP_USER_TIMEOUT counts from here:
+					    the timer start of the data that
+					    first timed out */
 	ustack_time_t last_rcv_at;       /* keepalive idle reference */
 
 	/* Buffers (tcp_buf.c) */
@@ -337,10 +340,18 @@ static inline uint32_t tcp_flight(const struct tcp_conn *c)
 	return c->snd_max - c->snd_una;
 }
 
+/* Our TSval clock for a connection whose offset is ts_offset (RFC 7323
+ * 5.4: 1 ms ticks, a random per-connection offset: tcp_ts_offset). */
+static inline uint32_t tcp_ts_clock(const struct ustack *st,
+				    uint32_t ts_offset)
+{
+	return (uint32_t)(st->now / 1000) + ts_offset; /* 1 ms clock */
+}
+
 static inline uint32_t tcp_ts_now(const struct ustack *st,
 				  const struct tcp_conn *c)
 {
-	return (uint32_t)(st->now / 1000) + c->ts_offset; /* 1 ms clock */
+	return tcp_ts_clock(st, c->ts_offset);
 }
 
 static inline ustack_time_t tcp_time_add(ustack_time_t now, ustack_time_t d)
@@ -375,6 +386,9 @@ uint32_t tcp_ts_offset(struct ustack *st, uint32_t laddr, uint16_t lport,
 /* Set up sequence numbers, MSS, window scale and RTO for a new
  * connection on c's 4-tuple (active or passive). */
 void tcp_conn_start(struct ustack *st, struct tcp_conn *c);
+/* RFC 7323 2.3: the smallest shift that lets a window of `space` bytes
+ * be advertised (at most TCP_MAX_WSCALE). */
+uint8_t tcp_wscale_for(uint32_t space);
 /* "10.0.0.2:7 10.0.0.1:40000" into buf (at least 48 bytes). */
 char *tcp_fmt_tuple(const struct tcp_conn *c, char *buf);
 

@@ -32,6 +32,13 @@ static const uint16_t cookie_mss[8] = {
 	216, 536, 1024, 1220, 1360, 1440, 1452, 1460,
 };
 
+/* The cookie ISN (RFC 4987 3.6): counter (5 bits) | MSS index (3) | MAC (24). */
+#define COOKIE_T_SHIFT 27
+#define COOKIE_T_MASK 31u
+#define COOKIE_MSS_SHIFT 24
+#define COOKIE_MSS_MASK 7u
+#define COOKIE_MAC_MASK 0xffffffu
+
 #define COOKIE_TS_BITS 5u
 #define COOKIE_TS_MASK ((1u << COOKIE_TS_BITS) - 1)
 #define COOKIE_NO_WS 0xfu
@@ -133,11 +140,7 @@ static struct tcp_conn *new_child(struct ustack *st, struct tcp_conn *lc,
 	c->state = USTACK_TCP_LISTEN;
 	c->passive = 1;
 	c->reuseaddr = lc->reuseaddr;
-	c->nodelay = lc->nodelay;
-	c->keepalive = lc->keepalive;
-	c->keepidle_s = lc->keepidle_s;
-	c->keepintvl_s = lc->keepintvl_s;
-	c->keepcnt = lc->keepcnt;
+	c->opt = lc->opt;                /* the listener's options */
 	c->rcv_cap = lc->rcv_cap;
 	c->snd_cap = lc->snd_cap;
 	tcp_conn_start(st, c);
@@ -197,7 +200,7 @@ static uint32_t cookie_mac(const struct ustack *st, const struct tcp_seg *s,
 	k.client_isn = client_isn;
 	k.counter = counter;
 	k.tag = 0x636f6f6b; /* "cook" */
-	return (uint32_t)rand_hash(&st->rand, &k, sizeof(k)) & 0xffffff;
+	return (uint32_t)rand_hash(&st->rand, &k, sizeof(k)) & COOKIE_MAC_MASK;
 }
 
 static uint32_t cookie_counter(const struct ustack *st)
@@ -208,9 +211,9 @@ static uint32_t cookie_counter(const struct ustack *st)
 static void cookie_send(struct ustack *st, struct tcp_conn *lc,
 			const struct tcp_seg *seg)
 {
-	uint32_t t = cookie_counter(st) & 31, peer, isn, tsval = 0;
+	uint32_t t = cookie_counter(st) & COOKIE_T_MASK, peer, isn, tsval = 0;
 	uint16_t rcv_mss = (uint16_t)USTACK_MIN(ip4_max_payload(st) - TCP_HDR_LEN,
-						65535u);
+						TCP_MAX_MSS_OPT);
 	uint8_t opts[40], idx = 0, ws = 0;
 	int use_ws = st->cfg.tcp_wscale && seg->opt.has_ws;
 	int ts = st->cfg.tcp_timestamps && seg->opt.has_ts;
@@ -221,14 +224,13 @@ static void cookie_send(struct ustack *st, struct tcp_conn *lc,
 	for (uint8_t i = 0; i < 8; i++)
 		if (cookie_mss[i] <= peer)
 			idx = i;
-	isn = t << 27 | (uint32_t)idx << 24 | cookie_mac(st, seg, seg->seq, t);
+	isn = t << COOKIE_T_SHIFT | (uint32_t)idx << COOKIE_MSS_SHIFT | cookie_mac(st, seg, seg->seq, t);
 	if (ts) {
-		uint32_t now = (uint32_t)(st->now / 1000) +
-			       tcp_ts_offset(st, seg->daddr, seg->dport,
-					     seg->saddr, seg->sport);
+		uint32_t now = tcp_ts_clock(st,
+					    tcp_ts_offset(st, seg->daddr, seg->dport,
+							  seg->saddr, seg->sport));
 
-		while ((lc->rcv_cap >> ws) > 65535 && ws < TCP_MAX_WSCALE)
-			ws++;
+		ws = tcp_wscale_for(lc->rcv_cap);
 		/* The peer's shift rides in our TSval (ours is recomputed). */
 		tsval = (now & ~COOKIE_TS_MASK) |
 			(use_ws ? seg->opt.wscale : COOKIE_NO_WS) |
@@ -239,7 +241,7 @@ static void cookie_send(struct ustack *st, struct tcp_conn *lc,
 	STAT_INC(st, TCP_SYNCOOKIES_SENT);
 	tcp_send_raw(st, seg->daddr, seg->dport, seg->saddr, seg->sport, isn,
 		     seg->seq + 1, TCP_SYN | TCP_ACK,
-		     (uint16_t)USTACK_MIN(lc->rcv_cap, 65535u), opts, ol);
+		     (uint16_t)USTACK_MIN(lc->rcv_cap, TCP_MAX_WIN), opts, ol);
 }
 
 /* An ACK for a listener: a returning cookie? Returns 1 if it was (and a
@@ -248,12 +250,13 @@ static int cookie_check(struct ustack *st, struct tcp_conn *lc,
 			struct tcp_seg *seg)
 {
 	uint32_t cookie = seg->ack - 1, client_isn = seg->seq - 1;
-	uint32_t t = cookie >> 27, now = cookie_counter(st) & 31;
+	uint32_t t = cookie >> COOKIE_T_SHIFT;
+	uint32_t now = cookie_counter(st) & COOKIE_T_MASK;
 	struct tcp_seg syn = *seg;
 	struct tcp_conn *c;
 
-	if (((now - t) & 31) > TCP_SYNCOOKIE_MAX_AGE - 1 ||
-	    cookie_mac(st, seg, client_isn, t) != (cookie & 0xffffff) ||
+	if (((now - t) & COOKIE_T_MASK) > TCP_SYNCOOKIE_MAX_AGE - 1 ||
+	    cookie_mac(st, seg, client_isn, t) != (cookie & COOKIE_MAC_MASK) ||
 	    (seg->flags & (TCP_SYN | TCP_RST))) {
 		STAT_INC(st, TCP_SYNCOOKIES_FAILED);
 		return 0;
@@ -266,7 +269,7 @@ static int cookie_check(struct ustack *st, struct tcp_conn *lc,
 	memset(&syn.opt, 0, sizeof(syn.opt));
 	syn.seq = client_isn;
 	syn.opt.has_mss = 1;
-	syn.opt.mss = cookie_mss[(cookie >> 24) & 7];
+	syn.opt.mss = cookie_mss[(cookie >> COOKIE_MSS_SHIFT) & COOKIE_MSS_MASK];
 	if (seg->opt.has_ts && st->cfg.tcp_timestamps) {
 		uint32_t bits = seg->opt.tsecr & COOKIE_TS_MASK;
 
@@ -283,7 +286,7 @@ static int cookie_check(struct ustack *st, struct tcp_conn *lc,
 		return 1;
 	child_options(st, c, &syn.opt, seg->wnd);
 	c->snd_nxt = c->snd_max = c->iss + 1;  /* our SYN-ACK was "sent" */
-	c->rcv_adv = c->rcv_nxt + USTACK_MIN(tcp_rcv_space(c), 65535u);
+	c->rcv_adv = c->rcv_nxt + USTACK_MIN(tcp_rcv_space(c), TCP_MAX_WIN);
 	/* Should this ACK not complete the handshake after all, the child
 	 * retries and times out like any other SYN_RCVD. */
 	tcp_rtx_start(st, c);
@@ -377,8 +380,8 @@ int tcp_timewait_syn(struct ustack *st, struct tcp_conn *tw,
 	if (!lc || !timewait_syn_ok(st, tw, seg))
 		return 0;
 	iss = tcp_isn(st, seg->daddr, seg->dport, seg->saddr, seg->sport);
-	if (seq_lt(iss, tw->snd_nxt + 65535 + 2))
-		iss = tw->snd_nxt + 65535 + 2;
+	if (seq_lt(iss, tw->snd_nxt + TCP_MAX_WIN + 2))
+		iss = tw->snd_nxt + TCP_MAX_WIN + 2;
 	STAT_INC(st, TCP_TIME_WAIT_REUSED);
 	tcp_done(st, tw, 0, TCP_CAUSE_REUSE);
 	listen_syn(st, lc, seg, iss, 1);

@@ -69,8 +69,9 @@ static void finish_segment(uint8_t *h, uint32_t laddr, uint16_t lport,
 			   csum_fold(csum_partial(h, hl + dlen, sum)));
 }
 
+/* ttl 0: IP4_DEFAULT_TTL; ttl and tos are the socket's IP_TTL/IP_TOS. */
 static int send_pkb(struct ustack *st, struct pkb *pkb, uint32_t laddr,
-		    uint32_t raddr)
+		    uint32_t raddr, uint8_t ttl, uint8_t tos)
 {
 	struct ip4_tx tx;
 
@@ -79,6 +80,8 @@ static int send_pkb(struct ustack *st, struct pkb *pkb, uint32_t laddr,
 	tx.dst = raddr;
 	tx.proto = IP4_PROTO_TCP;
 	tx.df = 1;              /* RFC 1191 path MTU discovery */
+	tx.ttl = ttl;
+	tx.tos = tos;
 	STAT_INC(st, TCP_TX);
 	return ip4_output(st, pkb, &tx);
 }
@@ -103,7 +106,7 @@ int tcp_send_raw(struct ustack *st, uint32_t laddr, uint16_t lport,
 	if (flags & TCP_RST)
 		STAT_INC(st, TCP_RST_TX);
 	trace_out(st, laddr, lport, raddr, rport, h, 0, "-");
-	return send_pkb(st, pkb, laddr, raddr);
+	return send_pkb(st, pkb, laddr, raddr, 0, 0);
 }
 
 /* ---- the receive window -------------------------------------------------- */
@@ -113,7 +116,7 @@ int tcp_send_raw(struct ustack *st, uint32_t laddr, uint16_t lport,
  * moving it would only send ACKs that announce nothing new. */
 static uint32_t space_edge(const struct tcp_conn *c)
 {
-	return c->rcv_nxt + USTACK_MIN(tcp_rcv_space(c), 65535u << c->rcv_wscale);
+	return c->rcv_nxt + USTACK_MIN(tcp_rcv_space(c), TCP_MAX_WIN << c->rcv_wscale);
 }
 
 /*
@@ -133,7 +136,7 @@ uint16_t tcp_window_field(struct tcp_conn *c)
 	if (seq_gt(edge, c->rcv_adv) && edge - c->rcv_adv >= thresh)
 		c->rcv_adv = edge;
 	wnd = (c->rcv_adv - c->rcv_nxt) >> c->rcv_wscale;
-	return (uint16_t)(wnd > 65535 ? 65535 : wnd);
+	return (uint16_t)(wnd > TCP_MAX_WIN ? TCP_MAX_WIN : wnd);
 }
 
 void tcp_rcv_space_update(struct ustack *st, struct tcp_conn *c)
@@ -196,7 +199,7 @@ static int xmit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
 
 	if (flags & TCP_SYN) {
 		ol = tcp_opt_build_syn(st, c, opts);
-		wnd = (uint16_t)USTACK_MIN(tcp_rcv_space(c), 65535u);
+		wnd = (uint16_t)USTACK_MIN(tcp_rcv_space(c), TCP_MAX_WIN);
 		if (flags & TCP_ACK)      /* SYN-ACK: the window starts here */
 			c->rcv_adv = c->rcv_nxt + wnd;
 	} else if (flags & TCP_RST) {
@@ -233,7 +236,7 @@ static int xmit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
 		STAT_INC(st, TCP_RST_TX);
 	trace_out(st, c->laddr, c->lport, c->raddr, c->rport, h, len,
 		  ustack_tcp_state_name(c->state));
-	return send_pkb(st, pkb, c->laddr, c->raddr);
+	return send_pkb(st, pkb, c->laddr, c->raddr, c->opt.ttl, c->opt.tos);
 }
 
 /*
@@ -377,7 +380,7 @@ static int sws_ok(const struct tcp_conn *c, uint32_t len, uint32_t unsent,
 		return 1;
 	if (c->cork || c->more)
 		return 0;
-	if (len == unsent && (c->nodelay || in_flight == 0 ||
+	if (len == unsent && (c->opt.nodelay || in_flight == 0 ||
 			      !seq_gt(c->snd_sml, c->snd_una)))
 		return 1;
 	return c->max_snd_wnd && len >= c->max_snd_wnd / 2;

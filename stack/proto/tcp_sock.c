@@ -1,6 +1,7 @@
 /*
  * tcp_sock.c - tcp_sock_ops: what the socket layer (stack/sock/sock.c)
- * calls for SOCK_STREAM sockets, and the netstat-like ustack_conn_list().
+ * calls for SOCK_STREAM sockets, and TCP's rows of the connection table
+ * (tcp_conn_rows for ustack_conn_list).
  *
  * A socket gets its TCB lazily (first bind/listen/connect/option), so an
  * accepted connection can be attached to a fresh socket. Ops never block:
@@ -9,8 +10,8 @@
  * left in so_error (and returned once by the next recv/send), then send
  * fails with EPIPE and recv reports end of stream.
  *
- * May touch: the socket (sk fields, sock_alloc for accepted connections,
- * the socket table read-only for conn_list), the TCP tables and TCBs.
+ * May touch: the socket (sk fields, sock_alloc for accepted connections),
+ * the TCP tables and TCBs.
  */
 #include <errno.h>
 #include <string.h>
@@ -20,33 +21,28 @@
 #include "proto/tcp_int.h"
 #include "wire/ipv4.h"
 
-static uint32_t clamp_buf(uint32_t v)
-{
-	return USTACK_MAX(USTACK_MIN(v, TCP_MAX_BUF), TCP_MIN_BUF);
-}
-
-/* Copy the options the socket layer stored into the TCB. */
+/*
+ * The one place a TCB takes the socket's options: sk->opt.conn as a
+ * whole (the TCB keeps its copy when the socket goes: orphans, children
+ * not yet accepted), and the buffer sizes as the capacities TCP applies.
+ * The socket layer checked every value and limit already (sockopt.c).
+ */
 static void sync_opts(struct ustack *st, struct sock *sk, struct tcp_conn *c)
 {
 	if (!c)
 		return;
-	c->nodelay = sk->nodelay;
-	c->keepalive = sk->keepalive;
-	c->keepidle_s = sk->keepidle_s;
-	c->keepintvl_s = sk->keepintvl_s;
-	c->keepcnt = sk->keepcnt;
-	c->linger0 = sk->linger_on && sk->linger_s == 0;
+	c->opt = sk->opt.conn;
 	if (!c->bound)
-		c->reuseaddr = sk->reuseaddr;
-	if (sk->sndbuf)
-		c->snd_cap = clamp_buf(sk->sndbuf);
-	if (sk->rcvbuf) {
-		uint32_t cap = clamp_buf(sk->rcvbuf);
+		c->reuseaddr = sk->opt.reuseaddr;
+	if (sk->opt.sndbuf)
+		c->snd_cap = sk->opt.sndbuf;
+	if (sk->opt.rcvbuf) {
+		uint32_t cap = sk->opt.rcvbuf;
 
 		/* After the SYN the window scale is fixed: the buffer can
 		 * not usefully grow past what it can advertise. */
 		if (c->state != USTACK_TCP_CLOSED && c->state != USTACK_TCP_LISTEN)
-			cap = USTACK_MIN(cap, 65535u << c->rcv_wscale);
+			cap = USTACK_MIN(cap, TCP_MAX_WIN << c->rcv_wscale);
 		c->rcv_cap = cap;
 	}
 	tcp_keepalive_update(st, c);
@@ -95,7 +91,7 @@ static void tcp_sock_release(struct ustack *st, struct sock *sk)
 	}
 	/* RFC 1122 4.2.2.13, RFC 9293 3.10.4: closing with unread data (or
 	 * SO_LINGER with a zero timeout) aborts with RST. */
-	if (c->rbuf.len || (sk->linger_on && sk->linger_s == 0)) {
+	if (c->rbuf.len || (sk->opt.linger_on && sk->opt.linger_s == 0)) {
 		STAT_INC(st, TCP_ABORT_ON_CLOSE);
 		tcp_abort(st, c, 0, TCP_CAUSE_CLOSE);
 		return;
@@ -169,12 +165,12 @@ static int do_bind(struct ustack *st, struct sock *sk, struct tcp_conn *c,
 					  bind_port_in_use, NULL, &port);
 		if (err < 0)
 			return err;
-	} else if (bind_conflict(st, c, laddr, port, sk->reuseaddr)) {
+	} else if (bind_conflict(st, c, laddr, port, sk->opt.reuseaddr)) {
 		return -EADDRINUSE;
 	}
 	c->laddr = laddr;
 	c->lport = port;
-	c->reuseaddr = sk->reuseaddr;
+	c->reuseaddr = sk->opt.reuseaddr;
 	tcp_bhash_insert(st, c);
 	sk->laddr = laddr;
 	sk->lport = port;
@@ -206,12 +202,11 @@ static int tcp_sock_bind(struct ustack *st, struct sock *sk,
 static int tcp_sock_listen(struct ustack *st, struct sock *sk, int backlog)
 {
 	struct tcp_conn *c = get_conn(st, sk);
-	uint32_t bl = backlog < 1 ? 1u : (uint32_t)backlog;
+	uint32_t bl = backlog < 1 ? 1u : (uint32_t)backlog; /* sock.c capped */
 	int err;
 
 	if (!c)
 		return -ENOBUFS;
-	bl = USTACK_MIN(bl, (uint32_t)TCP_MAX_BACKLOG);
 	if (c->state == USTACK_TCP_LISTEN) {
 		c->backlog = bl;
 		return 0;
@@ -253,18 +248,9 @@ static int tcp_sock_accept(struct ustack *st, struct sock *sk,
 	nsk->rport = c->rport;
 	nsk->bound = 1;
 	nsk->connected = 1;
-	/* Options are inherited from the listening socket. */
-	nsk->nodelay = sk->nodelay;
-	nsk->keepalive = sk->keepalive;
-	nsk->keepidle_s = sk->keepidle_s;
-	nsk->keepintvl_s = sk->keepintvl_s;
-	nsk->keepcnt = sk->keepcnt;
-	nsk->linger_on = sk->linger_on;
-	nsk->linger_s = sk->linger_s;
-	nsk->reuseaddr = sk->reuseaddr;
-	nsk->rcvbuf = sk->rcvbuf;
-	nsk->sndbuf = sk->sndbuf;
-	nsk->nonblock = sk->nonblock;
+	/* Options are inherited from the listening socket, all of them, as
+	 * on Linux. */
+	nsk->opt = sk->opt;
 	sync_opts(st, nsk, c);
 	*child = nsk;
 	return 0;
@@ -430,7 +416,7 @@ static ssize_t tcp_sock_sendto(struct ustack *st, struct sock *sk,
 			       const struct sockaddr_in *dst)
 {
 	struct tcp_conn *c = sk->pcb;
-	uint32_t n, want = len > 0x7fffffff ? 0x7fffffff : (uint32_t)len;
+	uint32_t n, want = len > INT32_MAX ? INT32_MAX : (uint32_t)len;
 	int err;
 
 	(void)dst;        /* a stream goes to its peer (as Linux ignores it) */
@@ -456,7 +442,7 @@ static ssize_t tcp_sock_sendmsg(struct ustack *st, struct sock *sk,
 				size_t skip, int flags)
 {
 	struct tcp_conn *c = sk->pcb;
-	uint32_t done = 0, max = 0x7fffffff;
+	uint32_t done = 0, max = INT32_MAX;
 	size_t want = 0;
 	int err;
 
@@ -664,12 +650,16 @@ static int tcp_sock_setsockopt(struct ustack *st, struct sock *sk, int level,
 			return -ENOPROTOOPT;
 		}
 	}
+	if (level == IPPROTO_IP && (name == IP_TTL || name == IP_TOS)) {
+		sync_opts(st, sk, c);
+		return 0;
+	}
 	if (level != IPPROTO_TCP)
 		return -ENOPROTOOPT;
 	switch (name) {
 	case TCP_NODELAY:
 		sync_opts(st, sk, c);
-		if (c && c->nodelay)
+		if (c && c->opt.nodelay)
 			tcp_output(st, c);       /* push what Nagle held */
 		return 0;
 	case TCP_KEEPIDLE:
@@ -677,6 +667,10 @@ static int tcp_sock_setsockopt(struct ustack *st, struct sock *sk, int level,
 	case TCP_KEEPCNT:
 		if (c)
 			timer_cancel(st, &c->t_keep);  /* re-armed by sync */
+		sync_opts(st, sk, c);
+		return 0;
+	case TCP_USER_TIMEOUT:
+	case TCP_MAXSEG:                /* used by the next SYN (Linux) */
 		sync_opts(st, sk, c);
 		return 0;
 	case TCP_CORK:
@@ -703,8 +697,10 @@ static int tcp_sock_getsockopt(struct ustack *st, struct sock *sk, int level,
 		v = c && c->cork;
 	else if (name == TCP_QUICKACK)
 		v = !(c && c->pingpong);
-	else
-		v = c && TCP_SYNCHRONIZED(c->state) ? c->smss : TCP_DEFAULT_MSS;
+	else if (c && TCP_SYNCHRONIZED(c->state))
+		v = c->smss;
+	else    /* Linux: the user's clamp before a connection, else 536 */
+		v = sk->opt.conn.maxseg ? sk->opt.conn.maxseg : TCP_DEFAULT_MSS;
 	memcpy(val, &v, sizeof(int));
 	*len = sizeof(int);
 	return 0;
@@ -750,8 +746,10 @@ static void tcp_info(const struct tcp_conn *c, struct ustack_conn_info *o)
 	o->retransmits = c->total_retrans;
 }
 
-/* O(connections + sockets): for the control socket and tools. */
-int ustack_conn_list(struct ustack *st, struct ustack_conn_info *out, int max)
+/* TCP's rows of ustack_conn_list() (stack/sock/sock.c owns the call):
+ * every TCB not CLOSED, with or without a socket. Fills out[0..max) and
+ * returns how many rows there are. O(connections). */
+int tcp_conn_rows(struct ustack *st, struct ustack_conn_info *out, int max)
 {
 	int n = 0;
 
@@ -760,23 +758,6 @@ int ustack_conn_list(struct ustack *st, struct ustack_conn_info *out, int max)
 			continue;
 		if (n < max)
 			tcp_info(c, &out[n]);
-		n++;
-	}
-	for (uint32_t i = 0; st->socks.tab && i < st->socks.size; i++) {
-		struct sock *sk = st->socks.tab[i];
-
-		if (!sk || sk->protocol == IPPROTO_TCP)
-			continue;
-		if (n < max) {
-			memset(&out[n], 0, sizeof(out[n]));
-			out[n].proto = sk->protocol;
-			out[n].sd = sk->sd;
-			out[n].laddr = sk->laddr;
-			out[n].lport = sk->lport;
-			out[n].raddr = sk->raddr;
-			out[n].rport = sk->rport;
-			out[n].rcv_queued = sk->rcvq.bytes;
-		}
 		n++;
 	}
 	return n;

@@ -27,7 +27,7 @@ ustack_time_t tcp_rto_clamp(const struct ustack *st, ustack_time_t rto)
 /* RFC 6298 2.2 and 2.3, alpha = 1/8, beta = 1/4, K = 4. */
 void tcp_rtt_sample(struct ustack *st, struct tcp_conn *c, ustack_time_t rtt)
 {
-	uint32_t r = rtt > 0x7fffffff ? 0x7fffffff : (uint32_t)rtt;
+	uint32_t r = rtt > INT32_MAX ? INT32_MAX : (uint32_t)rtt;
 
 	if (r == 0)
 		r = 1;
@@ -101,6 +101,34 @@ static void syn_timeout(struct ustack *st, struct tcp_conn *c)
 
 static void persist_timeout(struct ustack *st, struct tcp_conn *c);
 
+static ustack_time_t now_minus(ustack_time_t now, ustack_time_t d)
+{
+	return now > d ? now - d : 0;
+}
+
+/* RFC 1122 4.2.3.5 R2 (cfg.tcp_retries2 timeouts in a row), or with
+ * TCP_USER_TIMEOUT (RFC 5482, Linux) instead: data unacknowledged for
+ * that long since its timer started. */
+static int rtx_gave_up(const struct ustack *st, const struct tcp_conn *c)
+{
+	if (!c->opt.user_timeout_ms)
+		return c->nrexmit >= st->cfg.tcp_retries2;
+	return st->now - c->rtx_base_at >= USTACK_MS(c->opt.user_timeout_ms);
+}
+
+/* Linux tcp_clamp_rto_to_user_timeout: the next timeout comes no later
+ * than the user timeout, so the abort is on time. */
+static void user_timeout_clamp(struct ustack *st, struct tcp_conn *c)
+{
+	ustack_time_t end;
+
+	if (!c->opt.user_timeout_ms)
+		return;
+	end = tcp_time_add(c->rtx_base_at, USTACK_MS(c->opt.user_timeout_ms));
+	if (end < c->t_rtx.at)
+		timer_arm(st, &c->t_rtx, USTACK_MAX(end, st->now));
+}
+
 /* RFC 6298 5.4-5.6: retransmit the earliest unacknowledged segment, back
  * off, restart; RFC 1122 4.2.3.5: give up after R2 (cfg.tcp_retries2). */
 static void rtx_timeout(struct ustack *st, struct tcp_conn *c)
@@ -124,7 +152,9 @@ static void rtx_timeout(struct ustack *st, struct tcp_conn *c)
 		persist_timeout(st, c);
 		return;
 	}
-	if (c->nrexmit >= st->cfg.tcp_retries2) {
+	if (c->nrexmit == 0)         /* when this timer was started */
+		c->rtx_base_at = now_minus(st->now, c->rto_us);
+	if (rtx_gave_up(st, c)) {
 		STAT_INC(st, TCP_ABORT_ON_TIMEOUT);
 		tcp_done(st, c, c->soft_err ? c->soft_err : ETIMEDOUT,
 			 TCP_CAUSE_TIMEOUT);
@@ -143,6 +173,7 @@ static void rtx_timeout(struct ustack *st, struct tcp_conn *c)
 	sent = tcp_send_at(st, c, c->snd_una, c->smss);
 	c->snd_nxt = c->snd_una + sent;
 	tcp_rtx_start(st, c);
+	user_timeout_clamp(st, c);
 }
 
 static void persist_timeout(struct ustack *st, struct tcp_conn *c)
@@ -229,19 +260,19 @@ static void delack_fire(struct ustack *st, struct timer *t, ustack_time_t now)
 
 static ustack_time_t keep_idle(const struct ustack *st, const struct tcp_conn *c)
 {
-	return c->keepidle_s ? USTACK_SEC(c->keepidle_s) : st->cfg.tcp_keepidle_us;
+	return c->opt.keepidle_s ? USTACK_SEC(c->opt.keepidle_s) : st->cfg.tcp_keepidle_us;
 }
 
 static ustack_time_t keep_intvl(const struct ustack *st,
 				const struct tcp_conn *c)
 {
-	return c->keepintvl_s ? USTACK_SEC(c->keepintvl_s)
+	return c->opt.keepintvl_s ? USTACK_SEC(c->opt.keepintvl_s)
 			      : st->cfg.tcp_keepintvl_us;
 }
 
 static int keep_active(const struct tcp_conn *c)
 {
-	if (!c->keepalive || c->orphan)
+	if (!c->opt.keepalive || c->orphan)
 		return 0;
 	return c->state == USTACK_TCP_ESTABLISHED ||
 	       c->state == USTACK_TCP_CLOSE_WAIT ||
@@ -265,7 +296,7 @@ void tcp_keepalive_update(struct ustack *st, struct tcp_conn *c)
 static void keep_fire(struct ustack *st, struct timer *t, ustack_time_t now)
 {
 	struct tcp_conn *c = container_of(t, struct tcp_conn, t_keep);
-	uint32_t cnt = c->keepcnt ? c->keepcnt : st->cfg.tcp_keepcnt;
+	uint32_t cnt = c->opt.keepcnt ? c->opt.keepcnt : st->cfg.tcp_keepcnt;
 
 	if (!keep_active(c))
 		return;
@@ -278,7 +309,12 @@ static void keep_fire(struct ustack *st, struct timer *t, ustack_time_t now)
 		timer_arm(st, t, tcp_time_add(c->last_rcv_at, keep_idle(st, c)));
 		return;
 	}
-	if (c->keep_probes >= cnt) {
+	/* With TCP_USER_TIMEOUT the probes go on until nothing was heard
+	 * for that long (Linux tcp_keepalive_timer), not keepcnt probes. */
+	if (c->opt.user_timeout_ms ?
+	    c->keep_probes > 0 &&
+	    now - c->last_rcv_at >= USTACK_MS(c->opt.user_timeout_ms) :
+	    c->keep_probes >= cnt) {
 		STAT_INC(st, TCP_ABORT_ON_TIMEOUT);
 		tcp_abort(st, c, ETIMEDOUT, TCP_CAUSE_TIMEOUT);
 		return;

@@ -106,7 +106,7 @@ static int udp_bind_conflict(struct ustack *st, const struct sock *sk,
 			continue;
 		if (o->laddr && laddr && o->laddr != laddr)
 			continue;
-		if (!(o->reuseaddr && sk->reuseaddr))
+		if (!(o->opt.reuseaddr && sk->opt.reuseaddr))
 			return 1;
 	}
 	return 0;
@@ -291,7 +291,8 @@ static int udp_output(struct ustack *st, struct sock *sk, const void *buf,
 	uint32_t ulen = UDP_HDR_LEN + (uint32_t)len;
 	uint32_t saddr = sk->laddr ? sk->laddr : st->cfg.addr;
 	struct ip4_tx tx = {.src = sk->laddr, .dst = daddr,
-			    .proto = IP4_PROTO_UDP};
+			    .proto = IP4_PROTO_UDP, .ttl = sk->opt.conn.ttl,
+			    .tos = sk->opt.conn.tos};
 	struct pkb *pkb;
 	uint8_t *h;
 	uint16_t c;
@@ -344,9 +345,9 @@ static ssize_t udp_sendto(struct ustack *st, struct sock *sk, const void *buf,
 	} else if (!sk->connected) {
 		return -EDESTADDRREQ;
 	}
-	if (len > UDP_MAX_PAYLOAD || len > sk->sndbuf)
+	if (len > UDP_MAX_PAYLOAD || len > sk->opt.sndbuf)
 		return -EMSGSIZE;
-	if (ip4_is_broadcast(st, daddr) && !sk->broadcast)
+	if (ip4_is_broadcast(st, daddr) && !sk->opt.broadcast)
 		return -EACCES;
 	if (!sk->bound && (err = udp_do_bind(st, sk, 0, 0, 0, 0)) < 0)
 		return err;
@@ -396,7 +397,7 @@ static int udp_connect(struct ustack *st, struct sock *sk,
 	if (daddr == INADDR_ANY || dport == 0)
 		return -EINVAL;
 	if (ip4_is_broadcast(st, daddr)) {
-		if (!sk->broadcast)
+		if (!sk->opt.broadcast)
 			return -EACCES;
 	} else if (ip4_route(st, daddr, &nexthop) < 0) {
 		return -ENETUNREACH;

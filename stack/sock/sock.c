@@ -1,7 +1,7 @@
 /*
  * sock.c - the socket layer: the descriptor table, the generic half of
- * every call of <ustack/socket.h> (argument checks, blocking, common
- * options, poll), and the helpers protocols share (datagram queues,
+ * every call of <ustack/socket.h> (argument checks, blocking, poll;
+ * options are in sockopt.c), and the helpers protocols share (datagram queues,
  * wakeups, host-unreachable fan-out).
  *
  * Every public call is enter -> validate -> protocol op -> (wait, retry)
@@ -30,11 +30,7 @@
 #include "sock/rt.h"
 #include "sock/sock.h"
 
-#define SOCK_MAX_BACKLOG 4096      /* listen() clamp, as Linux somaxconn */
 #define SOCK_POLL_MAX (1u << 20)   /* entries in one ustack_poll() */
-#define SOCK_KEEP_MAX_S 32767      /* TCP_KEEPIDLE/INTVL, as Linux */
-#define SOCK_KEEPCNT_MAX 127
-#define SOCK_LINGER_MAX_S 65535
 
 #define SEND_FLAGS (MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE | MSG_EOR | MSG_CONFIRM)
 #define RECV_FLAGS (MSG_DONTWAIT | MSG_PEEK | MSG_WAITALL | MSG_TRUNC)
@@ -76,22 +72,6 @@ void sock_table_fini(struct ustack *st)
 	t->size = t->count = 0;
 }
 
-static void sock_defaults(const struct ustack *st, struct sock *sk)
-{
-	const struct ustack_config *c = &st->cfg;
-
-	if (sk->protocol == IPPROTO_TCP) {
-		sk->rcvbuf = c->tcp_rcvbuf;
-		sk->sndbuf = c->tcp_sndbuf;
-	} else {
-		sk->rcvbuf = c->udp_rcvbuf;
-		sk->sndbuf = c->udp_sndbuf;
-	}
-	sk->keepidle_s = (uint32_t)(c->tcp_keepidle_us / 1000000u);
-	sk->keepintvl_s = (uint32_t)(c->tcp_keepintvl_us / 1000000u);
-	sk->keepcnt = c->tcp_keepcnt;
-}
-
 /* sock_alloc() with the reason for a failure. */
 static struct sock *sock_new(struct ustack *st, int type, int protocol,
 			     const struct sock_ops *ops, int *errp)
@@ -119,7 +99,7 @@ static struct sock *sock_new(struct ustack *st, int type, int protocol,
 	sk->protocol = protocol;
 	sk->ops = ops;
 	sk->gen = ++t->gen;
-	sock_defaults(st, sk);
+	sock_opts_init(st, sk);
 	pkb_queue_init(&sk->rcvq);
 	t->tab[i] = sk;
 	t->count++;
@@ -199,7 +179,7 @@ int sock_queue_dgram(struct ustack *st, struct sock *sk, struct pkb *pkb)
 
 	/* One datagram always fits in an empty queue (as Linux does), so a
 	 * small SO_RCVBUF does not make large datagrams undeliverable. */
-	if (q->count > 0 && charge > sk->rcvbuf)
+	if (q->count > 0 && charge > sk->opt.rcvbuf)
 		return -ENOBUFS;
 	pkb_queue_push(q, pkb);
 	sock_wakeup(st, sk);
@@ -266,7 +246,7 @@ static int call_begin(struct call *c, struct ustack *st, int sd, int flags,
 		return -EBADF;
 	c->gen = c->sk->gen;
 	c->blocking = st->rt && !c->sk->nonblock && !(flags & MSG_DONTWAIT);
-	timeo = for_send ? c->sk->sndtimeo_us : c->sk->rcvtimeo_us;
+	timeo = for_send ? c->sk->opt.sndtimeo_us : c->sk->opt.rcvtimeo_us;
 	c->deadline = timeo ? st->now + timeo : USTACK_TIME_NEVER;
 	return 0;
 }
@@ -283,14 +263,6 @@ static int call_wait(struct call *c, short events)
 		return -EBADF;
 	}
 	return err == -ETIMEDOUT ? -EAGAIN : err;
-}
-
-static int take_so_error(struct sock *sk)
-{
-	int e = sk->so_error;
-
-	sk->so_error = 0;
-	return e;
 }
 
 /* ---- addresses ---------------------------------------------------------- */
@@ -460,12 +432,14 @@ int ustack_listen(struct ustack *st, int sd, int backlog)
 }
 
 static int do_accept(struct ustack *st, int sd, struct sockaddr *addr,
-		     socklen_t *alen)
+		     socklen_t *alen, int flags)
 {
 	struct sock *child = NULL;
 	struct call c;
 	int err;
 
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+		return -EINVAL;
 	if ((err = addr_out_check(addr, alen)) < 0 ||
 	    (err = call_begin(&c, st, sd, 0, 0)) < 0)
 		return err;
@@ -481,21 +455,30 @@ static int do_accept(struct ustack *st, int sd, struct sockaddr *addr,
 	if (err < 0)
 		return err;
 	USTACK_ASSERT(child != NULL);
+	/* As Linux accept(2): O_NONBLOCK is not inherited from the
+	 * listener; accept4's SOCK_NONBLOCK sets it. */
+	child->nonblock = !!(flags & SOCK_NONBLOCK);
 	addr_to_user(addr, alen, child->raddr, child->rport);
 	return child->sd;
 }
 
-int ustack_accept(struct ustack *st, int sd, struct sockaddr *addr,
-		  socklen_t *addrlen)
+int ustack_accept4(struct ustack *st, int sd, struct sockaddr *addr,
+		   socklen_t *addrlen, int flags)
 {
 	int err;
 
 	if (!st)
 		return -EINVAL;
 	api_enter(st);
-	err = do_accept(st, sd, addr, addrlen);
+	err = do_accept(st, sd, addr, addrlen, flags);
 	api_leave(st);
 	return err;
+}
+
+int ustack_accept(struct ustack *st, int sd, struct sockaddr *addr,
+		  socklen_t *addrlen)
+{
+	return ustack_accept4(st, sd, addr, addrlen, 0);
 }
 
 /* A blocking connect: wait for POLLOUT (or an error), then the result is
@@ -515,7 +498,7 @@ static int connect_wait(struct call *c)
 		if (err < 0)
 			return err;
 	}
-	if ((err = take_so_error(c->sk)) != 0)
+	if ((err = sock_take_error(c->sk)) != 0)
 		return -err;
 	return (ev & POLLOUT) ? 0 : -ECONNREFUSED;
 }
@@ -921,8 +904,8 @@ static void close_linger(struct ustack *st, int sd)
 	struct call c;
 	char b;
 
-	if (!sk || sk->type != SOCK_STREAM || !sk->linger_on ||
-	    sk->linger_s <= 0 || !st->rt || sk->nonblock || !sk->ops->shutdown)
+	if (!sk || sk->type != SOCK_STREAM || !sk->opt.linger_on ||
+	    sk->opt.linger_s <= 0 || !st->rt || sk->nonblock || !sk->ops->shutdown)
 		return;
 	if (sk->ops->recvfrom(st, sk, &b, 1, MSG_PEEK | MSG_DONTWAIT, NULL) > 0)
 		return;
@@ -931,7 +914,7 @@ static void close_linger(struct ustack *st, int sd)
 	sk->shut_wr = 1;
 	if (call_begin(&c, st, sd, 0, 1) < 0)
 		return;
-	c.deadline = st->now + USTACK_SEC(sk->linger_s);
+	c.deadline = st->now + USTACK_SEC(sk->opt.linger_s);
 	while (!(sock_poll_one(st, c.sk) & (SOCK_POLL_SENT | POLLERR | POLLHUP)) &&
 	       st->now < c.deadline)
 		if (call_wait(&c, SOCK_POLL_SENT) < 0)
@@ -954,347 +937,6 @@ int ustack_close(struct ustack *st, int sd)
 			sk->ops->release(st, sk);
 		sock_free(st, sk);
 	}
-	api_leave(st);
-	return err;
-}
-
-/* ---- options -------------------------------------------------------------- */
-
-/* The common options, saved so a protocol's refusal can undo the store. */
-struct opt_saved {
-	uint32_t rcvbuf, sndbuf, keepidle_s, keepintvl_s, keepcnt;
-	int linger_on, linger_s;
-	ustack_time_t rcvtimeo_us, sndtimeo_us;
-	unsigned reuseaddr, keepalive, nodelay, broadcast;
-};
-
-static void opt_save(const struct sock *sk, struct opt_saved *o)
-{
-	o->rcvbuf = sk->rcvbuf;
-	o->sndbuf = sk->sndbuf;
-	o->keepidle_s = sk->keepidle_s;
-	o->keepintvl_s = sk->keepintvl_s;
-	o->keepcnt = sk->keepcnt;
-	o->linger_on = sk->linger_on;
-	o->linger_s = sk->linger_s;
-	o->rcvtimeo_us = sk->rcvtimeo_us;
-	o->sndtimeo_us = sk->sndtimeo_us;
-	o->reuseaddr = sk->reuseaddr;
-	o->keepalive = sk->keepalive;
-	o->nodelay = sk->nodelay;
-	o->broadcast = sk->broadcast;
-}
-
-static void opt_restore(struct sock *sk, const struct opt_saved *o)
-{
-	sk->rcvbuf = o->rcvbuf;
-	sk->sndbuf = o->sndbuf;
-	sk->keepidle_s = o->keepidle_s;
-	sk->keepintvl_s = o->keepintvl_s;
-	sk->keepcnt = o->keepcnt;
-	sk->linger_on = o->linger_on;
-	sk->linger_s = o->linger_s;
-	sk->rcvtimeo_us = o->rcvtimeo_us;
-	sk->sndtimeo_us = o->sndtimeo_us;
-	sk->reuseaddr = o->reuseaddr & 1;
-	sk->keepalive = o->keepalive & 1;
-	sk->nodelay = o->nodelay & 1;
-	sk->broadcast = o->broadcast & 1;
-}
-
-static int opt_int(const void *val, socklen_t len, int *v)
-{
-	if (len < sizeof(int))
-		return -EINVAL;
-	memcpy(v, val, sizeof(int));
-	return 0;
-}
-
-/* SO_RCVBUF/SO_SNDBUF: clamped to [SOCK_BUF_MIN, SOCK_BUF_MAX], stored as
- * given (no doubling as Linux does); getsockopt reads back the clamp. */
-static uint32_t buf_clamp(int v)
-{
-	if (v < (int)SOCK_BUF_MIN)
-		return SOCK_BUF_MIN;
-	if ((unsigned)v > SOCK_BUF_MAX)
-		return SOCK_BUF_MAX;
-	return (uint32_t)v;
-}
-
-static int set_linger(struct sock *sk, const void *val, socklen_t len)
-{
-	struct linger l;
-
-	if (len < sizeof(l))
-		return -EINVAL;
-	memcpy(&l, val, sizeof(l));
-	sk->linger_on = l.l_onoff != 0;
-	sk->linger_s = l.l_linger < 0 ? 0 :
-		       USTACK_MIN(l.l_linger, SOCK_LINGER_MAX_S);
-	return 0;
-}
-
-static int set_timeo(struct sock *sk, int name, const void *val,
-		     socklen_t len)
-{
-	struct timeval tv;
-	ustack_time_t us;
-
-	if (len < sizeof(tv))
-		return -EINVAL;
-	memcpy(&tv, val, sizeof(tv));
-	if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
-		return -EDOM;
-	if (tv.tv_sec < 0) /* Linux: a negative time means "don't wait" */
-		us = 1;
-	else if ((uint64_t)tv.tv_sec > UINT32_MAX)
-		us = 0;
-	else
-		us = (ustack_time_t)tv.tv_sec * 1000000u +
-		     (ustack_time_t)tv.tv_usec;
-	if (name == SO_RCVTIMEO)
-		sk->rcvtimeo_us = us;
-	else
-		sk->sndtimeo_us = us;
-	return 0;
-}
-
-#define OPT_NOT_COMMON 1
-
-/* Store a common option: 0, OPT_NOT_COMMON (ask the protocol), -errno. */
-static int set_sol_socket(struct sock *sk, int name, const void *val,
-			  socklen_t len)
-{
-	int v, err;
-
-	switch (name) {
-	case SO_LINGER:
-		return set_linger(sk, val, len);
-	case SO_RCVTIMEO:
-	case SO_SNDTIMEO:
-		return set_timeo(sk, name, val, len);
-	case SO_ERROR:
-	case SO_TYPE:
-	case SO_PROTOCOL:
-	case SO_DOMAIN:
-		return -ENOPROTOOPT; /* read-only */
-	case SO_REUSEADDR:
-	case SO_KEEPALIVE:
-	case SO_BROADCAST:
-	case SO_RCVBUF:
-	case SO_SNDBUF:
-		break;
-	default:
-		return OPT_NOT_COMMON;
-	}
-	if ((err = opt_int(val, len, &v)) < 0)
-		return err;
-	switch (name) {
-	case SO_REUSEADDR: sk->reuseaddr = v != 0; break;
-	case SO_KEEPALIVE: sk->keepalive = v != 0; break;
-	case SO_BROADCAST: sk->broadcast = v != 0; break;
-	case SO_RCVBUF: sk->rcvbuf = buf_clamp(v); break;
-	case SO_SNDBUF: sk->sndbuf = buf_clamp(v); break;
-	}
-	return 0;
-}
-
-static int set_ipproto_tcp(struct sock *sk, int name, const void *val,
-			   socklen_t len)
-{
-	int v, err;
-
-	if (name != TCP_NODELAY && name != TCP_KEEPIDLE &&
-	    name != TCP_KEEPINTVL && name != TCP_KEEPCNT)
-		return OPT_NOT_COMMON;
-	if ((err = opt_int(val, len, &v)) < 0)
-		return err;
-	switch (name) {
-	case TCP_NODELAY:
-		sk->nodelay = v != 0;
-		break;
-	case TCP_KEEPIDLE:
-	case TCP_KEEPINTVL:
-		if (v < 1 || v > SOCK_KEEP_MAX_S)
-			return -EINVAL;
-		if (name == TCP_KEEPIDLE)
-			sk->keepidle_s = (uint32_t)v;
-		else
-			sk->keepintvl_s = (uint32_t)v;
-		break;
-	case TCP_KEEPCNT:
-		if (v < 1 || v > SOCK_KEEPCNT_MAX)
-			return -EINVAL;
-		sk->keepcnt = (uint32_t)v;
-		break;
-	}
-	return 0;
-}
-
-/* IP_RECVTTL (datagram sockets): recvmsg() reports each datagram's TTL in
- * an IP_TTL control message, as on Linux. */
-static int set_ipproto_ip(struct sock *sk, int name, const void *val,
-			  socklen_t len)
-{
-	int v;
-
-	if (name != IP_RECVTTL)
-		return OPT_NOT_COMMON;
-	if (sk->type != SOCK_DGRAM)
-		return -ENOPROTOOPT;
-	if (len < sizeof(int))
-		return -EINVAL;
-	memcpy(&v, val, sizeof(v));
-	sk->recvttl = v != 0;
-	return 0;
-}
-
-static int do_setsockopt(struct ustack *st, int sd, int level, int name,
-			 const void *val, socklen_t len)
-{
-	struct sock *sk = sock_get(st, sd);
-	struct opt_saved saved;
-	int err = OPT_NOT_COMMON, r;
-
-	if (!sk)
-		return -EBADF;
-	if (!val)
-		return -EFAULT;
-	opt_save(sk, &saved);
-	if (level == SOL_SOCKET)
-		err = set_sol_socket(sk, name, val, len);
-	else if (level == IPPROTO_TCP && sk->type == SOCK_STREAM)
-		err = set_ipproto_tcp(sk, name, val, len);
-	else if (level == IPPROTO_IP)
-		err = set_ipproto_ip(sk, name, val, len);
-	if (err < 0)
-		return err;
-	if (err == OPT_NOT_COMMON)
-		return sk->ops->setsockopt ?
-		       sk->ops->setsockopt(st, sk, level, name, val, len) :
-		       -ENOPROTOOPT;
-	/* Stored; now the protocol may react (or refuse: undo). */
-	if (sk->ops->setsockopt) {
-		r = sk->ops->setsockopt(st, sk, level, name, val, len);
-		if (r < 0 && r != -ENOPROTOOPT) {
-			opt_restore(sk, &saved);
-			return r;
-		}
-	}
-	return 0;
-}
-
-int ustack_setsockopt(struct ustack *st, int sd, int level, int optname,
-		      const void *optval, socklen_t optlen)
-{
-	int err;
-
-	if (!st)
-		return -EINVAL;
-	api_enter(st);
-	err = do_setsockopt(st, sd, level, optname, optval, optlen);
-	api_leave(st);
-	return err;
-}
-
-static int put_opt(void *val, socklen_t *len, const void *v, size_t n)
-{
-	if (*len < n)
-		return -EINVAL;
-	memcpy(val, v, n);
-	*len = (socklen_t)n;
-	return 0;
-}
-
-static int put_int(void *val, socklen_t *len, int v)
-{
-	return put_opt(val, len, &v, sizeof(v));
-}
-
-static int get_sol_socket(struct sock *sk, int name, void *val,
-			  socklen_t *len)
-{
-	struct linger l;
-	struct timeval tv;
-	ustack_time_t us;
-
-	switch (name) {
-	case SO_REUSEADDR: return put_int(val, len, sk->reuseaddr);
-	case SO_KEEPALIVE: return put_int(val, len, sk->keepalive);
-	case SO_BROADCAST: return put_int(val, len, sk->broadcast);
-	case SO_RCVBUF: return put_int(val, len, (int)sk->rcvbuf);
-	case SO_SNDBUF: return put_int(val, len, (int)sk->sndbuf);
-	case SO_TYPE: return put_int(val, len, sk->type);
-	case SO_PROTOCOL: return put_int(val, len, sk->protocol);
-	case SO_DOMAIN: return put_int(val, len, AF_INET);
-	case SO_ERROR: {
-		int err;
-
-		if (*len < sizeof(int))
-			return -EINVAL;
-		err = take_so_error(sk); /* get and clear */
-		return put_int(val, len, err);
-	}
-	case SO_LINGER:
-		memset(&l, 0, sizeof(l));
-		l.l_onoff = sk->linger_on;
-		l.l_linger = sk->linger_s;
-		return put_opt(val, len, &l, sizeof(l));
-	case SO_RCVTIMEO:
-	case SO_SNDTIMEO:
-		us = name == SO_RCVTIMEO ? sk->rcvtimeo_us : sk->sndtimeo_us;
-		memset(&tv, 0, sizeof(tv));
-		tv.tv_sec = (time_t)(us / 1000000u);
-		tv.tv_usec = (suseconds_t)(us % 1000000u);
-		return put_opt(val, len, &tv, sizeof(tv));
-	}
-	return OPT_NOT_COMMON;
-}
-
-static int get_ipproto_tcp(struct sock *sk, int name, void *val,
-			   socklen_t *len)
-{
-	switch (name) {
-	case TCP_NODELAY: return put_int(val, len, sk->nodelay);
-	case TCP_KEEPIDLE: return put_int(val, len, (int)sk->keepidle_s);
-	case TCP_KEEPINTVL: return put_int(val, len, (int)sk->keepintvl_s);
-	case TCP_KEEPCNT: return put_int(val, len, (int)sk->keepcnt);
-	}
-	return OPT_NOT_COMMON;
-}
-
-static int do_getsockopt(struct ustack *st, int sd, int level, int name,
-			 void *val, socklen_t *len)
-{
-	struct sock *sk = sock_get(st, sd);
-	int err = OPT_NOT_COMMON;
-
-	if (!sk)
-		return -EBADF;
-	if (!val || !len)
-		return -EFAULT;
-	if (level == SOL_SOCKET)
-		err = get_sol_socket(sk, name, val, len);
-	else if (level == IPPROTO_TCP && sk->type == SOCK_STREAM)
-		err = get_ipproto_tcp(sk, name, val, len);
-	else if (level == IPPROTO_IP && name == IP_RECVTTL)
-		err = put_int(val, len, sk->recvttl);
-	if (err != OPT_NOT_COMMON)
-		return err;
-	return sk->ops->getsockopt ?
-	       sk->ops->getsockopt(st, sk, level, name, val, len) :
-	       -ENOPROTOOPT;
-}
-
-int ustack_getsockopt(struct ustack *st, int sd, int level, int optname,
-		      void *optval, socklen_t *optlen)
-{
-	int err;
-
-	if (!st)
-		return -EINVAL;
-	api_enter(st);
-	err = do_getsockopt(st, sd, level, optname, optval, optlen);
 	api_leave(st);
 	return err;
 }
@@ -1457,4 +1099,38 @@ void ustack_wakeup(struct ustack *st)
 {
 	if (st && st->rt && st->rt->wakeup)
 		st->rt->wakeup(st);
+}
+
+/* ---- the connection table ----------------------------------------------- */
+
+/* A datagram socket's row (UDP, ICMP echo): addresses and queued bytes. */
+static void dgram_row(const struct sock *sk, struct ustack_conn_info *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->proto = sk->protocol;
+	o->sd = sk->sd;
+	o->laddr = sk->laddr;
+	o->lport = sk->lport;
+	o->raddr = sk->raddr;
+	o->rport = sk->rport;
+	o->rcv_queued = sk->rcvq.bytes;
+}
+
+/* TCP gives the rows of its connections (sockets or not: orphans and
+ * TIME_WAIT too), then one row per other socket. O(connections +
+ * sockets): for the control socket and tools. */
+int ustack_conn_list(struct ustack *st, struct ustack_conn_info *out, int max)
+{
+	int n = tcp_conn_rows(st, out, max);
+
+	for (uint32_t i = 0; st->socks.tab && i < st->socks.size; i++) {
+		struct sock *sk = st->socks.tab[i];
+
+		if (!sk || sk->protocol == IPPROTO_TCP)
+			continue;
+		if (n < max)
+			dgram_row(sk, &out[n]);
+		n++;
+	}
+	return n;
 }

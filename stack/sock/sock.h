@@ -13,8 +13,9 @@
  *   and family, flags) before any op runs, so ops get a valid sock and, for
  *   bind/connect/sendto, an AF_INET address (connect may also get
  *   AF_UNSPEC: "disconnect"). An op that is NULL answers -EOPNOTSUPP.
- * - Common options (SO_*, TCP_NODELAY/KEEP*) are stored in struct sock by
- *   the socket layer before ops->setsockopt is told.
+ * - Common options (SO_*, TCP_NODELAY, TCP_KEEP*, TCP_USER_TIMEOUT,
+ *   TCP_MAXSEG, IP_TTL, IP_TOS) are stored in sk->opt by the socket layer (sockopt.c) before
+ *   ops->setsockopt is told; limits are checked there, once.
  * - Protocols keep laddr/lport/raddr/rport, `bound` and `connected` true
  *   (connected: there is a peer getpeername() may report; TCP sets it once
  *   established), set so_error (positive errno) for asynchronous errors,
@@ -90,6 +91,36 @@ struct sock_ops {
  * own close is complete, what SO_LINGER's timed close waits for. */
 #define SOCK_POLL_SENT 0x400 /* POLLMSG */
 
+/*
+ * Options. The socket owns them: setsockopt stores here and nowhere else
+ * (sockopt.c, which also holds every limit). struct sock_conn_opts is the
+ * part a connection applies to its own segments; a TCB holds a copy (tcp_sock.c sync_opts, one struct assignment; a listener's child
+ * is given the listener's copy), because a connection may live without a
+ * socket: a child not yet accepted, an orphan finishing its close.
+ */
+struct sock_conn_opts {
+	uint32_t keepidle_s;         /* TCP_KEEPIDLE */
+	uint32_t keepintvl_s;        /* TCP_KEEPINTVL */
+	uint32_t keepcnt;            /* TCP_KEEPCNT */
+	uint32_t user_timeout_ms;    /* TCP_USER_TIMEOUT (RFC 5482), 0 = off */
+	uint16_t maxseg;             /* TCP_MAXSEG set by the user, 0 = none */
+	uint8_t nodelay;             /* TCP_NODELAY */
+	uint8_t keepalive;           /* SO_KEEPALIVE */
+	uint8_t ttl;                 /* IP_TTL, 0 = IP4_DEFAULT_TTL */
+	uint8_t tos;                 /* IP_TOS */
+};
+
+struct sock_opts {
+	uint32_t rcvbuf, sndbuf;     /* SO_RCVBUF, SO_SNDBUF (bytes) */
+	int linger_on, linger_s;     /* SO_LINGER */
+	ustack_time_t rcvtimeo_us;   /* SO_RCVTIMEO, 0 = wait forever */
+	ustack_time_t sndtimeo_us;   /* SO_SNDTIMEO (also bounds connect) */
+	uint8_t reuseaddr;           /* SO_REUSEADDR */
+	uint8_t broadcast;           /* SO_BROADCAST: may send to broadcast */
+	struct sock_conn_opts conn;  /* per connection: TCP level, SO_KEEPALIVE,
+				        IP_TTL/IP_TOS */
+};
+
 struct sock {
 	int sd;                      /* descriptor (index in the table) */
 	int type;                    /* SOCK_STREAM, SOCK_DGRAM */
@@ -102,19 +133,11 @@ struct sock {
 	uint16_t lport, rport;
 
 	int so_error;                /* pending error (positive errno) */
-	uint32_t rcvbuf, sndbuf;     /* SO_RCVBUF, SO_SNDBUF (bytes) */
-	int linger_on, linger_s;     /* SO_LINGER */
-	uint32_t keepidle_s, keepintvl_s, keepcnt;
-	ustack_time_t rcvtimeo_us;   /* SO_RCVTIMEO, 0 = wait forever */
-	ustack_time_t sndtimeo_us;   /* SO_SNDTIMEO (also bounds connect) */
+	struct sock_opts opt;        /* setsockopt's store (see above) */
 	unsigned nonblock : 1;
-	unsigned reuseaddr : 1;
-	unsigned keepalive : 1;
-	unsigned nodelay : 1;
 	unsigned bound : 1;
 	unsigned connected : 1;      /* has a default peer */
 	unsigned shut_rd : 1, shut_wr : 1;
-	unsigned broadcast : 1;      /* SO_BROADCAST: may send to broadcast */
 	unsigned recvttl : 1;        /* IP_RECVTTL: recvmsg() adds IP_TTL */
 
 	/* Datagram sockets: received datagrams (pkb->data at the payload,
@@ -172,9 +195,23 @@ int sock_queue_dgram(struct ustack *st, struct sock *sk, struct pkb *pkb);
 ssize_t sock_recv_dgram(struct ustack *st, struct sock *sk, void *buf,
 			size_t len, int flags, struct sockaddr_in *src);
 
-/* SO_RCVBUF/SO_SNDBUF are clamped to this range (bytes, no doubling). */
+/* SO_RCVBUF/SO_SNDBUF (and the configured defaults) are clamped to this
+ * range (bytes, no doubling), by sockopt.c only. */
 #define SOCK_BUF_MIN 1024u
 #define SOCK_BUF_MAX (16u << 20)
+#define SOCK_MAX_BACKLOG 4096      /* listen() clamp, as Linux somaxconn */
+
+/* A new socket's options from the configuration (sockopt.c). */
+void sock_opts_init(const struct ustack *st, struct sock *sk);
+
+/* Take the pending error (positive errno, 0 if none) and clear it. */
+static inline int sock_take_error(struct sock *sk)
+{
+	int e = sk->so_error;
+
+	sk->so_error = 0;
+	return e;
+}
 
 /* ARP gave up on raddr: datagram sockets connected to it get
  * EHOSTUNREACH, and TCP is told (tcp_host_unreachable). */

@@ -158,10 +158,10 @@ static void check_invariants(struct api *a)
 		if (sk->type == SOCK_STREAM && sk->pcb &&
 		    ((struct tcp_conn *)sk->pcb)->sk != sk)
 			broken("socket's TCB does not point back", sk->sd, 0);
-		if (sk->type == SOCK_DGRAM && sk->rcvq.bytes > sk->rcvbuf +
+		if (sk->type == SOCK_DGRAM && sk->rcvq.bytes > sk->opt.rcvbuf +
 		    65536 + SOCK_DGRAM_OVERHEAD)
 			broken("datagram queue above SO_RCVBUF",
-			       (long)sk->rcvq.bytes, sk->rcvbuf);
+			       (long)sk->rcvq.bytes, sk->opt.rcvbuf);
 	}
 	if (nsock != st->socks.count || nsock > st->cfg.max_sockets)
 		broken("socket count", nsock, st->socks.count);

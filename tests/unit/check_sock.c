@@ -289,7 +289,7 @@ START_TEST(test_sock_opt_flags_stored)
 	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_KEEPALIVE), 1);
 	ck_assert_int_eq(set_int(tb, sd, SOL_SOCKET, SO_BROADCAST, 1), 0);
 	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_BROADCAST), 1);
-	ck_assert(sk->reuseaddr && sk->keepalive && sk->broadcast);
+	ck_assert(sk->opt.reuseaddr && sk->opt.conn.keepalive && sk->opt.broadcast);
 	ck_assert_int_eq(set_int(tb, sd, SOL_SOCKET, SO_REUSEADDR, 0), 0);
 	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_REUSEADDR), 0);
 	tb_free(tb);
@@ -334,13 +334,13 @@ START_TEST(test_sock_opt_linger_and_timeouts)
 	l.l_linger = -3;
 	ck_assert_int_eq(ustack_setsockopt(tb->st, sd, SOL_SOCKET, SO_LINGER,
 					   &l, sizeof(l)), 0);
-	ck_assert_int_eq(sock_get(tb->st, sd)->linger_s, 0);
+	ck_assert_int_eq(sock_get(tb->st, sd)->opt.linger_s, 0);
 	ck_assert_int_eq(ustack_setsockopt(tb->st, sd, SOL_SOCKET, SO_LINGER,
 					   &l, sizeof(l) - 1), -EINVAL);
 
 	ck_assert_int_eq(ustack_setsockopt(tb->st, sd, SOL_SOCKET, SO_RCVTIMEO,
 					   &tv, sizeof(tv)), 0);
-	ck_assert_uint_eq(sock_get(tb->st, sd)->rcvtimeo_us, 2500000);
+	ck_assert_uint_eq(sock_get(tb->st, sd)->opt.rcvtimeo_us, 2500000);
 	len = sizeof(gt);
 	ck_assert_int_eq(ustack_getsockopt(tb->st, sd, SOL_SOCKET, SO_RCVTIMEO,
 					   &gt, &len), 0);
@@ -424,13 +424,13 @@ START_TEST(test_sock_opt_protocol_refusal_undone)
 				     &refusing_ops);
 
 	ck_assert_ptr_nonnull(sk);
-	uint32_t before = sk->rcvbuf;
+	uint32_t before = sk->opt.rcvbuf;
 	ck_assert_int_eq(set_int(tb, sk->sd, SOL_SOCKET, SO_RCVBUF, 5000),
 			 -EINVAL);
-	ck_assert_uint_eq(sk->rcvbuf, before);
+	ck_assert_uint_eq(sk->opt.rcvbuf, before);
 	/* not the protocol's business: stored, 0 */
 	ck_assert_int_eq(set_int(tb, sk->sd, SOL_SOCKET, SO_SNDBUF, 5000), 0);
-	ck_assert_uint_eq(sk->sndbuf, 5000);
+	ck_assert_uint_eq(sk->opt.sndbuf, 5000);
 	ck_assert_int_eq(ustack_close(tb->st, sk->sd), 0);
 	tb_free(tb);
 }

@@ -84,6 +84,9 @@
 #ifndef TCP_QUICKACK
 #define TCP_QUICKACK 12
 #endif
+#ifndef TCP_USER_TIMEOUT
+#define TCP_USER_TIMEOUT 18
+#endif
 /* Linux's MSG_MORE (<sys/socket.h> has it under glibc). */
 #ifdef MSG_MORE
 #define USTACK_MSG_MORE MSG_MORE
@@ -112,8 +115,14 @@ int ustack_socket(struct ustack *st, int domain, int type, int protocol);
 int ustack_bind(struct ustack *st, int sd, const struct sockaddr *addr,
 		socklen_t addrlen);
 int ustack_listen(struct ustack *st, int sd, int backlog);
+/* accept(2): the new socket is blocking whatever the listener is (as on
+ * Linux: O_NONBLOCK is not inherited). accept4(2): flags SOCK_NONBLOCK
+ * makes it non-blocking; SOCK_CLOEXEC is accepted and means nothing here;
+ * any other flag is -EINVAL. Other options are the listener's. */
 int ustack_accept(struct ustack *st, int sd, struct sockaddr *addr,
 		  socklen_t *addrlen);
+int ustack_accept4(struct ustack *st, int sd, struct sockaddr *addr,
+		   socklen_t *addrlen, int flags);
 int ustack_connect(struct ustack *st, int sd, const struct sockaddr *addr,
 		   socklen_t addrlen);
 
