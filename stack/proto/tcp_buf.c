@@ -138,6 +138,15 @@ void tcp_ooo_release(struct tcp_conn *c)
 	c->ooo_bytes = 0;
 }
 
+/* Heap bytes the TCB holds (control block, rings, islands, scoreboard):
+ * what memory per connection is measured with (tests, docs). */
+size_t tcp_conn_mem(const struct tcp_conn *c)
+{
+	return sizeof(*c) + c->sbuf.size + c->rbuf.size +
+	       (c->ooo ? TCP_OOO_MAX_RANGES * sizeof(c->ooo[0]) : 0) +
+	       (c->score ? TCP_SCORE_MAX * sizeof(c->score[0]) : 0);
+}
+
 /* ---- send side ----------------------------------------------------------- */
 
 uint32_t tcp_sbuf_append(struct ustack *st, struct tcp_conn *c,

@@ -539,6 +539,7 @@ void tcp_ring_free(struct tcp_ring *r);
 int tcp_score_alloc(struct tcp_conn *c);
 void tcp_score_release(struct tcp_conn *c);
 void tcp_ooo_release(struct tcp_conn *c);
+size_t tcp_conn_mem(const struct tcp_conn *c);
 /* Make room for `need` bytes from head (need <= bound). 0 or -ENOMEM. */
 int tcp_ring_reserve(struct tcp_ring *r, uint32_t need, uint32_t bound);
 void tcp_ring_write(struct tcp_ring *r, uint32_t off, const void *src,
