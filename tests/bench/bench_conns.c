@@ -34,6 +34,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -103,6 +104,20 @@ static void report(unsigned held, struct ustack *st)
 	fflush(stdout);
 }
 
+/* The stack's drop counters (to stderr): why a run fell short. */
+static void report_drops(struct ustack *st)
+{
+	static uint64_t v[USTACK_STAT__COUNT];
+
+	ustack_stats_snapshot(st, v);
+	for (int i = 0; i < USTACK_STAT__COUNT; i++)
+		if (v[i] && strncmp(ustack_stat_name((enum ustack_stat_id)i),
+				    "eth", 3))
+			fprintf(stderr, "%s %llu\n",
+				ustack_stat_name((enum ustack_stat_id)i),
+				(unsigned long long)v[i]);
+}
+
 static int ustack_server(const char *tap_name, unsigned port, unsigned max)
 {
 	struct ustack_tap_config tap = {.name = tap_name, .bring_up = 1};
@@ -112,6 +127,7 @@ static int ustack_server(const char *tap_name, unsigned port, unsigned max)
 	struct ustack_dev *dev;
 	struct ustack *st;
 	char err[256];
+	struct timeval tv = {.tv_sec = 5};
 	unsigned held = 0;
 	int ls, rc;
 
@@ -131,7 +147,9 @@ static int ustack_server(const char *tap_name, unsigned port, unsigned max)
 	}
 	if ((ls = ustack_socket(st, AF_INET, SOCK_STREAM, 0)) < 0 ||
 	    ustack_bind(st, ls, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    ustack_listen(st, ls, 4096) < 0) {
+	    ustack_listen(st, ls, 4096) < 0 ||
+	    ustack_setsockopt(st, ls, SOL_SOCKET, SO_RCVTIMEO, &tv,
+			      sizeof(tv)) < 0) {
 		fprintf(stderr, "bench_conns: listen failed\n");
 		return 1;
 	}
@@ -139,6 +157,12 @@ static int ustack_server(const char *tap_name, unsigned port, unsigned max)
 	while (held < max) {
 		int sd = ustack_accept(st, ls, NULL, NULL);
 
+		if (sd == -EAGAIN || sd == -ETIMEDOUT) {
+			/* nothing for 5 s: say how far it got, and why */
+			fprintf(stderr, "bench_conns: held %u, waiting\n", held);
+			report_drops(st);
+			continue;
+		}
 		if (sd < 0) {
 			fprintf(stderr, "bench_conns: accept: %s\n",
 				ustack_strerror(sd));
@@ -232,10 +256,14 @@ static int open_upto(struct sockaddr_in *d, char **src, int nsrc,
 		     unsigned *idx, unsigned k, unsigned *fails)
 {
 	while (*idx < k) {
-		if (open_one(d, src, nsrc, (*idx)++) < 0 && ++*fails > 100) {
-			perror("bench_conns: connect");
-			return -1;
+		if (open_one(d, src, nsrc, *idx) < 0) {
+			if (++*fails <= 5)
+				fprintf(stderr, "bench_conns: connection %u: "
+					"%s\n", *idx, strerror(errno));
+			if (*fails > 100)
+				return -1;
 		}
+		++*idx;
 	}
 	return 0;
 }
@@ -270,6 +298,12 @@ static int client(const char *host, unsigned port, unsigned n, unsigned m,
 			unsigned mine = opened, f = 0;
 
 			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			/* The parent's connections stay open in the parent;
+			 * their descriptors here would count against the
+			 * limit. */
+			for (int fd = 3; fd < getdtablesize(); fd++)
+				if (fd != done[1])
+					close(fd);
 			raise_nofile(share + 64);
 			if (open_upto(&d, src, nsrc, &mine, opened + share,
 				      &f) < 0)

@@ -89,7 +89,7 @@ run_side() {
 	cpid=$!
 	PIDS="$PIDS $cpid"
 	wait_for 300 "$DIR/$name.cli" '^rate0 ' "$cpid" || { cat "$DIR/$name.cli" "$DIR/$name.srv" >&2; return 1; }
-	wait_for 60 "$DIR/$name.srv" "^held $MAX " "$spid" || { cat "$DIR/$name.srv" >&2; return 1; }
+	wait_for 60 "$DIR/$name.srv" "^held $MAX " "$spid" || { cat "$DIR/$name.cli" "$DIR/$name.srv" >&2; return 1; }
 	kill -TERM "$cpid" "$spid" 2>/dev/null
 	wait "$cpid" "$spid" 2>/dev/null
 	PIDS=""

@@ -218,3 +218,9 @@ echo " daytime line, close, from a C client; ustack's TAP with offloads: ${OFFLO
 echo " memory: an established connection's socket and TCB after 1 KiB each way, vs"
 echo " the kernel's slab objects per socket (tcp_sock, inode, file, ...); a whole"
 echo " stack with the default configuration: ${u_stack:-?} bytes)"
+
+# 100,000 idle connections in one stack vs the kernel (its own namespaces;
+# BENCH_CONNS100K=0 skips it, CONNS_N/CONNS_M size it).
+if [ "${BENCH_CONNS100K:-1}" != 0 ] && [ -x "$BUILD/tests/bench_conns" ]; then
+	tests/bench/conns100k.sh "$BUILD"
+fi
