@@ -94,7 +94,8 @@ static const char common_help[] =
 "                       'drop tcp from 10.0.0.0/24 sport 1000-2000'\n"
 "                       (docs/filter.md; hits: ustack-stat PATH filter)\n"
 "  --max-sockets N      the stack's socket descriptors, 16..1048576\n"
-"                       (default 4096)\n"
+"                       (default 4096); TCP control blocks (TIME_WAIT\n"
+"                       included) at least 2N (default 16384)\n"
 "  --linger-exit SECONDS at exit, keep the stack running up to SECONDS so\n"
 "                       closing connections finish their FIN exchange and\n"
 "                       TIME_WAIT ones answer a retransmitted FIN\n"
@@ -533,6 +534,10 @@ static void fill_config(struct app *a)
 	c->log_level = o->log_level;
 	if (o->max_sockets)
 		c->max_sockets = o->max_sockets;
+	/* Room for a TIME_WAIT entry behind every socket: the 4-tuple hash
+	 * is sized from tcp_max_conns at start (O(1) lookup at that load). */
+	if (o->max_sockets && c->tcp_max_conns < 2 * o->max_sockets)
+		c->tcp_max_conns = 2 * o->max_sockets;
 	if (o->trace) {
 		c->trace_tcp = 1;
 		if (c->log_level < USTACK_LOG_INFO)

@@ -13,7 +13,11 @@
  * and bytes (cfg.tcp_ooo_max_bytes). Rings grow on demand (4 KiB doubling)
  * and are freed again when they empty (all sent data acknowledged; all
  * received data read, no island), so an idle connection holds no buffer
- * memory, as a kernel socket whose queues are empty holds no skb.
+ * memory, as a kernel socket whose queues are empty holds no skb. The
+ * island array and the SACK scoreboard (tcp_cc.c) live out of line the
+ * same way: allocated on the first out-of-order segment or SACK block and
+ * freed when they empty, so an idle TCB carries two NULL pointers instead
+ * of 640 bytes of arrays (docs/performance.md, memory per connection).
  *
  * May touch: the TCB's rings and islands, malloc, the TCP counters.
  */
@@ -110,6 +114,39 @@ void tcp_ring_consume(struct tcp_ring *r, uint32_t n)
 	r->len -= n;
 }
 
+/* ---- out-of-line OOO and SACK state ------------------------------------- */
+
+int tcp_score_alloc(struct tcp_conn *c)
+{
+	if (!c->score)
+		c->score = malloc(TCP_SCORE_MAX * sizeof(c->score[0]));
+	return c->score ? 0 : -1;
+}
+
+void tcp_score_release(struct tcp_conn *c)
+{
+	free(c->score);
+	c->score = NULL;
+	c->nscore = 0;
+}
+
+void tcp_ooo_release(struct tcp_conn *c)
+{
+	free(c->ooo);
+	c->ooo = NULL;
+	c->nooo = 0;
+	c->ooo_bytes = 0;
+}
+
+/* Heap bytes the TCB holds (control block, rings, islands, scoreboard):
+ * what memory per connection is measured with (tests, docs). */
+size_t tcp_conn_mem(const struct tcp_conn *c)
+{
+	return sizeof(*c) + c->sbuf.size + c->rbuf.size +
+	       (c->ooo ? TCP_OOO_MAX_RANGES * sizeof(c->ooo[0]) : 0) +
+	       (c->score ? TCP_SCORE_MAX * sizeof(c->score[0]) : 0);
+}
+
 /* ---- send side ----------------------------------------------------------- */
 
 uint32_t tcp_sbuf_append(struct ustack *st, struct tcp_conn *c,
@@ -153,8 +190,7 @@ uint32_t tcp_rcv_space(const struct tcp_conn *c)
 
 void tcp_ooo_purge(struct tcp_conn *c)
 {
-	c->nooo = 0;
-	c->ooo_bytes = 0;
+	tcp_ooo_release(c);
 	c->fin_ooo = 0;
 }
 
@@ -177,6 +213,8 @@ static void ooo_absorb(struct tcp_conn *c)
 			c->rcv_nxt += add;
 		}
 		ooo_remove(c, 0);
+		if (!c->nooo)
+			tcp_ooo_release(c);  /* last island joined */
 	}
 }
 
@@ -200,6 +238,11 @@ static int ooo_insert(struct ustack *st, struct tcp_conn *c, uint32_t l,
 		last++;
 	}
 	/* islands [first, last) merge into [nl, nr) */
+	if (!c->ooo &&
+	    !(c->ooo = malloc(TCP_OOO_MAX_RANGES * sizeof(c->ooo[0])))) {
+		STAT_INC(st, TCP_DROP_NO_MEM);
+		return -1;
+	}
 	if (c->ooo_bytes - held + (nr - nl) > st->cfg.tcp_ooo_max_bytes ||
 	    (first == last && c->nooo == TCP_OOO_MAX_RANGES)) {
 		STAT_INC(st, TCP_DROP_OOO_FULL);

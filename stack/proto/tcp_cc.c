@@ -118,6 +118,8 @@ static int score_insert(struct tcp_conn *c, uint32_t l, uint32_t r)
 	unsigned first = 0, last;
 	uint32_t nl = l, nr = r;
 
+	if (tcp_score_alloc(c) < 0)
+		return 0;                    /* no memory: stay conservative */
 	while (first < c->nscore && seq_lt(c->score[first].r, l))
 		first++;
 	last = first;
@@ -179,6 +181,8 @@ void tcp_sack_trim(struct tcp_conn *c)
 	}
 	if (c->nscore && seq_lt(c->score[0].l, c->snd_una))
 		c->score[0].l = c->snd_una;
+	if (!c->nscore && c->score)
+		tcp_score_release(c);        /* empty (or cleared): give back */
 }
 
 /*

@@ -133,6 +133,8 @@ void tcp_conn_free(struct ustack *st, struct tcp_conn *c)
 		c->anext->aprev = c->aprev;
 	tcp_ring_free(&c->sbuf);
 	tcp_ring_free(&c->rbuf);
+	tcp_ooo_release(c);
+	tcp_score_release(c);
 	st->tcp.ntcb--;
 	free(c);
 }

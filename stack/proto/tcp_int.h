@@ -250,7 +250,10 @@ struct tcp_conn {
 	uint32_t recover;                /* NewReno "recover" / RecoveryPoint */
 	uint32_t rxt_high;               /* HighRxt + 1 */
 	ustack_time_t last_send_at;      /* restart after idle (4.1) */
-	struct tcp_range score[TCP_SCORE_MAX]; /* SACKed, sorted, disjoint */
+	struct tcp_range *score;         /* SACKed, sorted, disjoint: NULL
+					    until the first SACK block, freed
+					    when the scoreboard empties
+					    (TCP_SCORE_MAX entries) */
 	uint8_t nscore;
 
 	/* Timers: one struct timer per kind, each on its own deadline. */
@@ -275,7 +278,9 @@ struct tcp_conn {
 	/* Buffers (tcp_buf.c) */
 	struct tcp_ring sbuf;            /* [snd_buf_seq, + len) */
 	struct tcp_ring rbuf;            /* unread data, then the window */
-	struct tcp_ooo ooo[TCP_OOO_MAX_RANGES];
+	struct tcp_ooo *ooo;             /* islands: NULL until the first
+					    out-of-order segment, freed when
+					    none is left (TCP_OOO_MAX_RANGES) */
 	uint8_t nooo;
 	uint32_t ooo_bytes;
 	uint32_t ooo_stamp;
@@ -543,6 +548,12 @@ void tcp_opt_apply_syn(struct ustack *st, struct tcp_conn *c,
 
 /* ---- tcp_buf.c ----------------------------------------------------------- */
 void tcp_ring_free(struct tcp_ring *r);
+/* The out-of-line OOO islands and SACK scoreboard: made on first use,
+ * released when empty (an idle TCB holds neither). */
+int tcp_score_alloc(struct tcp_conn *c);
+void tcp_score_release(struct tcp_conn *c);
+void tcp_ooo_release(struct tcp_conn *c);
+size_t tcp_conn_mem(const struct tcp_conn *c);
 /* Make room for `need` bytes from head (need <= bound). 0 or -ENOMEM. */
 int tcp_ring_reserve(struct tcp_ring *r, uint32_t need, uint32_t bound);
 void tcp_ring_write(struct tcp_ring *r, uint32_t off, const void *src,

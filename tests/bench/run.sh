@@ -233,3 +233,9 @@ echo " stack with the default configuration: ${u_stack:-?} bytes; SYN flood: ran
 echo " sources from bench_synflood -f, ustack-inetd with --gateway, the kernel with"
 echo " tcp_syncookies=1; ${FLOOD_CONNS:-100} connects to daytime one every 20 ms, a failed one"
 echo " (no answer in 5 s) counted as 5000 ms)"
+
+# 100,000 idle connections in one stack vs the kernel (its own namespaces;
+# BENCH_CONNS100K=0 skips it, CONNS_N/CONNS_M size it).
+if [ "${BENCH_CONNS100K:-1}" != 0 ] && [ -x "$BUILD/tests/bench_conns" ]; then
+	tests/bench/conns100k.sh "$BUILD"
+fi

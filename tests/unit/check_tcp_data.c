@@ -108,6 +108,77 @@ START_TEST(test_tcp_data_out_of_order_dup_ack_then_fill)
 }
 END_TEST
 
+/* An idle connection holds no out-of-order islands, no SACK scoreboard
+ * and no ring buffers: each is made on first use and given back when it
+ * empties (tcp_buf.c; docs/performance.md, memory per connection). */
+START_TEST(test_tcp_idle_conn_holds_no_ooo_sack_or_rings)
+{
+	struct ustack_config cfg;
+	struct tt *t;
+	struct tcp_conn *c;
+	struct tt_seg s;
+	uint8_t buf[4000];
+	uint32_t iss, sack[2];
+	int sd, l;
+
+	tt_config_plain(&cfg);
+	cfg.tcp_sack = 1;
+	cfg.tcp_initial_window_segments = 0;
+	t = tt_new_cfg(&cfg);
+	l = tt_listen(t, TT_PORT, 8);
+	tt_opt_mss(t, 1000);
+	tt_opt_sackok(t);
+	tt_in(t, "S", IRS, 0, 65535, NULL, 0);
+	tt_expect(t, "S.", &s);
+	iss = s.seq;
+	tt_in(t, ".", IRS + 1, iss + 1, 65535, NULL, 0);
+	sd = tt_accept(t, l);
+	ck_assert_int_ge(sd, 0);
+	c = tt_conn(t, sd);
+	ck_assert(c->sack_ok);
+	ck_assert_ptr_null(c->ooo);
+	ck_assert_ptr_null(c->score);
+	ck_assert_uint_eq(c->rbuf.size, 0);
+	ck_assert_uint_eq(c->sbuf.size, 0);
+
+	/* Out of order: the islands appear, and go when the hole fills and
+	 * the data is read. */
+	tt_in(t, ".", IRS + 1001, iss + 1, 65535, pattern + 1000, 1000);
+	tt_expect(t, ".", &s);
+	ck_assert_ptr_nonnull(c->ooo);
+	ck_assert_uint_eq(c->nooo, 1);
+	tt_in(t, ".", IRS + 1, iss + 1, 65535, pattern, 1000);
+	tt_expect(t, ".", &s);
+	ck_assert_uint_eq(s.ack, IRS + 2001);
+	ck_assert_ptr_null(c->ooo);
+	ck_assert_int_eq(ustack_recv(tt_st(t), sd, buf, sizeof(buf), 0), 2000);
+	ck_assert_int_eq(memcmp(buf, pattern, 2000), 0);
+	tt_advance(t, 1000000);                /* the delayed ACK, if any */
+	while (tt_out(t, &s))
+		;
+	ck_assert_uint_eq(c->rbuf.size, 0);
+
+	/* A SACK block makes the scoreboard; the ACK of everything frees it
+	 * and the send ring. */
+	ck_assert_int_eq(ustack_send(tt_st(t), sd, pattern, 3000, 0), 3000);
+	for (int i = 0; i < 3; i++)
+		tt_expect(t, i == 2 ? "P." : ".", &s);
+	ck_assert_uint_gt(c->sbuf.size, 0);
+	sack[0] = iss + 2001;
+	sack[1] = iss + 3001;
+	tt_opt_sack(t, sack, 1);
+	tt_in(t, ".", IRS + 2001, iss + 1001, 65535, NULL, 0);
+	ck_assert_ptr_nonnull(c->score);
+	ck_assert_uint_eq(c->nscore, 1);
+	tt_in(t, ".", IRS + 2001, iss + 3001, 65535, NULL, 0);
+	ck_assert_ptr_null(c->score);
+	ck_assert_uint_eq(c->sbuf.size, 0);
+	ck_assert_ptr_null(c->ooo);
+	ck_assert_uint_eq(c->rbuf.size, 0);
+	tt_free(t);
+}
+END_TEST
+
 START_TEST(test_tcp_data_duplicates_and_overlaps_trimmed)
 {
 	uint32_t iss;
@@ -670,6 +741,7 @@ static Suite *tcp_data_suite(void)
 	tcase_add_test(tc, test_tcp_data_sequence_wraparound);
 	tcase_add_test(tc, test_tcp_data_on_syn_not_taken);
 	tcase_add_test(tc, test_tcp_bulk_transfer_byte_exact);
+	tcase_add_test(tc, test_tcp_idle_conn_holds_no_ooo_sack_or_rings);
 	suite_add_tcase(s, tc);
 	return s;
 }
