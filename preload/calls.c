@@ -179,8 +179,18 @@ static int do_accept(struct pl_sock *s, struct sockaddr *addr,
 		if ((w = pl_wait(s, POLLIN, dl, 1)) < 0)
 			return w;
 	}
-	return pl_sock_new(sd, SOCK_STREAM, !!(flags & SOCK_NONBLOCK),
-			   !!(flags & SOCK_CLOEXEC));
+	int fd = pl_sock_new(sd, SOCK_STREAM, !!(flags & SOCK_NONBLOCK),
+			     !!(flags & SOCK_CLOEXEC));
+	struct pl_sock *n = fd >= 0 ? pl_sock_get(fd) : NULL;
+
+	/* The stack's socket inherits the listener's options, SO_RCVTIMEO
+	 * and SO_SNDTIMEO included (as Linux); so do the waits done here. */
+	if (n) {
+		n->rcvtimeo_us = s->rcvtimeo_us;
+		n->sndtimeo_us = s->sndtimeo_us;
+		pl_sock_put(n);
+	}
+	return fd;
 }
 
 PL_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
