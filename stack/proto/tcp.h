@@ -32,6 +32,10 @@ struct tcp_state {
 	uint32_t nconns;             /* in the 4-tuple hash, <= tcp_max_conns */
 	struct tcp_conn *lookup_hint;/* last tcp_lookup() hit, or NULL */
 	uint32_t ntcb;               /* allocated control blocks */
+	uint32_t isn_force;          /* tests only (isn_forced): every ISN is
+					this, to start connections just below
+					the 2^32 wrap (tests/sim) */
+	int isn_forced;
 };
 
 int tcp_init(struct ustack *st);

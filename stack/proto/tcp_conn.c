@@ -349,6 +349,8 @@ void tcp_tw_unlink(struct ustack *st, struct tcp_conn *c)
 uint32_t tcp_isn(struct ustack *st, uint32_t laddr, uint16_t lport,
 		 uint32_t raddr, uint16_t rport)
 {
+	if (st->tcp.isn_forced)
+		return st->tcp.isn_force;
 	return (uint32_t)(st->now / 4) +
 	       (uint32_t)tuple_hash(st, laddr, lport, raddr, rport, KEY_ISN);
 }
@@ -381,6 +383,7 @@ void tcp_conn_start(struct ustack *st, struct tcp_conn *c)
 	c->iss = tcp_isn(st, c->laddr, c->lport, c->raddr, c->rport);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->snd_buf_seq = c->iss + 1;
+	c->syn_acked = 0;
 	c->rcv_mss = (uint16_t)mtu_mss;
 	c->mss_clamp = (uint16_t)mtu_mss;
 	c->smss = (uint16_t)mtu_mss;

@@ -217,6 +217,7 @@ static void rcv_syn_sent(struct ustack *st, struct tcp_conn *c,
 		tcp_rtt_sample(st, c, st->now - c->rtt_at);
 	c->rtt_timing = 0;
 	c->snd_una = seg->ack;
+	c->syn_acked = 1;
 	tcp_rtx_stop(st, c);
 	c->rcv_adv = c->rcv_nxt + USTACK_MIN(tcp_rcv_space(c), 65535u);
 	established(st, c, TCP_CAUSE_SYNACK);
@@ -329,9 +330,11 @@ static int step_seq(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 	 * because our ACK was lost, or the SYN-ACK of a simultaneous open.
 	 * Trim the SYN as duplicate data (BSD does this too): its ACK still
 	 * counts, and an ACK goes back. A bare SYN is left to step four
-	 * (RFC 5961 4.2: a challenge ACK whatever its sequence number). */
+	 * (RFC 5961 4.2: a challenge ACK whatever its sequence number). Only
+	 * while nothing but that SYN (and a FIN) came: after 2^32 bytes irs
+	 * is a sequence number like any other (RFC 9293 3.4). */
 	if ((seg->flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK) &&
-	    seg->seq == c->irs) {
+	    seg->seq == c->irs && c->rcv_nxt - c->irs <= 2) {
 		seg->flags &= (uint8_t)~TCP_SYN;
 		seg->seq++;
 		c->ack_now = 1;
@@ -450,10 +453,11 @@ static void ack_new(struct ustack *st, struct tcp_conn *c,
 		    const struct tcp_seg *seg)
 {
 	uint32_t acked = seg->ack - c->snd_una;
-	int syn_acked = seq_leq(c->snd_una, c->iss);
+	int syn_acked = !c->syn_acked;
 
 	if (syn_acked)
 		acked--;                 /* our SYN is not data */
+	c->syn_acked = 1;
 
 	/* RTT: RFC 7323 4 (TSecr of an ACK for new data) or one timed
 	 * segment at a time, never a retransmitted one (RFC 6298 3). The

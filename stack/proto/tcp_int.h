@@ -177,6 +177,10 @@ struct tcp_conn {
 					    ACK last passed recover */
 	unsigned syn_rxmit : 1;          /* our SYN/SYN-ACK was sent again:
 					    no RTT sample from its ACK */
+	unsigned syn_acked : 1;          /* our SYN was acknowledged. A flag,
+					    not seq_gt(snd_una, iss): that
+					    flips after 2^31 bytes (RFC 9293
+					    3.4, sequence space wraps) */
 
 	struct sock *sk;                 /* owning socket, NULL if none */
 	struct tcp_conn *parent;         /* listener, until accepted */
