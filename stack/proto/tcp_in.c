@@ -276,11 +276,19 @@ static void rcv_time_wait(struct ustack *st, struct tcp_conn *c,
  * must not ping-pong forever (Linux's tcp_invalid_ratelimit). Except the
  * probes that live on these answers (RFC 9293 3.8.6.1, RFC 1122 4.2.3.6):
  * SEG.SEQ = RCV.NXT - 1 (zero-window probes as Linux sends them,
- * keepalives), and anything while our window is zero.
+ * keepalives), and anything while our window is zero. A SYN is answered
+ * by a challenge ACK (rate-limited per connection).
  */
 static void oow_ack(struct ustack *st, struct tcp_conn *c,
 		    const struct tcp_seg *seg)
 {
+	if (seg->flags & TCP_SYN) {
+		/* RFC 5961 4.2: a SYN, "irrespective of the sequence number",
+		 * gets a challenge ACK, under the limit of section 7 (else
+		 * blind SYNs make us a 1:1 reflector). */
+		tcp_challenge_ack(st, c);
+		return;
+	}
 	if (!seg->len && !(seg->flags & (TCP_SYN | TCP_FIN)) &&
 	    seg->seq0 != c->rcv_nxt - 1 && tcp_rcv_wnd(c)) {
 		if (c->oow_ack_at && st->now - c->oow_ack_at < TCP_OOW_ACK_US)
@@ -309,12 +317,9 @@ static int step_paws(struct ustack *st, struct tcp_conn *c,
 	}
 	if (!seq_lt(seg->opt.tsval, c->ts_recent) || (seg->flags & TCP_RST))
 		return STEP_CONT;        /* RST is acceptable regardless */
-	if (st->now - c->ts_recent_at > TCP_PAWS_IDLE_US) {
-		/* RFC 7323 5.5: TS.Recent is invalid after 24 days idle. */
-		c->ts_recent = seg->opt.tsval;
-		c->ts_recent_at = st->now;
-		return STEP_CONT;
-	}
+	if (st->now - c->ts_recent_at > TCP_PAWS_IDLE_US)
+		return STEP_CONT;        /* RFC 7323 5.5: TS.Recent is invalid
+					    after 24 days idle (seg_accepted) */
 	STAT_INC(st, TCP_DROP_PAWS);
 	oow_ack(st, c, seg);
 	return STEP_STOP;
@@ -372,16 +377,29 @@ static int step_seq(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 		seg->len = nxt + wnd - seg->seq;
 		seg->flags &= (uint8_t)~TCP_FIN;
 	}
-	/* RFC 7323 4.3: TS.Recent from segments covering Last.ACK.sent. */
+	return STEP_CONT;
+}
+
+/*
+ * The segment passed every check (sequence, RST, SYN, ACK): only now may it
+ * change what we remember of the peer. A segment dropped on the way (a
+ * spoofed one with an unacceptable ACK, say) changes no state: RFC 9293
+ * 3.10.7.4, RFC 5961 5.2; Linux stores TS.Recent after its ACK check too.
+ */
+static void seg_accepted(struct ustack *st, struct tcp_conn *c,
+			 const struct tcp_seg *seg)
+{
+	/* RFC 7323 4.3: TS.Recent from segments covering Last.ACK.sent (and
+	 * 5.5: after 24 days idle, whatever it says). */
 	if (c->ts_ok && seg->opt.has_ts && !(seg->flags & TCP_RST) &&
 	    seq_leq(seg->seq0, c->last_ack_sent) &&
-	    seq_geq(seg->opt.tsval, c->ts_recent)) {
+	    (seq_geq(seg->opt.tsval, c->ts_recent) ||
+	     st->now - c->ts_recent_at > TCP_PAWS_IDLE_US)) {
 		c->ts_recent = seg->opt.tsval;
 		c->ts_recent_at = st->now;
 	}
 	c->last_rcv_at = st->now;
 	c->keep_probes = 0;
-	return STEP_CONT;
 }
 
 /* second, check the RST bit (RFC 5961 3.2) */
@@ -592,6 +610,7 @@ static int step_ack(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 		tcp_challenge_ack(st, c);
 		return STEP_STOP;
 	}
+	seg_accepted(st, c, seg);
 	c->probes_unanswered = 0;       /* the peer is there */
 	sack_new = tcp_sack_update(c, &seg->opt);
 	if (seq_gt(seg->ack, c->snd_una)) {
