@@ -158,7 +158,11 @@
 	X(TCP_ABORT_ON_DATA, "tcp.abort_on_data") /* data after close() */     \
 	X(TCP_ABORT_ON_CLOSE, "tcp.abort_on_close") /* unread data, linger 0 */\
 	X(TCP_ABORT_ON_TIMEOUT, "tcp.abort_on_timeout") /* retries, keepalive */\
-	X(TCP_PMTU_UPDATES, "tcp.pmtu_updates")   /* MSS lowered by ICMP */
+	X(TCP_PMTU_UPDATES, "tcp.pmtu_updates")   /* MSS lowered by ICMP */ \
+	X(TCP_ORPHANS_OVERFLOW, "tcp.orphans_overflow") /* oldest orphan   \
+					reset: over tcp_max_orphans */         \
+	X(TCP_ORPHANS_RECLAIMED, "tcp.orphans_reclaimed") /* oldest orphan \
+					reset: table full, no TIME_WAIT */
 
 #define USTACK_STATS(X)                                                        \
 	USTACK_STATS_LINK(X)                                                   \
