@@ -359,6 +359,20 @@ static int step_seq(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 		c->ack_now = 1;
 		ok = 1;
 	}
+	if (!ok && seg->len && !(seg->flags & (TCP_SYN | TCP_RST | TCP_FIN)) &&
+	    seq_lt(seg->seq, nxt) && seq_geq(seg->seq + slen, c->last_ack_sent) &&
+	    (c->state == USTACK_TCP_ESTABLISHED ||
+	     c->state == USTACK_TCP_FIN_WAIT_1 ||
+	     c->state == USTACK_TCP_FIN_WAIT_2)) {
+		/* Data retransmitted up to what we last acknowledged (our ACK
+		 * was lost): old, but taken as an empty segment whose ACK and
+		 * timestamp count, as Linux does (its rcv_wup); acknowledged
+		 * at once. Otherwise TS.Recent keeps the first copy's TSval
+		 * and the sender's RTT sample from our next ACK spans all its
+		 * backed-off timeouts: under heavy loss its RTO climbed to the
+		 * maximum and stayed there (RFC 7323 4.3, 5.3 R3). */
+		ok = 1;
+	}
 	if (!ok) {
 		STAT_INC(st, TCP_DROP_OUT_OF_WINDOW);
 		if (!(seg->flags & TCP_RST))
