@@ -159,10 +159,10 @@ check-unit: $(UNIT_BINS)
 
 # Simulation sizes (tests/sim/sim_tcp.c): check-sim runs the defaults (100
 # seeds, 10 MiB each way, 5% loss/duplication/reordering/corruption: ~10 s);
-# the sanitizer build (CI) a quarter of the seeds. `make soak` is the long
+# the sanitizer build (CI) a quarter of the seeds and sim_wrap 256 MiB. `make soak` is the long
 # run: SOAK_SEEDS seeds at 5% from seed 1000, then a quarter as many at 10%.
 ifeq ($(SANITIZE),1)
-SIM_ENV ?= SIM_SEEDS=25
+SIM_ENV ?= SIM_SEEDS=25 SIM_WRAP_BYTES=268435456
 endif
 SOAK_SEEDS ?= 2000
 

@@ -71,8 +71,13 @@ void tcp_cc_ack(struct ustack *st, struct tcp_conn *c, uint32_t acked)
 	uint32_t s = c->smss;
 
 	c->last_acked = acked;
-	if (seq_gt(c->snd_una, c->recover))
+	if (seq_gt(c->snd_una, c->recover)) {
 		c->after_rto = 0;
+		/* Passed: keep it just behind SND.UNA, or 2^31 bytes later it
+		 * would look ahead again (RFC 9293 3.4) and bar recovery. */
+		if (!c->in_recovery)
+			c->recover = c->snd_una - 1;
+	}
 	if (c->in_recovery) {
 		if (seq_geq(c->snd_una, c->recover)) {
 			/* Full ACK: leave recovery (RFC 6582 3.2 step 3,

@@ -125,6 +125,7 @@ void tcp_conn_free(struct ustack *st, struct tcp_conn *c)
 		tcp_bhash_remove(st, c);
 	if (c->in_tw)
 		tcp_tw_unlink(st, c);
+	tcp_orphan_unlink(st, c);
 	if (c->aprev)
 		c->aprev->anext = c->anext;
 	else
@@ -195,12 +196,29 @@ static int evict_time_wait(struct ustack *st)
 	return 0;
 }
 
+/* Then by resetting the oldest orphan: a connection the application has
+ * closed, which (in FIN_WAIT_2) may wait a minute for a peer that never
+ * sends its FIN. New connections matter more (Linux's tcp_max_orphans
+ * idea; issue 7: 20,000 closed connections shut out every new SYN). */
+static int evict_orphan(struct ustack *st)
+{
+	struct tcp_conn *o = st->tcp.orph_head;
+
+	if (!o)
+		return -1;
+	STAT_INC(st, TCP_ORPHANS_RECLAIMED);
+	tcp_send_rst(st, o);
+	tcp_done(st, o, 0, TCP_CAUSE_ABORT);
+	return 0;
+}
+
 int tcp_hash_insert(struct ustack *st, struct tcp_conn *c)
 {
 	struct tcp_conn **b;
 
 	USTACK_ASSERT(!c->hashed);
-	if (st->tcp.nconns >= st->cfg.tcp_max_conns && evict_time_wait(st) < 0) {
+	if (st->tcp.nconns >= st->cfg.tcp_max_conns && evict_time_wait(st) < 0 &&
+	    evict_orphan(st) < 0) {
 		STAT_INC(st, TCP_DROP_CONNS_FULL);
 		return -ENOBUFS;
 	}
@@ -344,6 +362,60 @@ void tcp_tw_unlink(struct ustack *st, struct tcp_conn *c)
 	c->in_tw = 0;
 }
 
+/* ---- orphans ---------------------------------------------------------------
+ * Connections the application closed that are still closing (FIN_WAIT_1/2,
+ * CLOSING, LAST_ACK), oldest first: bounded by cfg.tcp_max_orphans, and
+ * the first to go when the table is full and no TIME_WAIT is left. */
+
+static uint32_t orphan_limit(const struct ustack *st)
+{
+	uint32_t m = st->cfg.tcp_max_orphans;
+
+	return m ? m : USTACK_MAX(st->cfg.tcp_max_conns / 2, 1u);
+}
+
+void tcp_orphan_add(struct ustack *st, struct tcp_conn *c)
+{
+	struct tcp_conn *old;
+
+	if (c->in_orph || !c->orphan || !TCP_ORPHAN_STATE(c->state))
+		return;
+	c->onext = NULL;
+	c->oprev = st->tcp.orph_tail;
+	if (st->tcp.orph_tail)
+		st->tcp.orph_tail->onext = c;
+	else
+		st->tcp.orph_head = c;
+	st->tcp.orph_tail = c;
+	c->in_orph = 1;
+	st->tcp.norphans++;
+	if (st->tcp.norphans <= orphan_limit(st))
+		return;
+	/* Too many: the oldest goes (never c, the newest: limit >= 1). */
+	old = st->tcp.orph_head;
+	USTACK_ASSERT(old != c);
+	STAT_INC(st, TCP_ORPHANS_OVERFLOW);
+	tcp_send_rst(st, old);
+	tcp_done(st, old, 0, TCP_CAUSE_ABORT);
+}
+
+void tcp_orphan_unlink(struct ustack *st, struct tcp_conn *c)
+{
+	if (!c->in_orph)
+		return;
+	if (c->oprev)
+		c->oprev->onext = c->onext;
+	else
+		st->tcp.orph_head = c->onext;
+	if (c->onext)
+		c->onext->oprev = c->oprev;
+	else
+		st->tcp.orph_tail = c->oprev;
+	c->onext = c->oprev = NULL;
+	c->in_orph = 0;
+	st->tcp.norphans--;
+}
+
 /* ---- per-connection set-up ----------------------------------------------- */
 
 /* RFC 6528 3: ISN = M + F(localip, localport, remoteip, remoteport,
@@ -351,6 +423,8 @@ void tcp_tw_unlink(struct ustack *st, struct tcp_conn *c)
 uint32_t tcp_isn(struct ustack *st, uint32_t laddr, uint16_t lport,
 		 uint32_t raddr, uint16_t rport)
 {
+	if (st->tcp.isn_forced)
+		return st->tcp.isn_force;
 	return (uint32_t)(st->now / 4) +
 	       (uint32_t)tuple_hash(st, laddr, lport, raddr, rport, KEY_ISN);
 }
@@ -385,6 +459,7 @@ void tcp_conn_start(struct ustack *st, struct tcp_conn *c)
 	c->iss = tcp_isn(st, c->laddr, c->lport, c->raddr, c->rport);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->snd_buf_seq = c->iss + 1;
+	c->syn_acked = 0;
 	c->rcv_mss = (uint16_t)mtu_mss;
 	c->mss_clamp = (uint16_t)mtu_mss;
 	c->smss = (uint16_t)mtu_mss;

@@ -161,6 +161,8 @@ void tcp_set_state(struct ustack *st, struct tcp_conn *c, int state,
 	}
 	count_transition(st, old, state);
 	c->state = (uint8_t)state;
+	if (c->in_orph && !TCP_ORPHAN_STATE(state))
+		tcp_orphan_unlink(st, c);     /* TIME_WAIT, CLOSED */
 	if (state == S(ESTABLISHED))
 		c->was_synchronized = 1;
 	tcp_wakeup(st, c); /* every state change is news to a waiter */

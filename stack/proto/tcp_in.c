@@ -217,6 +217,7 @@ static void rcv_syn_sent(struct ustack *st, struct tcp_conn *c,
 		tcp_rtt_sample(st, c, st->now - c->rtt_at);
 	c->rtt_timing = 0;
 	c->snd_una = seg->ack;
+	c->syn_acked = 1;
 	tcp_rtx_stop(st, c);
 	c->rcv_adv = c->rcv_nxt + USTACK_MIN(tcp_rcv_space(c), TCP_MAX_WIN);
 	established(st, c, TCP_CAUSE_SYNACK);
@@ -275,11 +276,19 @@ static void rcv_time_wait(struct ustack *st, struct tcp_conn *c,
  * must not ping-pong forever (Linux's tcp_invalid_ratelimit). Except the
  * probes that live on these answers (RFC 9293 3.8.6.1, RFC 1122 4.2.3.6):
  * SEG.SEQ = RCV.NXT - 1 (zero-window probes as Linux sends them,
- * keepalives), and anything while our window is zero.
+ * keepalives), and anything while our window is zero. A SYN is answered
+ * by a challenge ACK (rate-limited per connection).
  */
 static void oow_ack(struct ustack *st, struct tcp_conn *c,
 		    const struct tcp_seg *seg)
 {
+	if (seg->flags & TCP_SYN) {
+		/* RFC 5961 4.2: a SYN, "irrespective of the sequence number",
+		 * gets a challenge ACK, under the limit of section 7 (else
+		 * blind SYNs make us a 1:1 reflector). */
+		tcp_challenge_ack(st, c);
+		return;
+	}
 	if (!seg->len && !(seg->flags & (TCP_SYN | TCP_FIN)) &&
 	    seg->seq0 != c->rcv_nxt - 1 && tcp_rcv_wnd(c)) {
 		if (c->oow_ack_at && st->now - c->oow_ack_at < TCP_OOW_ACK_US)
@@ -308,12 +317,9 @@ static int step_paws(struct ustack *st, struct tcp_conn *c,
 	}
 	if (!seq_lt(seg->opt.tsval, c->ts_recent) || (seg->flags & TCP_RST))
 		return STEP_CONT;        /* RST is acceptable regardless */
-	if (st->now - c->ts_recent_at > TCP_PAWS_IDLE_US) {
-		/* RFC 7323 5.5: TS.Recent is invalid after 24 days idle. */
-		c->ts_recent = seg->opt.tsval;
-		c->ts_recent_at = st->now;
-		return STEP_CONT;
-	}
+	if (st->now - c->ts_recent_at > TCP_PAWS_IDLE_US)
+		return STEP_CONT;        /* RFC 7323 5.5: TS.Recent is invalid
+					    after 24 days idle (seg_accepted) */
 	STAT_INC(st, TCP_DROP_PAWS);
 	oow_ack(st, c, seg);
 	return STEP_STOP;
@@ -329,9 +335,11 @@ static int step_seq(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 	 * because our ACK was lost, or the SYN-ACK of a simultaneous open.
 	 * Trim the SYN as duplicate data (BSD does this too): its ACK still
 	 * counts, and an ACK goes back. A bare SYN is left to step four
-	 * (RFC 5961 4.2: a challenge ACK whatever its sequence number). */
+	 * (RFC 5961 4.2: a challenge ACK whatever its sequence number). Only
+	 * while nothing but that SYN (and a FIN) came: after 2^32 bytes irs
+	 * is a sequence number like any other (RFC 9293 3.4). */
 	if ((seg->flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK) &&
-	    seg->seq == c->irs) {
+	    seg->seq == c->irs && c->rcv_nxt - c->irs <= 2) {
 		seg->flags &= (uint8_t)~TCP_SYN;
 		seg->seq++;
 		c->ack_now = 1;
@@ -349,6 +357,20 @@ static int step_seq(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 		seg->len = 0;
 		seg->flags &= (uint8_t)~TCP_FIN;
 		c->ack_now = 1;
+		ok = 1;
+	}
+	if (!ok && seg->len && !(seg->flags & (TCP_SYN | TCP_RST | TCP_FIN)) &&
+	    seq_lt(seg->seq, nxt) && seq_geq(seg->seq + slen, c->last_ack_sent) &&
+	    (c->state == USTACK_TCP_ESTABLISHED ||
+	     c->state == USTACK_TCP_FIN_WAIT_1 ||
+	     c->state == USTACK_TCP_FIN_WAIT_2)) {
+		/* Data retransmitted up to what we last acknowledged (our ACK
+		 * was lost): old, but taken as an empty segment whose ACK and
+		 * timestamp count, as Linux does (its rcv_wup); acknowledged
+		 * at once. Otherwise TS.Recent keeps the first copy's TSval
+		 * and the sender's RTT sample from our next ACK spans all its
+		 * backed-off timeouts: under heavy loss its RTO climbed to the
+		 * maximum and stayed there (RFC 7323 4.3, 5.3 R3). */
 		ok = 1;
 	}
 	if (!ok && seg->len && seq_leq(seg->seq + seg->len, nxt))
@@ -373,16 +395,29 @@ static int step_seq(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 		seg->len = nxt + wnd - seg->seq;
 		seg->flags &= (uint8_t)~TCP_FIN;
 	}
-	/* RFC 7323 4.3: TS.Recent from segments covering Last.ACK.sent. */
+	return STEP_CONT;
+}
+
+/*
+ * The segment passed every check (sequence, RST, SYN, ACK): only now may it
+ * change what we remember of the peer. A segment dropped on the way (a
+ * spoofed one with an unacceptable ACK, say) changes no state: RFC 9293
+ * 3.10.7.4, RFC 5961 5.2; Linux stores TS.Recent after its ACK check too.
+ */
+static void seg_accepted(struct ustack *st, struct tcp_conn *c,
+			 const struct tcp_seg *seg)
+{
+	/* RFC 7323 4.3: TS.Recent from segments covering Last.ACK.sent (and
+	 * 5.5: after 24 days idle, whatever it says). */
 	if (c->ts_ok && seg->opt.has_ts && !(seg->flags & TCP_RST) &&
 	    seq_leq(seg->seq0, c->last_ack_sent) &&
-	    seq_geq(seg->opt.tsval, c->ts_recent)) {
+	    (seq_geq(seg->opt.tsval, c->ts_recent) ||
+	     st->now - c->ts_recent_at > TCP_PAWS_IDLE_US)) {
 		c->ts_recent = seg->opt.tsval;
 		c->ts_recent_at = st->now;
 	}
 	c->last_rcv_at = st->now;
 	c->keep_probes = 0;
-	return STEP_CONT;
 }
 
 /* second, check the RST bit (RFC 5961 3.2) */
@@ -454,10 +489,11 @@ static void ack_new(struct ustack *st, struct tcp_conn *c,
 		    const struct tcp_seg *seg)
 {
 	uint32_t acked = seg->ack - c->snd_una;
-	int syn_acked = seq_leq(c->snd_una, c->iss);
+	int syn_acked = !c->syn_acked;
 
 	if (syn_acked)
 		acked--;                 /* our SYN is not data */
+	c->syn_acked = 1;
 
 	/* RTT: RFC 7323 4 (TSecr of an ACK for new data) or one timed
 	 * segment at a time, never a retransmitted one (RFC 6298 3). The
@@ -613,6 +649,7 @@ static int step_ack(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 		tcp_challenge_ack(st, c);
 		return STEP_STOP;
 	}
+	seg_accepted(st, c, seg);
 	c->probes_unanswered = 0;       /* the peer is there */
 	tcp_dsack_rcv(st, c, &seg->opt, seg->ack);
 	before = c->snd_una;

@@ -149,6 +149,7 @@ struct tcp_conn {
 	struct tcp_conn *anext, *aprev;  /* st->tcp.all */
 	struct tcp_conn *qnext, *qprev;  /* listener's SYN/accept queue */
 	struct tcp_conn *twnext, *twprev;/* TIME_WAIT list */
+	struct tcp_conn *onext, *oprev;  /* orphan list (tcp_conn.c) */
 	uint32_t laddr, raddr;           /* host order; laddr 0 = any */
 	uint16_t lport, rport;
 	uint8_t state;                   /* enum ustack_tcp_state */
@@ -157,6 +158,7 @@ struct tcp_conn {
 	unsigned lhashed : 1;            /* in the listen hash */
 	unsigned bhashed : 1;            /* in the bind hash */
 	unsigned in_tw : 1;              /* on the TIME_WAIT list */
+	unsigned in_orph : 1;            /* on the orphan list */
 	unsigned passive : 1;            /* opened from a listener */
 	unsigned orphan : 1;             /* the application closed it */
 	unsigned bound : 1;              /* explicit bind() (port reserved) */
@@ -192,6 +194,10 @@ struct tcp_conn {
 	unsigned tlp_rxt : 1;            /*  and it was a retransmission */
 	unsigned rack_mark : 1;          /* rack_edge valid (see tcp_cc.c) */
 	unsigned lr_on : 1;              /* a retransmission is watched */
+	unsigned syn_acked : 1;          /* our SYN was acknowledged. A flag,
+					    not seq_gt(snd_una, iss): that
+					    flips after 2^31 bytes (RFC 9293
+					    3.4, sequence space wraps) */
 
 	struct sock *sk;                 /* owning socket, NULL if none */
 	struct tcp_conn *parent;         /* listener, until accepted */
@@ -383,6 +389,15 @@ void tcp_bhash_remove(struct ustack *st, struct tcp_conn *c);
 struct tcp_conn *tcp_bhash_first(struct ustack *st, uint16_t lport);
 void tcp_tw_link(struct ustack *st, struct tcp_conn *c);
 void tcp_tw_unlink(struct ustack *st, struct tcp_conn *c);
+/* States an orphan (closed by the application) may still be in while it
+ * counts against cfg.tcp_max_orphans. */
+#define TCP_ORPHAN_STATE(s)                                                    \
+	((s) == USTACK_TCP_FIN_WAIT_1 || (s) == USTACK_TCP_FIN_WAIT_2 ||       \
+	 (s) == USTACK_TCP_CLOSING || (s) == USTACK_TCP_LAST_ACK)
+/* The application closed c: put it on the orphan list if it is still
+ * closing; over cfg.tcp_max_orphans the oldest orphan is reset. */
+void tcp_orphan_add(struct ustack *st, struct tcp_conn *c);
+void tcp_orphan_unlink(struct ustack *st, struct tcp_conn *c);
 /* RFC 6528 ISN, and the RFC 7323 7 timestamp offset, for c's 4-tuple. */
 uint32_t tcp_isn(struct ustack *st, uint32_t laddr, uint16_t lport,
 		 uint32_t raddr, uint16_t rport);

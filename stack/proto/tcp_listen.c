@@ -235,6 +235,12 @@ static void cookie_send(struct ustack *st, struct tcp_conn *lc,
 		tsval = (now & ~COOKIE_TS_MASK) |
 			(use_ws ? seg->opt.wscale : COOKIE_NO_WS) |
 			(sack ? COOKIE_SACK : 0);
+		/* Never ahead of the clock the connection will then use:
+		 * a later, smaller TSval would fail the peer's PAWS test
+		 * (RFC 7323 5.3, 5.4 "monotone non-decreasing"). Linux
+		 * steps back one period the same way. */
+		if (seq_gt(tsval, now))
+			tsval -= COOKIE_TS_MASK + 1;
 	}
 	ol = tcp_opt_build_syn_raw(opts, rcv_mss, ts && use_ws ? ws : -1, sack,
 				   ts, tsval, seg->opt.tsval);

@@ -253,7 +253,7 @@ static uint32_t ack_seq(const struct tcp_conn *c)
 {
 	uint32_t edge = c->snd_una + c->snd_wnd;
 
-	if (seq_leq(c->snd_una, c->iss))
+	if (!c->syn_acked)
 		return c->snd_max;           /* our SYN: not subject to it */
 	return seq_gt(c->snd_max, edge) ? edge : c->snd_max;
 }
@@ -492,7 +492,7 @@ static int can_send_data(const struct tcp_conn *c)
 		/* not before our SYN is acknowledged -- except a FIN alone:
 		 * RFC 9293 3.10.4, CLOSE in SYN-RECEIVED with nothing queued
 		 * "form a FIN segment and send it" */
-		return seq_gt(c->snd_una, c->iss) ||
+		return c->syn_acked ||
 		       (c->state == USTACK_TCP_FIN_WAIT_1 && !c->sbuf.len &&
 			seq_gt(c->snd_max, c->iss));
 	default:

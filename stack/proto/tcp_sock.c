@@ -102,6 +102,7 @@ static void tcp_sock_release(struct ustack *st, struct sock *sk)
 		tcp_wait_arm(st, c, TCP_WAIT_FIN2,
 			     tcp_time_add(st->now, st->cfg.tcp_fin_wait2_us));
 	tcp_close_send(st, c, TCP_CAUSE_CLOSE);
+	tcp_orphan_add(st, c);
 }
 
 /* ---- ports ------------------------------------------------------------- */

@@ -136,7 +136,7 @@ static void rtx_timeout(struct ustack *st, struct tcp_conn *c)
 	uint32_t sent;
 
 	STAT_INC(st, TCP_TIMEOUTS);
-	if (seq_leq(c->snd_una, c->iss)) {
+	if (!c->syn_acked) {
 		syn_timeout(st, c);
 		return;
 	}

@@ -447,6 +447,7 @@ static const struct {
 	CFG(tcp_retries2, CF_U32),
 	CFG(tcp_delack_us, CF_U64),
 	CFG(tcp_fin_wait2_us, CF_U64),
+	CFG(tcp_max_orphans, CF_U32),
 	CFG(tcp_keepidle_us, CF_U64),
 	CFG(tcp_keepintvl_us, CF_U64),
 	CFG(tcp_keepcnt, CF_U32),

@@ -20,6 +20,8 @@
  *      EOF): data keeps flowing into FIN_WAIT_2; every side's path must be
  *      a valid active or passive one, and at least one side active
  * Options (SACK, timestamps, window scaling) are on for four seeds in five.
+ * Seeds with (seed / 4) odd start both connections' ISNs just below 2^32,
+ * so both directions' sequence numbers wrap during the transfer.
  *
  *   SIM_SEEDS=N   seeds to run (default 100)
  *   SIM_FIRST=S   first seed (default 1)
@@ -534,6 +536,16 @@ static int start(struct run *r, uint64_t seed, int opts)
 	if (make_stack(&r->a, ADDR_A, 1, la, seed * 3 + 1, opts) < 0 ||
 	    make_stack(&r->b, ADDR_B, 2, lb, seed * 3 + 2, opts) < 0)
 		return -1;
+	if ((seed / 4) % 2) {
+		/* Both ISNs just below 2^32: the sequence numbers of both
+		 * directions wrap somewhere in the transfer (RFC 9293 3.4). */
+		uint32_t before = (uint32_t)((seed * 2654435761u) %
+					     (r->a.total + 1));
+
+		r->a.st->tcp.isn_forced = r->b.st->tcp.isn_forced = 1;
+		r->a.st->tcp.isn_force = 0u - before - 1;
+		r->b.st->tcp.isn_force = 0u - before / 2 - 1;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons(PORT);

@@ -164,7 +164,11 @@
 	X(TCP_UNDO, "tcp.undo")          /* spurious reductions undone */   \
 	X(TCP_TLP_PROBES, "tcp.tlp_probes")  /* RFC 8985 tail loss probes */    \
 	X(TCP_TLP_RECOVERY, "tcp.tlp_recovery") /* losses the probe found */ \
-	X(TCP_LOST_RETRANS, "tcp.lost_retrans") /* retransmissions lost again */
+	X(TCP_LOST_RETRANS, "tcp.lost_retrans") /* retransmissions lost again */\
+	X(TCP_ORPHANS_OVERFLOW, "tcp.orphans_overflow") /* oldest orphan   \
+					reset: over tcp_max_orphans */         \
+	X(TCP_ORPHANS_RECLAIMED, "tcp.orphans_reclaimed") /* oldest orphan \
+					reset: table full, no TIME_WAIT */
 
 #define USTACK_STATS_FILTER(X)                                                 \
 	X(FILTER_ALLOW, "filter.allow")       /* matched an allow rule */      \

@@ -118,6 +118,11 @@ struct ustack_config {
 	uint32_t tcp_retries2;           /* data retransmissions before ETIMEDOUT (default 15) */
 	ustack_time_t tcp_delack_us;     /* delayed ACK timer (default 40 ms) */
 	ustack_time_t tcp_fin_wait2_us;  /* orphaned FIN_WAIT_2 timeout (default 60 s) */
+	uint32_t tcp_max_orphans;        /* connections closed by the application
+					    and still closing (FIN_WAIT_1/2,
+					    CLOSING, LAST_ACK); beyond it the
+					    oldest is reset (default 0: half of
+					    tcp_max_conns) */
 	ustack_time_t tcp_keepidle_us;   /* SO_KEEPALIVE defaults (7200 s) */
 	ustack_time_t tcp_keepintvl_us;  /* (75 s) */
 	uint32_t tcp_keepcnt;            /* (9) */
