@@ -37,6 +37,7 @@ enum {
 	OPT_FILTER,
 	OPT_MAX_SOCKETS,
 	OPT_LINGER_EXIT,
+	OPT_SET,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -58,6 +59,7 @@ static const struct option common_longopts[] = {
 	{"filter", required_argument, NULL, OPT_FILTER},
 	{"max-sockets", required_argument, NULL, OPT_MAX_SOCKETS},
 	{"linger-exit", required_argument, NULL, OPT_LINGER_EXIT},
+	{"set", required_argument, NULL, OPT_SET},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 };
@@ -100,6 +102,10 @@ static const char common_help[] =
 "                       closing connections finish their FIN exchange and\n"
 "                       TIME_WAIT ones answer a retransmitted FIN\n"
 "                       (default 1; 0: exit at once)\n"
+"  --set NAME=VALUE     any numeric field of struct ustack_config, e.g.\n"
+"                       tcp_max_orphans=2000, icmp_dst_burst=10,\n"
+"                       tcp_initial_window_segments=4 (repeatable; applied\n"
+"                       after the options above; docs/robustness.md)\n"
 "  -h, --help           print this help and exit\n"
 "  --version            print the version and exit\n";
 
@@ -315,6 +321,30 @@ static void common_opt(struct app *a, int c, const char *arg)
 		    o->linger_exit_us > USTACK_SEC(3600))
 			app_usage_exit(a, "--linger-exit: expected seconds, 0..3600, got '%s'", arg);
 		break;
+	case OPT_SET: {
+		/* Checked now against a scratch configuration, applied by
+		 * fill_config() once the options above are in. */
+		struct ustack_config scratch;
+		const char *eq = strchr(arg, '=');
+		char name[64];
+		int e;
+
+		if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(name) ||
+		    app_parse_u64(eq + 1, 0, UINT64_MAX, &v) < 0)
+			app_usage_exit(a, "--set: expected NAME=NUMBER, got '%s'", arg);
+		memcpy(name, arg, (size_t)(eq - arg));
+		name[eq - arg] = '\0';
+		ustack_config_default(&scratch);
+		e = ustack_config_set(&scratch, name, v);
+		if (e == -ENOENT)
+			app_usage_exit(a, "--set: '%s' is not a numeric field of struct ustack_config", name);
+		if (e < 0)
+			app_usage_exit(a, "--set %s: %s does not fit the field", name, eq + 1);
+		if (o->nset >= APP_MAX_SET)
+			app_usage_exit(a, "--set: at most %d settings", APP_MAX_SET);
+		o->set[o->nset++] = arg;
+		break;
+	}
 	}
 }
 
@@ -458,7 +488,7 @@ int app_parse(struct app *a, const struct app_desc *d, int argc, char **argv)
 			exit(APP_EXIT_OK);
 		} else if (c == '?' || c == ':') {
 			usage_fail(d);
-		} else if (c >= OPT_DEV && c <= OPT_LINGER_EXIT) {
+		} else if (c >= OPT_DEV && c <= OPT_SET) {
 			common_opt(a, c, optarg);
 		} else if (!d->opt || d->opt(d->ctx, c, optarg) < 0) {
 			usage_fail(d);
@@ -547,6 +577,16 @@ static void fill_config(struct app *a)
 		c->log_fn = a->log_fn;
 		c->log_ctx = a->log_ctx;
 		c->trace_tcp = c->trace_tcp || a->log_transitions;
+	}
+	for (unsigned i = 0; i < o->nset; i++) { /* checked by app_parse */
+		const char *eq = strchr(o->set[i], '=');
+		char name[64];
+		uint64_t v = 0;
+
+		memcpy(name, o->set[i], (size_t)(eq - o->set[i]));
+		name[eq - o->set[i]] = '\0';
+		app_parse_u64(eq + 1, 0, UINT64_MAX, &v);
+		ustack_config_set(c, name, v);
 	}
 }
 

@@ -51,6 +51,9 @@ enum app_host_mode {
 	APP_HOST_NONE,      /* --host-addr none */
 };
 
+/* Most --set NAME=VALUE options one program takes. */
+#define APP_MAX_SET 32
+
 /* The common options, as parsed. */
 struct app_opts {
 	const char *dev;             /* --dev (tap0) */
@@ -74,6 +77,8 @@ struct app_opts {
 	unsigned nfilter;
 	uint32_t max_sockets;        /* --max-sockets (the stack's default) */
 	ustack_time_t linger_exit_us;/* --linger-exit (APP_LINGER_EXIT_DEFAULT_US) */
+	const char *set[APP_MAX_SET]; /* --set NAME=VALUE, in order */
+	unsigned nset;
 };
 
 /* How long a program keeps its stack running at exit for closing

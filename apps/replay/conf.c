@@ -262,50 +262,21 @@ static int conf_service(struct replay *r, char **tok, int nt)
 			   nt - 1 - svc_names[i].nargs);
 }
 
-/* `set NAME VALUE`: the numeric fields of struct ustack_config by name. */
-#define CF(f) {#f, offsetof(struct ustack_config, f), \
-		sizeof(((struct ustack_config *)0)->f)}
-static const struct {
-	const char *name;
-	size_t off, size;
-} cfg_fields[] = {
-	CF(max_sockets), CF(pkb_max_bytes), CF(arp_cache_size),
-	CF(arp_pending_max), CF(reasm_max_bytes), CF(reasm_max_datagrams),
-	CF(reasm_max_size), CF(udp_rcvbuf), CF(udp_sndbuf),
-	CF(arp_reachable_us), CF(arp_stale_us), CF(arp_retry_us),
-	CF(arp_retries), CF(arp_failed_us), CF(reasm_timeout_us),
-	CF(icmp_rate_per_sec), CF(icmp_rate_burst), CF(tcp_max_conns),
-	CF(tcp_syn_backlog), CF(tcp_sndbuf), CF(tcp_rcvbuf),
-	CF(tcp_ooo_max_bytes), CF(tcp_msl_us), CF(tcp_rto_initial_us),
-	CF(tcp_rto_min_us), CF(tcp_rto_max_us), CF(tcp_syn_retries),
-	CF(tcp_synack_retries), CF(tcp_retries2), CF(tcp_delack_us),
-	CF(tcp_fin_wait2_us), CF(tcp_keepidle_us), CF(tcp_keepintvl_us),
-	CF(tcp_keepcnt), CF(tcp_challenge_ack_limit), CF(tcp_sack),
-	CF(tcp_timestamps), CF(tcp_wscale), CF(tcp_syncookies),
-};
-
+/* `set NAME VALUE`: a numeric field of struct ustack_config by name
+ * (the library's table, ustack_config_set). */
 static int conf_set(struct replay *r, const char *name, const char *val)
 {
 	uint64_t v;
+	int e;
 
-	for (size_t i = 0; i < sizeof(cfg_fields) / sizeof(cfg_fields[0]); i++) {
-		uint8_t *p = (uint8_t *)&r->cfg + cfg_fields[i].off;
-
-		if (strcmp(name, cfg_fields[i].name))
-			continue;
-		if (parse_num(val, cfg_fields[i].size == 8 ? UINT64_MAX :
-			      UINT32_MAX, &v) < 0)
-			return conf_err(r, "set %s: bad number '%s'", name, val);
-		if (cfg_fields[i].size == 8) {
-			memcpy(p, &v, 8);
-		} else {
-			uint32_t v32 = (uint32_t)v;
-
-			memcpy(p, &v32, 4);
-		}
-		return 0;
-	}
-	return conf_err(r, "set: no config field '%s'", name);
+	if (parse_num(val, UINT64_MAX, &v) < 0)
+		return conf_err(r, "set %s: bad number '%s'", name, val);
+	e = ustack_config_set(&r->cfg, name, v);
+	if (e == -ENOENT)
+		return conf_err(r, "set: no config field '%s'", name);
+	if (e < 0)
+		return conf_err(r, "set %s: %s does not fit the field", name, val);
+	return 0;
 }
 
 static int conf_line(struct replay *r, char **tok, int nt)

@@ -62,6 +62,11 @@ rm -f "/tmp/ustack-usage.$$"
 "$BIN/ustack-nc" 10.0.0.1 >/dev/null 2>&1; [ $? = 2 ] || fail "nc without PORT"
 "$BIN/ustack-nc" 10.0.0.1 99999 >/dev/null 2>&1; [ $? = 2 ] || fail "nc with port 99999"
 "$BIN/ustack-inetd" extra >/dev/null 2>&1; [ $? = 2 ] || fail "inetd with an argument"
+for bad in "--set tcp_max_orphans" "--set no_such_field=1" "--set mtu=70000" "--set tcp_sack=x"; do
+	# shellcheck disable=SC2086
+	"$BIN/ustack-inetd" $bad >/dev/null 2>&1; [ $? = 2 ] || fail "inetd $bad: expected exit 2"
+done
+"$BIN/ustack-inetd" --help | grep -q -- "--set NAME=VALUE" || fail "inetd --help does not mention --set"
 # -m beyond the stack's sockets: refused at start (it used to spin on
 # EMFILE once the table was full); "--fault loss=lots" as above.
 "$BIN/ustack-inetd" -m 8000 --fault loss=lots >"/tmp/ustack-usage.$$" 2>&1

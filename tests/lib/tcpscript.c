@@ -423,44 +423,6 @@ static int do_outbound(struct ts_run *r, const struct ts_when *w,
 
 /* ---- configuration ------------------------------------------------------------- */
 
-enum { CF_U8, CF_U16, CF_U32, CF_U64, CF_INT };
-
-#define CFG(f, t) {#f, offsetof(struct ustack_config, f), t}
-static const struct {
-	const char *name;
-	size_t off;
-	int type;
-} cfg_tab[] = {
-	CFG(mtu, CF_U16),
-	CFG(seed, CF_U64),
-	CFG(tcp_max_conns, CF_U32),
-	CFG(tcp_syn_backlog, CF_U32),
-	CFG(tcp_sndbuf, CF_U32),
-	CFG(tcp_rcvbuf, CF_U32),
-	CFG(tcp_ooo_max_bytes, CF_U32),
-	CFG(tcp_msl_us, CF_U64),
-	CFG(tcp_rto_initial_us, CF_U64),
-	CFG(tcp_rto_min_us, CF_U64),
-	CFG(tcp_rto_max_us, CF_U64),
-	CFG(tcp_syn_retries, CF_U32),
-	CFG(tcp_synack_retries, CF_U32),
-	CFG(tcp_retries2, CF_U32),
-	CFG(tcp_delack_us, CF_U64),
-	CFG(tcp_fin_wait2_us, CF_U64),
-	CFG(tcp_max_orphans, CF_U32),
-	CFG(tcp_keepidle_us, CF_U64),
-	CFG(tcp_keepintvl_us, CF_U64),
-	CFG(tcp_keepcnt, CF_U32),
-	CFG(tcp_challenge_ack_limit, CF_U32),
-	CFG(tcp_sack, CF_INT),
-	CFG(tcp_timestamps, CF_INT),
-	CFG(tcp_wscale, CF_INT),
-	CFG(tcp_syncookies, CF_INT),
-	CFG(tcp_initial_window_segments, CF_U32),
-	CFG(trace_tcp, CF_INT),
-	CFG(log_level, CF_INT),
-};
-
 static int do_set(struct ts_run *r, const char *name, unsigned long long v)
 {
 	if (!strcmp(name, "tolerance_us")) {
@@ -483,19 +445,15 @@ static int do_set(struct ts_run *r, const char *name, unsigned long long v)
 	}
 	if (r->tb)
 		return ts_fail(r, "set %s: the stack is running already", name);
-	for (unsigned i = 0; i < sizeof(cfg_tab) / sizeof(cfg_tab[0]); i++) {
-		uint8_t *f = (uint8_t *)&r->cfg + cfg_tab[i].off;
-
-		if (strcmp(name, cfg_tab[i].name))
-			continue;
-		switch (cfg_tab[i].type) {
-		case CF_U8: *f = (uint8_t)v; break;
-		case CF_U16: *(uint16_t *)(void *)f = (uint16_t)v; break;
-		case CF_U32: *(uint32_t *)(void *)f = (uint32_t)v; break;
-		case CF_U64: *(uint64_t *)(void *)f = v; break;
-		default: *(int *)(void *)f = (int)v; break;
-		}
+	/* Anything else is a field of struct ustack_config (the library's
+	 * table of them, ustack_config_set). */
+	switch (ustack_config_set(&r->cfg, name, v)) {
+	case 0:
 		return 0;
+	case -ERANGE:
+		return ts_fail(r, "set %s: %llu does not fit the field", name, v);
+	default:
+		break;
 	}
 	return ts_fail(r, "set: unknown setting %s", name);
 }

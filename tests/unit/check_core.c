@@ -324,6 +324,36 @@ START_TEST(test_create_rejects_bad_config)
 }
 END_TEST
 
+/* ustack_config_set: every named field exists, sizes are checked, names
+ * that are not numeric fields are refused. */
+START_TEST(test_config_set_by_name)
+{
+	struct ustack_config c, d;
+	unsigned n = 0;
+
+	ustack_config_default(&c);
+	d = c;
+	ck_assert_int_eq(ustack_config_set(&c, "tcp_max_orphans", 77), 0);
+	ck_assert_uint_eq(c.tcp_max_orphans, 77);
+	ck_assert_int_eq(ustack_config_set(&c, "tcp_msl_us", 5000000000ull), 0);
+	ck_assert_uint_eq(c.tcp_msl_us, 5000000000ull);
+	ck_assert_int_eq(ustack_config_set(&c, "mtu", 9000), 0);
+	ck_assert_uint_eq(c.mtu, 9000);
+	ck_assert_int_eq(ustack_config_set(&c, "mtu", 65536), -ERANGE);
+	ck_assert_uint_eq(c.mtu, 9000);
+	ck_assert_int_eq(ustack_config_set(&c, "prefix_len", 256), -ERANGE);
+	ck_assert_int_eq(ustack_config_set(&c, "tcp_sack", 0), 0);
+	ck_assert_int_eq(c.tcp_sack, 0);
+	ck_assert_int_eq(ustack_config_set(&c, "tcp_sndbuf", 1ull << 32), -ERANGE);
+	ck_assert_int_eq(ustack_config_set(&c, "addr", 1), -ENOENT);
+	ck_assert_int_eq(ustack_config_set(&c, "no_such_field", 1), -ENOENT);
+	/* every listed name is a field that can be set */
+	for (const char *name; (name = ustack_config_field(n)) != NULL; n++)
+		ck_assert_msg(ustack_config_set(&d, name, 1) == 0, "%s", name);
+	ck_assert_uint_ge(n, 40);
+}
+END_TEST
+
 START_TEST(test_stat_names_unique)
 {
 	for (int i = 0; i < USTACK_STAT__COUNT; i++)
@@ -351,6 +381,7 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, test_pkb_pool_is_bounded_and_reused);
 	tcase_add_test(tc, test_parse_addresses);
 	tcase_add_test(tc, test_create_rejects_bad_config);
+	tcase_add_test(tc, test_config_set_by_name);
 	tcase_add_test(tc, test_stat_names_unique);
 	suite_add_tcase(s, tc);
 	return s;

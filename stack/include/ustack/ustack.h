@@ -142,6 +142,18 @@ struct ustack_config {
 void ustack_config_default(struct ustack_config *cfg);
 
 /*
+ * Set a numeric field of the configuration by its name (the member's name:
+ * "tcp_max_orphans", "icmp_dst_burst", ...), for programs and files that
+ * take settings as text. Returns 0, -ENOENT (no such numeric field) or
+ * -ERANGE (the value does not fit the field). ustack_config_field(i) names
+ * the fields one by one (NULL past the last). ustack_create() checks the
+ * values as for any configuration.
+ */
+int ustack_config_set(struct ustack_config *cfg, const char *name,
+		      uint64_t value);
+const char *ustack_config_field(unsigned i);
+
+/*
  * Create a stack on a device. The stack does not own `dev` (close it after
  * ustack_destroy()). Sends a gratuitous ARP. Returns 0 or -errno
  * (-EINVAL for a bad configuration, -ENOMEM).
