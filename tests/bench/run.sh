@@ -141,12 +141,15 @@ big_send() {
 	timeout 120 ip netns exec "$1" "$PEER" -w "$2" "$3" "$MB" 2>/dev/null
 }
 # unc_send PORT: MB/s of ustack-nc (its own TAP in namespace A) pushing
-# $MB MiB to a kernel listener in A.
+# $MB MiB to a kernel listener in A. --linger-exit 0: nc exits once the
+# listener's FIN came back (all data acknowledged), as the kernel's nc does;
+# the default would add up to 1 s of answering in TIME_WAIT at exit, which
+# the kernel does after its process is gone.
 unc_send() {
 	local t0 t1
 	t0=$(now_ms)
 	if ! head -c "$((MB << 20))" /dev/zero | timeout 120 ip netns exec "$A" \
-		"$BIN/ustack-nc" --dev tap0 $OFFLOAD_OPT 10.0.0.1 "$1" \
+		"$BIN/ustack-nc" --dev tap0 --linger-exit 0 $OFFLOAD_OPT 10.0.0.1 "$1" \
 		>/dev/null 2>"$DIR/unc.err"; then
 		echo "bench: ustack-nc failed:" >&2
 		sed 's/^/  /' "$DIR/unc.err" >&2
