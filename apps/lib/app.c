@@ -100,8 +100,8 @@ static const char common_help[] =
 "                       included) at least 2N (default 16384)\n"
 "  --linger-exit SECONDS at exit, keep the stack running up to SECONDS so\n"
 "                       closing connections finish their FIN exchange and\n"
-"                       TIME_WAIT ones answer a retransmitted FIN\n"
-"                       (default 1; 0: exit at once)\n"
+"                       TIME_WAIT ones answer a retransmitted FIN (for two\n"
+"                       RTOs, 0.5 s at least) (default 1; 0: exit at once)\n"
 "  --set NAME=VALUE     any numeric field of struct ustack_config, e.g.\n"
 "                       tcp_max_orphans=2000, icmp_dst_burst=10,\n"
 "                       tcp_initial_window_segments=4 (repeatable; applied\n"
@@ -678,21 +678,26 @@ int app_start(struct app *a)
 
 /* ---- lingering at exit -------------------------------------------------- */
 
-/* A closing handshake still running (RFC 9293 3.6), or TIME_WAIT, which
- * must answer a retransmitted FIN with an ACK (RFC 9293 3.10.7.4). */
-static int exit_waits_for(int state)
+/* What the exit still waits for (RFC 9293 3.6): a closing handshake
+ * running, or only TIME_WAITs, which must answer a retransmitted FIN with
+ * an ACK (RFC 9293 3.10.7.4). */
+enum exit_wait { EXIT_DONE, EXIT_TIME_WAIT, EXIT_CLOSING };
+
+static int closing_state(int state)
 {
 	return state == USTACK_TCP_FIN_WAIT_1 || state == USTACK_TCP_FIN_WAIT_2 ||
-	       state == USTACK_TCP_CLOSING || state == USTACK_TCP_LAST_ACK ||
-	       state == USTACK_TCP_TIME_WAIT;
+	       state == USTACK_TCP_CLOSING || state == USTACK_TCP_LAST_ACK;
 }
 
-/* Any TCP connection the exit should wait for? (Takes the stack.) */
-static int exit_pending(struct ustack *st)
+/* Which of enum exit_wait applies now; with only TIME_WAITs, *rto_us is
+ * the largest RTO among them. (Takes the stack.) */
+static enum exit_wait exit_pending(struct ustack *st, ustack_time_t *rto_us)
 {
 	struct ustack_conn_info v[256], *all = v;
-	int n, found = 0;
+	enum exit_wait w = EXIT_DONE;
+	int n;
 
+	*rto_us = 0;
 	ustack_lock(st);
 	n = ustack_conn_list(st, v, 256);
 	if (n > 256 && (all = malloc((size_t)n * sizeof(*all))) != NULL)
@@ -700,34 +705,61 @@ static int exit_pending(struct ustack *st)
 	else if (n > 256)
 		n = 256;  /* no memory: judge by the first ones */
 	ustack_unlock(st);
-	for (int i = 0; i < n && !found; i++)
-		found = all[i].proto == IPPROTO_TCP && exit_waits_for(all[i].state);
+	for (int i = 0; i < n && w != EXIT_CLOSING; i++) {
+		if (all[i].proto != IPPROTO_TCP)
+			continue;
+		if (closing_state(all[i].state)) {
+			w = EXIT_CLOSING;
+		} else if (all[i].state == USTACK_TCP_TIME_WAIT) {
+			w = EXIT_TIME_WAIT;
+			if (all[i].rto_us > *rto_us)
+				*rto_us = all[i].rto_us;
+		}
+	}
 	if (all != v)
 		free(all);
-	return found;
+	return w;
 }
+
+/* How long TIME_WAITs keep a program once every handshake is done: long
+ * enough for the peer's first retransmission of its FIN, one of its RTOs
+ * after the first (RFC 6298; Linux's is 200 ms at least): twice ours, and
+ * not less than this. The kernel keeps TIME_WAIT for 2 MSL after the
+ * process exits; a program can not, and should not wait that long. */
+#define EXIT_TIME_WAIT_MIN_US USTACK_MS(500)
 
 /*
  * Keep the stack running for up to --linger-exit while connections are
- * closing or in TIME_WAIT, so that the peer's FIN (or its retransmission,
- * when our ACK was lost) is answered as the kernel would answer it. The
- * event loop is driven from here; a threaded runtime that the program
- * stopped is resumed for the while (ustack_destroy stops it again).
+ * closing, and then while TIME_WAITs may still see the peer's FIN again
+ * (EXIT_TIME_WAIT_MIN_US or two RTOs), so that the peer's FIN (or its
+ * retransmission, when our ACK was lost) is answered as the kernel would
+ * answer it. The event loop is driven from here; a threaded runtime that
+ * the program stopped is resumed for the while (ustack_destroy stops it
+ * again).
  */
 static void linger_exit(struct app *a)
 {
-	ustack_time_t end = app_now() + a->o.linger_exit_us;
+	ustack_time_t end = app_now() + a->o.linger_exit_us, tw_until = 0, rto;
+	enum exit_wait w;
 	int threaded = 0;
 
-	if (a->o.linger_exit_us == 0 || !exit_pending(a->st))
+	if (a->o.linger_exit_us == 0 || exit_pending(a->st, &rto) == EXIT_DONE)
 		return;
 	app_log(a, USTACK_LOG_INFO, "waiting up to %.1f s for closing "
 		"connections (--linger-exit)",
 		(double)a->o.linger_exit_us / 1e6);
-	while (app_now() < end && exit_pending(a->st)) {
-		ustack_time_t left = end - app_now();
+	while (app_now() < end && (w = exit_pending(a->st, &rto)) != EXIT_DONE) {
+		ustack_time_t now = app_now(), left = end - now;
 		int ms = left > USTACK_MS(20) ? 20 : (int)(left / 1000) + 1;
 
+		if (w == EXIT_CLOSING) {
+			tw_until = 0;
+		} else if (!tw_until) {
+			tw_until = now + (2 * rto > EXIT_TIME_WAIT_MIN_US ?
+					  2 * rto : EXIT_TIME_WAIT_MIN_US);
+		} else if (now >= tw_until) {
+			break;
+		}
 		if (threaded) {
 			struct timespec ts = {0, (long)ms * 1000000L};
 
