@@ -33,22 +33,10 @@ MAX=$((N + M))
 A=uconn-a-$$ B=uconn-b-$$ C=uconn-c-$$
 DIR=$(mktemp -d /tmp/ustack-conns.XXXXXX)
 PIDS=""
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 
-cleanup() {
-	trap - EXIT
-	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
-	for p in $PIDS; do
-		local end=$(($(now_ms) + 3000))
-		while kill -0 "$p" 2>/dev/null && [ "$(now_ms)" -lt "$end" ]; do sleep 0.05; done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	for n in $A $B $C; do ip netns del "$n" 2>/dev/null; done
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+BENCH_NAME=conns100k NSS="$A $B $C"
+. tests/bench/lib.sh
+bench_traps
 
 # wait_for SECONDS FILE PATTERN PID: until FILE has a line matching
 # PATTERN; fails at the deadline or when PID has ended.

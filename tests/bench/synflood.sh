@@ -36,29 +36,9 @@ done
 F=ufl-f-$$ G=ufl-g-$$ H=ufl-h-$$
 DIR=$(mktemp -d /tmp/ustack-synflood.XXXXXX)
 PIDS=""
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
-cleanup() {
-	trap - EXIT
-	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
-	for p in $PIDS; do
-		local end=$(($(now_ms) + 3000))
-		while kill -0 "$p" 2>/dev/null && [ "$(now_ms)" -lt "$end" ]; do sleep 0.05; done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	for n in $F $G $H; do ip netns del "$n" 2>/dev/null; done
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-wait_until() {
-	local end=$(($(now_ms) + $1 * 1000)) what=$2
-	shift 2
-	while ! "$@" >/dev/null 2>&1; do
-		[ "$(now_ms)" -lt "$end" ] || { echo "synflood: timed out waiting for $what" >&2; exit 1; }
-		sleep 0.02
-	done
-}
+BENCH_NAME=synflood NSS="$F $G $H"
+. tests/bench/lib.sh
+bench_traps
 
 for n in $F $G $H; do
 	ip netns add "$n" || exit 1

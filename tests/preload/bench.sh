@@ -26,21 +26,9 @@ REQS=${BENCH_REQS:-100000}
 A=upb-a-$$ B=upb-b-$$ C=upb-c-$$
 DIR=$(mktemp -d /tmp/ustack-pbench.XXXXXX)
 PIDS=""
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
-cleanup() {
-	trap - EXIT
-	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
-	for p in $PIDS; do
-		local end=$(($(now_ms) + 3000))
-		while kill -0 "$p" 2>/dev/null && [ "$(now_ms)" -lt "$end" ]; do sleep 0.05; done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	for n in $A $B $C; do ip netns del "$n" 2>/dev/null; done
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+BENCH_NAME=bench-preload NSS="$A $B $C"
+. tests/bench/lib.sh
+bench_traps
 for n in $A $B $C; do ip netns add "$n" && ip -n "$n" link set lo up || exit 1; done
 ip link add upv0-$$ netns "$B" type veth peer name upv1-$$ netns "$C" || exit 1
 ip -n "$B" addr add 10.9.0.1/24 dev upv0-$$ && ip -n "$B" link set upv0-$$ up
