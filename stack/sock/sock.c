@@ -537,14 +537,33 @@ int ustack_connect(struct ustack *st, int sd, const struct sockaddr *addr,
 
 /* ---- send, recv ----------------------------------------------------------- */
 
+/* What one send call sends: a buffer (sendto op) or, for a stream whose
+ * protocol gathers, iovecs (sendmsg op). */
+struct send_src {
+	const uint8_t *buf;
+	const struct iovec *iov;
+	int iovcnt;
+	size_t len;                     /* in all */
+	const struct sockaddr_in *dst;
+};
+
+static ssize_t send_some(struct call *c, const struct send_src *src,
+			 size_t done, int flags)
+{
+	if (src->iov)
+		return c->sk->ops->sendmsg(c->st, c->sk, src->iov, src->iovcnt,
+					   done, flags);
+	return c->sk->ops->sendto(c->st, c->sk, src->buf + done,
+				  src->len - done, flags, src->dst);
+}
+
 /*
  * Datagrams: one op call, retried only on -EAGAIN. Streams: as BSD blocking
  * send, loop until everything is queued; a non-blocking stream send
  * returns what was queued (or -EAGAIN). An error after a partial send
  * returns the partial count; the error shows on the next call.
  */
-static ssize_t send_loop(struct call *c, const uint8_t *buf, size_t len,
-			 int flags, const struct sockaddr_in *dst)
+static ssize_t send_loop(struct call *c, const struct send_src *src, int flags)
 {
 	int stream = c->sk->type == SOCK_STREAM;
 	size_t done = 0;
@@ -554,13 +573,12 @@ static ssize_t send_loop(struct call *c, const uint8_t *buf, size_t len,
 	for (;;) {
 		if (c->sk->shut_wr)
 			return done ? (ssize_t)done : -EPIPE;
-		n = c->sk->ops->sendto(c->st, c->sk, buf + done, len - done,
-				       flags, dst);
+		n = send_some(c, src, done, flags);
 		if (n >= 0 && !stream)
 			return n;
 		if (n > 0)
 			done += (size_t)n;
-		if (n >= 0 && done == len)
+		if (n >= 0 && done == src->len)
 			return (ssize_t)done;
 		if (n < 0 && n != -EAGAIN)
 			return done ? (ssize_t)done : n;
@@ -590,8 +608,9 @@ static ssize_t do_sendto(struct ustack *st, int sd, const void *buf,
 		return err;
 	if (!c.sk->ops->sendto)
 		return -EOPNOTSUPP;
-	return send_loop(&c, buf, len, flags & ~MSG_DONTWAIT,
-			 addr ? &sin : NULL);
+	return send_loop(&c, &(struct send_src){.buf = buf, .len = len,
+						 .dst = addr ? &sin : NULL},
+			 flags & ~MSG_DONTWAIT);
 }
 
 ssize_t ustack_sendto(struct ustack *st, int sd, const void *buf, size_t len,
@@ -611,31 +630,6 @@ ssize_t ustack_send(struct ustack *st, int sd, const void *buf, size_t len,
 		    int flags)
 {
 	return ustack_sendto(st, sd, buf, len, flags, NULL, 0);
-}
-
-/* As send_loop, over iovecs, for streams whose protocol gathers. */
-static ssize_t sendmsg_loop(struct call *c, const struct iovec *iov,
-			    int iovcnt, size_t len, int flags)
-{
-	size_t done = 0;
-	ssize_t n;
-	int err;
-
-	for (;;) {
-		if (c->sk->shut_wr)
-			return done ? (ssize_t)done : -EPIPE;
-		n = c->sk->ops->sendmsg(c->st, c->sk, iov, iovcnt, done, flags);
-		if (n > 0)
-			done += (size_t)n;
-		if (n >= 0 && done == len)
-			return (ssize_t)done;
-		if (n < 0 && n != -EAGAIN)
-			return done ? (ssize_t)done : n;
-		if (!c->blocking)
-			return done ? (ssize_t)done : -EAGAIN;
-		if ((err = call_wait(c, POLLOUT)) < 0)
-			return done ? (ssize_t)done : err;
-	}
 }
 
 #define SOCK_DGRAM_MAX 65535u     /* no datagram is larger: -EMSGSIZE */
@@ -668,7 +662,8 @@ static ssize_t do_sendmsg(struct ustack *st, int sd, const struct iovec *iov,
 		return -EOPNOTSUPP;
 	flags &= ~MSG_DONTWAIT;
 	if (c.sk->type == SOCK_STREAM && c.sk->ops->sendmsg)
-		return sendmsg_loop(&c, iov, iovcnt, total, flags);
+		return send_loop(&c, &(struct send_src){.iov = iov, .iovcnt = iovcnt,
+							 .len = total}, flags);
 	/* One buffer (a datagram is one datagram of all the pieces). */
 	if (c.sk->type != SOCK_STREAM && total > SOCK_DGRAM_MAX)
 		return -EMSGSIZE;
@@ -679,7 +674,7 @@ static ssize_t do_sendmsg(struct ustack *st, int sd, const struct iovec *iov,
 			memcpy(bounce + off, iov[i].iov_base, iov[i].iov_len);
 		off += iov[i].iov_len;
 	}
-	n = send_loop(&c, bounce, total, flags, NULL);
+	n = send_loop(&c, &(struct send_src){.buf = bounce, .len = total}, flags);
 	free(bounce);
 	return n;
 }

@@ -10,7 +10,8 @@
  *   bench_rr [-k] [-2] [-b BYTES] [-d TAP] PORT
  *
  * ustack side: 10.0.0.2/24 on TAP (default tap0, created, the kernel side
- * 10.0.0.1/24). Runs until killed.
+ * 10.0.0.1/24). Runs until killed. tests/bench/rr_loss.sh runs it, and wrk
+ * against it, only inside network namespaces it makes and removes.
  */
 #include <errno.h>
 #include <netinet/in.h>

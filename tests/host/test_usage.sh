@@ -64,7 +64,7 @@ rm -f "/tmp/ustack-usage.$$"
 "$BIN/ustack-inetd" extra >/dev/null 2>&1; [ $? = 2 ] || fail "inetd with an argument"
 for bad in "--set tcp_max_orphans" "--set no_such_field=1" "--set mtu=70000" "--set tcp_sack=x"; do
 	# shellcheck disable=SC2086
-	"$BIN/ustack-inetd" $bad >/dev/null 2>&1; [ $? = 2 ] || fail "inetd $bad: expected exit 2"
+	"$BIN/ustack-inetd" $bad --fault loss=lots >/dev/null 2>&1; [ $? = 2 ] || fail "inetd $bad: expected exit 2"
 done
 "$BIN/ustack-inetd" --help | grep -q -- "--set NAME=VALUE" || fail "inetd --help does not mention --set"
 # -m beyond the stack's sockets: refused at start (it used to spin on
