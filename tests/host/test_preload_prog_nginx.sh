@@ -13,28 +13,10 @@ require_bin run stat
 setup
 . "$ROOT/tests/preload/lib.sh"
 
-mkdir -p "$T/www" "$T/ngx"
+. "$ROOT/tests/preload/nginx.sh"
+nginx_conf "$T"
 make_blob "$T/www/big" 10
 echo "hello from nginx on ustack" >"$T/www/index.html"
-cat >"$T/nginx.conf" <<NGX
-daemon off;
-master_process off;
-worker_processes 1;
-error_log $T/ngx/error.log warn;
-pid $T/ngx/nginx.pid;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	sendfile on;
-	keepalive_requests 100000;
-	client_body_temp_path $T/ngx/body;
-	proxy_temp_path $T/ngx/proxy;
-	fastcgi_temp_path $T/ngx/fcgi;
-	uwsgi_temp_path $T/ngx/uwsgi;
-	scgi_temp_path $T/ngx/scgi;
-	server { listen 8080; root $T/www; }
-}
-NGX
 us_start nginx -c "$T/nginx.conf" -p "$T/ngx"
 us_listen_wait 8080
 nsx curl -sS -m 30 -o "$T/big.bin" "http://$US:8080/big" || fail "curl exited $?"

@@ -28,6 +28,7 @@ DIR=$(mktemp -d /tmp/ustack-pbench.XXXXXX)
 PIDS=""
 BENCH_NAME=bench-preload NSS="$A $B $C"
 . tests/bench/lib.sh
+. tests/preload/nginx.sh
 bench_traps
 for n in $A $B $C; do ip netns add "$n" && ip -n "$n" link set lo up || exit 1; done
 ip link add upv0-$$ netns "$B" type veth peer name upv1-$$ netns "$C" || exit 1
@@ -84,27 +85,8 @@ redis() {
 nginx_run() {
 	local side=$1 h
 	h=$(addr "$side")
-	mkdir -p "$DIR/www" "$DIR/ngx"
+	nginx_conf "$DIR"
 	echo "hello" >"$DIR/www/index.html"
-	cat >"$DIR/nginx.conf" <<NGX
-daemon off;
-master_process off;
-worker_processes 1;
-error_log $DIR/ngx/error.log warn;
-pid $DIR/ngx/nginx.pid;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	sendfile on;
-	keepalive_requests 1000000;
-	client_body_temp_path $DIR/ngx/body;
-	proxy_temp_path $DIR/ngx/proxy;
-	fastcgi_temp_path $DIR/ngx/fcgi;
-	uwsgi_temp_path $DIR/ngx/uwsgi;
-	scgi_temp_path $DIR/ngx/scgi;
-	server { listen 8080; root $DIR/www; }
-}
-NGX
 	server "$side" nginx -c "$DIR/nginx.conf" -p "$DIR/ngx"
 	wait_port "$([ "$side" = us ] && echo "$A" || echo "$B")" "$h" 8080
 	R[nginx_$side]=$(client "$side" wrk -c 50 -t 2 -d "$SECS" "http://$h:8080/" 2>/dev/null |
