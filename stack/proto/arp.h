@@ -29,19 +29,6 @@
 struct ustack;
 struct pkb;
 
-struct arp_entry;
-
-struct arp_state {
-	struct arp_entry *entries;   /* cfg.arp_cache_size slots */
-	uint32_t nentries;           /* slots */
-	uint32_t nused;              /* slots holding an address */
-	struct arp_entry **hash;     /* chains by address */
-	uint32_t hash_mask;          /* buckets - 1 (a power of two) */
-	struct arp_entry *free;      /* unused slots, through hnext */
-	ustack_time_t conflict_log_at;  /* next WARN allowed about a conflict */
-	ustack_time_t defend_at;        /* next defence allowed (RFC 5227 2.4) */
-};
-
 int arp_init(struct ustack *st);
 void arp_fini(struct ustack *st);
 

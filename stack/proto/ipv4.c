@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "core/stack.h"
+#include "proto/arp.h"
 #include "proto/filter.h"
 #include "proto/icmp.h"
 #include "proto/ip4_int.h"

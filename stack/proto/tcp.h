@@ -17,31 +17,6 @@ struct ustack;
 struct pkb;
 struct sock_ops;
 
-struct tcp_conn;
-
-struct tcp_state {
-	struct tcp_conn **hash;      /* connections by 4-tuple (SipHash) */
-	uint32_t hash_mask;          /* buckets - 1 (a power of two) */
-	struct tcp_conn **lhash;     /* listeners by local port */
-	uint32_t lhash_mask;
-	struct tcp_conn **bhash;     /* every TCB with a local port, by port */
-	uint32_t bhash_mask;
-	struct tcp_conn *all;        /* every TCB: conn_list, fini */
-	struct tcp_conn *tw_head;    /* TIME_WAIT, oldest first (evicted */
-	struct tcp_conn *tw_tail;    /*  first when the table is full) */
-	struct tcp_conn *orph_head;  /* orphans still closing, oldest first */
-	struct tcp_conn *orph_tail;  /*  (reset when too many or the table
-					is full: tcp_conn.c) */
-	uint32_t norphans;
-	uint32_t nconns;             /* in the 4-tuple hash, <= tcp_max_conns */
-	struct tcp_conn *lookup_hint;/* last tcp_lookup() hit, or NULL */
-	uint32_t ntcb;               /* allocated control blocks */
-	uint32_t isn_force;          /* tests only (isn_forced): every ISN is
-					this, to start connections just below
-					the 2^32 wrap (tests/sim) */
-	int isn_forced;
-};
-
 int tcp_init(struct ustack *st);
 void tcp_fini(struct ustack *st);
 

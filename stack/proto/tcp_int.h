@@ -26,6 +26,7 @@
 #include "core/stack.h"
 #include "core/timer.h"
 #include "proto/tcp.h"
+#include "sock/sock.h"
 #include "wire/tcp.h"
 
 /* "Synchronized" states (BSD TCPS_HAVEESTABLISHED). */

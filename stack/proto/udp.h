@@ -12,11 +12,6 @@ struct ustack;
 struct pkb;
 struct sock_ops;
 
-struct udp_state {
-	struct sock **hash;      /* bound sockets by local port */
-	uint32_t hash_size;
-};
-
 int udp_init(struct ustack *st);
 void udp_fini(struct ustack *st);
 

@@ -150,18 +150,6 @@ struct sock {
 	uint32_t wait_seq;           /* bumped by sock_wakeup() */
 };
 
-/* RFC 6056 3.3.4 algorithm 4: per-bucket counters (uint16_t each). */
-#define SOCK_PORT_TABLE 1024
-
-struct sock_table {
-	struct sock **tab;           /* cfg.max_sockets slots */
-	uint32_t size;
-	uint32_t count;
-	uint32_t gen;
-	uint32_t low_free;           /* no free slot below this index */
-	uint16_t port_perturb[SOCK_PORT_TABLE]; /* RFC 6056 table[] */
-};
-
 int sock_table_init(struct ustack *st);
 /* Release every socket (abortive for TCP) and the table. */
 void sock_table_fini(struct ustack *st);

@@ -21,6 +21,7 @@
 #include "lib/testbed.h"
 #include "proto/icmp.h"
 #include "proto/ipv4.h"
+#include "sock/sock.h"
 #include "wire/checksum.h"
 #include "wire/eth.h"
 #include "wire/icmp.h"

@@ -17,6 +17,7 @@
 #include "lib/pkt.h"
 #include "lib/testbed.h"
 #include "proto/udp.h"
+#include "sock/sock.h"
 #include "wire/checksum.h"
 #include "wire/eth.h"
 #include "wire/icmp.h"
