@@ -4,8 +4,8 @@
  * of RFC 4861 7.3 (see arp.h for the state machine).
  *
  * May touch: st->arp (the cache and its timers), eth_output, the ARP
- * counters, and the socket layer's sock_host_unreachable() when a
- * resolution fails. Never allocates after arp_init() except packet buffers.
+ * counters, and IPv4's ip4_neigh_unreachable() when a resolution fails
+ * (IPv4 tells the protocols above, which tell their sockets). Never allocates after arp_init() except packet buffers.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,7 +16,6 @@
 #include "proto/arp.h"
 #include "proto/eth.h"
 #include "proto/ipv4.h"
-#include "sock/sock.h"
 #include "wire/arp.h"
 #include "wire/eth.h"
 #include "wire/ipv4.h"
@@ -290,11 +289,11 @@ int arp_output(struct ustack *st, struct pkb *pkb, uint32_t nexthop)
 
 /* ---- timers ---------------------------------------------------------- */
 
-/* Tell the sockets behind each distinct destination in q (and addr). */
+/* Report addr, and each distinct destination queued behind it, to IPv4. */
 static void arp_notify_unreachable(struct ustack *st, uint32_t addr,
 				   const struct pkb_queue *q)
 {
-	sock_host_unreachable(st, addr);
+	ip4_neigh_unreachable(st, addr);
 	for (const struct pkb *p = q->head; p; p = p->next) {
 		uint32_t dst;
 		const struct pkb *o;
@@ -305,7 +304,7 @@ static void arp_notify_unreachable(struct ustack *st, uint32_t addr,
 			if (o->len >= IP4_HDR_LEN && ip4_dst(o->data) == dst)
 				break;
 		if (o == p)
-			sock_host_unreachable(st, dst);
+			ip4_neigh_unreachable(st, dst);
 	}
 }
 

@@ -1,7 +1,7 @@
 /*
  * arp.h - address resolution for IPv4 over Ethernet (RFC 826, RFC 1122
- * 2.3.2). May touch: its cache, eth_output, the socket layer's error
- * notification.
+ * 2.3.2). May touch: its cache, eth_output, IPv4's neighbour-error
+ * notification (ip4_neigh_unreachable).
  *
  * The cache is a fixed array of cfg.arp_cache_size entries with a hash on
  * the IPv4 address; each entry carries its own timer (deadlines, not

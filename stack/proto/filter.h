@@ -1,7 +1,8 @@
 /*
  * filter.h - the packet filter's state and its hook at IPv4 input (the
- * public half is <ustack/filter.h>). May touch: icmp_send_error, the TCP
- * layer's stateless RST (tcp_send_raw), the FILTER counters.
+ * public half is <ustack/filter.h>). May touch: icmp_send_error, the
+ * reject handlers of IPv4's protocol table (TCP's RST), the FILTER
+ * counters.
  */
 #ifndef USTACK_PROTO_FILTER_H
 #define USTACK_PROTO_FILTER_H

@@ -4,8 +4,8 @@
  * errors we receive (mapped to an errno and handed to UDP, TCP or an echo
  * socket), and echo ("ping") sockets.
  *
- * May touch: st->icmp, ip4_output, udp_icmp_error, tcp_icmp_error, the
- * socket layer (sock_queue_dgram, sock_recv_dgram, sock_wakeup,
+ * May touch: st->icmp, ip4_output, ip4_err_notify (errors go up through
+ * IPv4's protocol table, never to UDP or TCP by name), the socket layer (sock_queue_dgram, sock_recv_dgram, sock_wakeup,
  * sock_ephemeral_port) and the ICMP counters.
  *
  * Decisions:
@@ -41,14 +41,10 @@
 #include "core/stack.h"
 #include "proto/icmp.h"
 #include "proto/ipv4.h"
-#include "proto/tcp.h"
-#include "proto/udp.h"
 #include "sock/sock.h"
 #include "wire/checksum.h"
 #include "wire/icmp.h"
 #include "wire/ipv4.h"
-#include "wire/tcp.h"
-#include "wire/udp.h"
 
 /* RFC 1812 4.3.2.3: an error is at most 576 bytes of IP datagram. */
 #define ICMP_ERR_MAX_QUOTE (576u - IP4_HDR_LEN - ICMP_HDR_LEN)
@@ -301,29 +297,37 @@ static int icmp_unreach_errno(uint8_t code)
 	return code < 16 ? map[code] : 0;
 }
 
-/* An error about one of our echo requests: the socket's so_error. */
-static int icmp_err_to_echo_sock(struct ustack *st, const uint8_t *l4,
-				 uint32_t raddr, int err)
+/* An error about one of our echo requests, or ARP gave up on a neighbour
+ * (no quote: every echo socket connected to it): the socket's so_error. */
+static int icmp_err(struct ustack *st, const struct ip4_err *e)
 {
 	struct sock *sk;
 
-	if (l4[0] != ICMP_ECHO ||
-	    (sk = icmp_sock_find(st, icmp_id(l4), raddr)) == NULL)
+	if (!e->l4) {
+		for (sk = st->icmp.socks; sk; sk = sk->hash_next)
+			if (sk->connected && sk->raddr == e->raddr) {
+				sk->so_error = e->err;
+				sock_wakeup(st, sk);
+			}
+		return 1;
+	}
+	if (e->l4[0] != ICMP_ECHO ||
+	    (sk = icmp_sock_find(st, icmp_id(e->l4), e->raddr)) == NULL)
 		return 0;
-	sk->so_error = err;
+	sk->so_error = e->err;
 	sock_wakeup(st, sk);
 	return 1;
 }
 
 /* The quoted header: RFC 792, at least IP header + 8 bytes; it must be a
- * first fragment we sent. Then hand the error to its transport. */
+ * first fragment we sent. Then hand the error to its protocol, through
+ * IPv4's table (ip4_err_notify). */
 static void icmp_error_deliver(struct ustack *st, const struct pkb *pkb,
 			       int err, uint16_t mtu)
 {
-	const uint8_t *q = pkb->data + ICMP_HDR_LEN, *l4;
+	const uint8_t *q = pkb->data + ICMP_HDR_LEN;
 	uint32_t qlen = pkb->len - ICMP_HDR_LEN, qhl;
-	uint32_t laddr, raddr;
-	int found = 1;
+	struct ip4_err e = {.err = err, .mtu = mtu};
 
 	if (qlen < IP4_HDR_LEN || ip4_version(q) != 4 ||
 	    (qhl = ip4_hlen(q)) < IP4_HDR_LEN || qlen < qhl + 8 ||
@@ -331,26 +335,10 @@ static void icmp_error_deliver(struct ustack *st, const struct pkb *pkb,
 		STAT_INC(st, ICMP_DROP_BAD_QUOTE);
 		return;
 	}
-	l4 = q + qhl;
-	laddr = ip4_src(q);
-	raddr = ip4_dst(q);
-	switch (ip4_proto(q)) {
-	case IP4_PROTO_UDP:
-		udp_icmp_error(st, laddr, udp_sport(l4), raddr, udp_dport(l4),
-			       err);
-		break;
-	case IP4_PROTO_TCP:
-		tcp_icmp_error(st, laddr, tcp_sport(l4), raddr, tcp_dport(l4),
-			       tcp_seq(l4), err, mtu);
-		break;
-	case IP4_PROTO_ICMP:
-		found = icmp_err_to_echo_sock(st, l4, raddr, err);
-		break;
-	default:
-		found = 0;
-		break;
-	}
-	if (found)
+	e.l4 = q + qhl;
+	e.laddr = ip4_src(q);
+	e.raddr = ip4_dst(q);
+	if (ip4_err_notify(st, ip4_proto(q), &e))
 		STAT_INC(st, ICMP_ERR_DELIVERED);
 	else
 		STAT_INC(st, ICMP_ERR_NO_SOCKET);
@@ -595,8 +583,14 @@ const struct sock_ops icmp_sock_ops = {
 
 /* ---- life cycle ------------------------------------------------------ */
 
+static const struct ip4_proto icmp_ip4_proto = {
+	.input = icmp_input,
+	.err = icmp_err,
+};
+
 int icmp_init(struct ustack *st)
 {
+	ip4_proto_add(st, IP4_PROTO_ICMP, &icmp_ip4_proto);
 	st->icmp.credit_at = 0; /* full at the first error */
 	st->icmp.credit_us = 0;
 	memset(st->icmp.dst, 0, sizeof(st->icmp.dst));

@@ -1,7 +1,8 @@
 /*
  * icmp.h - ICMP (RFC 792, RFC 1122 3.2.2): echo replies, errors we send
- * (rate-limited), errors we receive (handed to UDP/TCP), and echo ("ping")
- * sockets. May touch: ip4_output, udp/tcp error hooks, the socket layer.
+ * (rate-limited), errors we receive (handed up through IPv4's protocol
+ * table, ip4_err_notify), and echo ("ping") sockets. May touch:
+ * ip4_output, ip4_err_notify, the socket layer.
  */
 #ifndef USTACK_PROTO_ICMP_H
 #define USTACK_PROTO_ICMP_H

@@ -12,6 +12,7 @@
 #include "core/timer.h"
 
 struct ip4_reasm;
+struct ip4_proto;
 
 /* Packets sent to our own address wait here for the next timer run
  * (never delivered from inside ip4_output: no re-entry into the caller). */
@@ -33,6 +34,8 @@ struct ip4_id_cache {
 };
 
 struct ip4_state {
+	const struct ip4_proto *protos[256]; /* by IP protocol number, NULL:
+						none (ipv4.h) */
 	uint16_t ids[IP4_ID_BUCKETS]; /* identification counters */
 	uint32_t id_salt;             /* hashed with each (src, dst, proto) */
 	struct ip4_id_cache id_cache[IP4_ID_CACHE]; /* hash results */

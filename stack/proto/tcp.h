@@ -3,7 +3,8 @@
  * Its internals (the TCB, segment views, helpers shared by the tcp_*.c
  * files) live in tcp_int.h; other modules see only what is here.
  *
- * May touch: ip4_output/ip4_route, the socket layer (sock_alloc,
+ * May touch: ip4_output/ip4_route, ip4_proto_add (its input, error and
+ * reject handlers), the socket layer (sock_alloc,
  * sock_wakeup, sock_ephemeral_port), timers, st->rand.
  */
 #ifndef USTACK_PROTO_TCP_H
@@ -25,15 +26,8 @@ void tcp_input(struct ustack *st, struct pkb *pkb);
 /* The device read batch is over: send the ACKs held back for it. */
 void tcp_ack_deferred(struct ustack *st);
 
-/* An ICMP error quoting a segment we sent (first 8 bytes give ports and
- * seq). err is a positive errno; mtu is the next-hop MTU for FRAG_NEEDED. */
-void tcp_icmp_error(struct ustack *st, uint32_t laddr, uint16_t lport,
-		    uint32_t raddr, uint16_t rport, uint32_t seq, int err,
-		    uint16_t mtu);
-
-/* ARP could not resolve raddr (soft error for connections to it, hard
- * for connections still opening: RFC 1122 4.2.3.9). */
-void tcp_host_unreachable(struct ustack *st, uint32_t raddr);
+/* Errors from below (ICMP, ARP) come through IPv4's protocol table
+ * (tcp_ip4_proto, registered by tcp_init), not by name. */
 
 extern const struct sock_ops tcp_sock_ops;
 

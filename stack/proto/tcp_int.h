@@ -443,6 +443,8 @@ void tcp_rcv_established(struct ustack *st, struct tcp_conn *c,
 			 struct tcp_seg *seg);
 /* Send RST in reply to a segment for no connection (3.10.7.1). */
 void tcp_reply_rst(struct ustack *st, const struct tcp_seg *seg);
+/* TCP's handlers in IPv4's protocol table (tcp_in.c; tcp_init registers). */
+extern const struct ip4_proto tcp_ip4_proto;
 /* RFC 5961 7: send a challenge ACK unless over the per-second limit. */
 void tcp_challenge_ack(struct ustack *st, struct tcp_conn *c);
 /* Quick-ACK mode: the next few data segments are ACKed at once. */

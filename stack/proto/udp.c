@@ -17,7 +17,8 @@
  * UDP; each drop counts once under its reason; udp.tx counts datagrams
  * ip4_output accepted.
  *
- * May touch: ip4_output/ip4_route/ip4_is_*, icmp_send_error, the socket
+ * May touch: ip4_output/ip4_route/ip4_is_*, ip4_proto_add (its input and
+ * error handlers), icmp_send_error, the socket
  * layer (sock_queue_dgram, sock_recv_dgram, sock_wakeup,
  * sock_ephemeral_port), st->udp, the UDP counters.
  */
@@ -40,10 +41,19 @@
 /* Largest payload: 65535 - 20 (IP) - 8 (UDP). */
 #define UDP_MAX_PAYLOAD 65507u
 
+static int udp_err(struct ustack *st, const struct ip4_err *e);
+
+static const struct ip4_proto udp_ip4_proto = {
+	.input = udp_input,
+	.err = udp_err,
+};
+
 int udp_init(struct ustack *st)
 {
 	struct udp_state *u = &st->udp;
 	uint32_t n = 64;
+
+	ip4_proto_add(st, IP4_PROTO_UDP, &udp_ip4_proto);
 
 	/* About one bucket per socket, up to one per port. */
 	while (n < st->cfg.max_sockets && n < 65536)
@@ -281,6 +291,25 @@ void udp_icmp_error(struct ustack *st, uint32_t laddr, uint16_t lport,
 		return;
 	}
 	STAT_INC(st, UDP_ICMP_ERR_IGNORED);
+}
+
+/* IPv4's notification (struct ip4_err): an ICMP error quoting a datagram
+ * of ours, or ARP gave up on a neighbour (no quote: every socket connected
+ * to it). Rare, so the neighbour case scans the port table. */
+static int udp_err(struct ustack *st, const struct ip4_err *e)
+{
+	if (e->l4) {
+		udp_icmp_error(st, e->laddr, udp_sport(e->l4), e->raddr,
+			       udp_dport(e->l4), e->err);
+		return 1;
+	}
+	for (uint32_t i = 0; i < st->udp.hash_size; i++)
+		for (struct sock *sk = st->udp.hash[i]; sk; sk = sk->hash_next)
+			if (sk->connected && sk->raddr == e->raddr) {
+				sk->so_error = e->err;
+				sock_wakeup(st, sk);
+			}
+	return 1;
 }
 
 /* ---- output ---------------------------------------------------------------- */

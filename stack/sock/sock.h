@@ -201,10 +201,6 @@ static inline int sock_take_error(struct sock *sk)
 	return e;
 }
 
-/* ARP gave up on raddr: datagram sockets connected to it get
- * EHOSTUNREACH, and TCP is told (tcp_host_unreachable). */
-void sock_host_unreachable(struct ustack *st, uint32_t raddr);
-
 /*
  * Pick an ephemeral port. With a destination (raddr != 0): RFC 6056 3.3.4
  * algorithm 4, "double-hash": offset = keyed hash of (proto, laddr, raddr,

@@ -19,6 +19,7 @@
 #include "core/stack.h"
 #include "lib/check_main.h"
 #include "lib/testbed.h"
+#include "proto/ipv4.h"
 #include "sock/rt.h"
 #include "sock/sock.h"
 
@@ -743,17 +744,24 @@ START_TEST(test_sock_host_unreachable_connected_dgram_only)
 {
 	struct tb *tb = tb_new(NULL);
 	int a = udp_socket(tb), b = udp_socket(tb), c = udp_socket(tb);
+	int e = ustack_socket(tb->st, AF_INET, SOCK_DGRAM, IPPROTO_ICMP);
 	struct sock *sa = sock_get(tb->st, a), *sb = sock_get(tb->st, b);
-	struct sock *sc = sock_get(tb->st, c);
+	struct sock *sc = sock_get(tb->st, c), *se = sock_get(tb->st, e);
+	struct sockaddr_in s9 = sin_of(0x0a000009, 53);
+	struct sockaddr_in s10 = sin_of(0x0a00000a, 53);
 	char buf[4];
 
-	/* as if connected (routing is l3's, tested in check_udp) */
-	sa->connected = 1;
-	sa->raddr = 0x0a000009;
-	sc->connected = 1;
-	sc->raddr = 0x0a00000a;
-	sock_host_unreachable(tb->st, 0x0a000009);
+	/* ARP gives up on a neighbour: IPv4 tells every protocol, and UDP
+	 * and ICMP tell the datagram sockets connected to it (only those) */
+	ck_assert_int_eq(ustack_connect(tb->st, a, (struct sockaddr *)&s9,
+					sizeof(s9)), 0);
+	ck_assert_int_eq(ustack_connect(tb->st, c, (struct sockaddr *)&s10,
+					sizeof(s10)), 0);
+	ck_assert_int_eq(ustack_connect(tb->st, e, (struct sockaddr *)&s9,
+					sizeof(s9)), 0);
+	ip4_neigh_unreachable(tb->st, 0x0a000009);
 	ck_assert_int_eq(sa->so_error, EHOSTUNREACH);
+	ck_assert_int_eq(se->so_error, EHOSTUNREACH);
 	ck_assert_int_eq(sb->so_error, 0);
 	ck_assert_int_eq(sc->so_error, 0);
 	/* the next call reports it, once */
