@@ -179,6 +179,8 @@ static void arp_send(struct ustack *st, uint16_t op, const uint8_t *eth_dst,
 		return; /* counted as PKB_EXHAUSTED; a retry may do better */
 	arp_emit(pkb_put(p, ARP_LEN), op, st->cfg.mac, st->cfg.addr,
 		 tha ? tha : zero, tpa);
+	/* unchecked: a lost request is retried by the entry's timer, a lost
+	 * reply by the asker's */
 	eth_output(st, p, eth_dst, ETH_TYPE_ARP);
 }
 
@@ -208,6 +210,8 @@ static void arp_flush(struct ustack *st, struct arp_entry *e)
 	struct pkb *p;
 
 	pkb_queue_init(&e->pending);
+	/* unchecked: the senders were told 0 at queueing; a device error
+	 * now is a packet lost on the way (counted by stack_xmit) */
 	while ((p = pkb_queue_pop(&q)) != NULL)
 		eth_output(st, p, e->mac, ETH_TYPE_IPV4);
 }

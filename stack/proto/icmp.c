@@ -200,6 +200,8 @@ void icmp_send_error(struct ustack *st, const struct pkb *orig, uint8_t type,
 		STAT_INC(st, ICMP_TX_DEST_UNREACH);
 	else if (type == ICMP_TIME_EXCEEDED)
 		STAT_INC(st, ICMP_TX_TIME_EXCEEDED);
+	/* unchecked: an error is best effort (RFC 1122 3.2.2); a lost one
+	 * is lost as it could be on the wire */
 	ip4_output(st, p, &tx);
 }
 
@@ -238,6 +240,7 @@ static void icmp_echo(struct ustack *st, struct pkb *pkb)
 	tx.tos = pkb->ip.tos;
 	STAT_INC(st, ICMP_TX);
 	STAT_INC(st, ICMP_TX_ECHO_REPLY);
+	/* unchecked: a lost reply is the pinger's to retry */
 	ip4_output(st, pkb, &tx);
 }
 
@@ -433,7 +436,7 @@ static int icmp_autobind(struct ustack *st, struct sock *sk, uint32_t raddr)
 	return 0;
 }
 
-static int icmp_sk_init(struct ustack *st, struct sock *sk)
+static int icmp_sock_init(struct ustack *st, struct sock *sk)
 {
 	pkb_queue_init(&sk->rcvq);
 	sk->hash_next = st->icmp.socks;
@@ -441,7 +444,7 @@ static int icmp_sk_init(struct ustack *st, struct sock *sk)
 	return 0;
 }
 
-static void icmp_sk_release(struct ustack *st, struct sock *sk)
+static void icmp_sock_release(struct ustack *st, struct sock *sk)
 {
 	struct sock **pp = &st->icmp.socks;
 
@@ -453,8 +456,8 @@ static void icmp_sk_release(struct ustack *st, struct sock *sk)
 	pkb_queue_purge(st, &sk->rcvq);
 }
 
-static int icmp_sk_bind(struct ustack *st, struct sock *sk,
-			const struct sockaddr_in *addr)
+static int icmp_sock_bind(struct ustack *st, struct sock *sk,
+			  const struct sockaddr_in *addr)
 {
 	uint32_t a = ntohl(addr->sin_addr.s_addr);
 	uint16_t id = ntohs(addr->sin_port);
@@ -473,8 +476,8 @@ static int icmp_sk_bind(struct ustack *st, struct sock *sk,
 	return 0;
 }
 
-static int icmp_sk_connect(struct ustack *st, struct sock *sk,
-			   const struct sockaddr_in *addr)
+static int icmp_sock_connect(struct ustack *st, struct sock *sk,
+			     const struct sockaddr_in *addr)
 {
 	uint32_t dst, nh;
 	int err;
@@ -494,9 +497,9 @@ static int icmp_sk_connect(struct ustack *st, struct sock *sk,
 	return 0;
 }
 
-static ssize_t icmp_sk_sendto(struct ustack *st, struct sock *sk,
-			      const void *buf, size_t len, int flags,
-			      const struct sockaddr_in *dst)
+static ssize_t icmp_sock_sendto(struct ustack *st, struct sock *sk,
+				const void *buf, size_t len, int flags,
+				const struct sockaddr_in *dst)
 {
 	const uint8_t *b = buf;
 	struct ip4_tx tx = {.proto = IP4_PROTO_ICMP, .ttl = sk->opt.conn.ttl,
@@ -537,8 +540,9 @@ static ssize_t icmp_sk_sendto(struct ustack *st, struct sock *sk,
 	return err < 0 ? err : (ssize_t)len;
 }
 
-static ssize_t icmp_sk_recvfrom(struct ustack *st, struct sock *sk, void *buf,
-				size_t len, int flags, struct sockaddr_in *src)
+static ssize_t icmp_sock_recvfrom(struct ustack *st, struct sock *sk,
+				  void *buf, size_t len, int flags,
+				  struct sockaddr_in *src)
 {
 	if (!sk->rcvq.count && sk->so_error) {
 		int err = sk->so_error;
@@ -549,7 +553,7 @@ static ssize_t icmp_sk_recvfrom(struct ustack *st, struct sock *sk, void *buf,
 	return sock_recv_dgram(st, sk, buf, len, flags, src);
 }
 
-static short icmp_sk_poll(struct ustack *st, struct sock *sk)
+static short icmp_sock_poll(struct ustack *st, struct sock *sk)
 {
 	short ev = 0;
 
@@ -563,7 +567,7 @@ static short icmp_sk_poll(struct ustack *st, struct sock *sk)
 	return ev;
 }
 
-static int icmp_sk_shutdown(struct ustack *st, struct sock *sk, int how)
+static int icmp_sock_shutdown(struct ustack *st, struct sock *sk, int how)
 {
 	(void)how;
 	sock_wakeup(st, sk); /* readers see end of data */
@@ -571,14 +575,14 @@ static int icmp_sk_shutdown(struct ustack *st, struct sock *sk, int how)
 }
 
 const struct sock_ops icmp_sock_ops = {
-	.init = icmp_sk_init,
-	.release = icmp_sk_release,
-	.bind = icmp_sk_bind,
-	.connect = icmp_sk_connect,
-	.sendto = icmp_sk_sendto,
-	.recvfrom = icmp_sk_recvfrom,
-	.shutdown = icmp_sk_shutdown,
-	.poll = icmp_sk_poll,
+	.init = icmp_sock_init,
+	.release = icmp_sock_release,
+	.bind = icmp_sock_bind,
+	.connect = icmp_sock_connect,
+	.sendto = icmp_sock_sendto,
+	.recvfrom = icmp_sock_recvfrom,
+	.shutdown = icmp_sock_shutdown,
+	.poll = icmp_sock_poll,
 };
 
 /* ---- life cycle ------------------------------------------------------ */

@@ -115,6 +115,8 @@ void tcp_reply_rst(struct ustack *st, const struct tcp_seg *seg)
 {
 	if (seg->flags & TCP_RST)
 		return;
+	/* unchecked: a lost RST is answered again at the peer's next
+	 * segment (tcp_send_raw) */
 	if (seg->flags & TCP_ACK)
 		tcp_send_raw(st, seg->daddr, seg->dport, seg->saddr, seg->sport,
 			     seg->ack, 0, TCP_RST, 0, NULL, 0);
@@ -185,7 +187,7 @@ static void rcv_syn_sent(struct ustack *st, struct tcp_conn *c,
 	/* first, the ACK: it must acknowledge our SYN and nothing more */
 	if (ack && (seq_leq(seg->ack, c->iss) || seq_gt(seg->ack, c->snd_max))) {
 		STAT_INC(st, TCP_DROP_BAD_ACK);
-		if (!(seg->flags & TCP_RST))
+		if (!(seg->flags & TCP_RST)) /* lost: sent again at the next */
 			tcp_send_raw(st, c->laddr, c->lport, c->raddr, c->rport,
 				     seg->ack, 0, TCP_RST, 0, NULL, 0);
 		return;
@@ -470,6 +472,7 @@ static int ack_syn_rcvd(struct ustack *st, struct tcp_conn *c,
 {
 	if (!seq_lt(c->snd_una, seg->ack) || seq_gt(seg->ack, c->snd_max)) {
 		STAT_INC(st, TCP_DROP_BAD_ACK);
+		/* unchecked: lost, it is sent again at the next bad ACK */
 		tcp_send_raw(st, c->laddr, c->lport, c->raddr, c->rport,
 			     seg->ack, 0, TCP_RST, 0, NULL, 0);
 		return STEP_STOP;

@@ -473,7 +473,10 @@ uint16_t tcp_window_field(struct tcp_conn *c);
 /* The application freed receive space: send a window update if the
  * right edge can move enough (receiver SWS avoidance). */
 void tcp_rcv_space_update(struct ustack *st, struct tcp_conn *c);
-/* A stateless segment (RST replies, SYN cookie SYN-ACKs). */
+/* A stateless segment (RST replies, SYN cookie SYN-ACKs). Returns 0 or
+ * ip4_output's -errno; callers ignore it (as xmit's, tcp_out.c): a failed
+ * send is a lost segment, and the peer's next segment (a retransmitted
+ * SYN, another unacceptable segment) draws the reply again. */
 int tcp_send_raw(struct ustack *st, uint32_t laddr, uint16_t lport,
 		 uint32_t raddr, uint16_t rport, uint32_t seq, uint32_t ack,
 		 uint8_t flags, uint16_t wnd, const uint8_t *opts,

@@ -354,8 +354,9 @@ static int take_error(struct sock *sk)
 	return -e;
 }
 
-static ssize_t udp_sendto(struct ustack *st, struct sock *sk, const void *buf,
-			  size_t len, int flags, const struct sockaddr_in *dst)
+static ssize_t udp_sock_sendto(struct ustack *st, struct sock *sk,
+			       const void *buf, size_t len, int flags,
+			       const struct sockaddr_in *dst)
 {
 	uint32_t daddr = sk->raddr;
 	uint16_t dport = sk->rport;
@@ -387,15 +388,15 @@ static ssize_t udp_sendto(struct ustack *st, struct sock *sk, const void *buf,
 
 /* ---- the other socket ops ------------------------------------------------- */
 
-static void udp_release(struct ustack *st, struct sock *sk)
+static void udp_sock_release(struct ustack *st, struct sock *sk)
 {
 	if (sk->bound)
 		udp_hash_del(st, sk);
 	sk->bound = 0;
 }
 
-static int udp_bind(struct ustack *st, struct sock *sk,
-		    const struct sockaddr_in *addr)
+static int udp_sock_bind(struct ustack *st, struct sock *sk,
+			 const struct sockaddr_in *addr)
 {
 	uint32_t laddr = ntohl(addr->sin_addr.s_addr);
 
@@ -408,8 +409,8 @@ static int udp_bind(struct ustack *st, struct sock *sk,
 
 /* Sets the default peer (and the only one datagrams are accepted from);
  * AF_UNSPEC dissolves it. Port 0 or address 0 is -EINVAL. */
-static int udp_connect(struct ustack *st, struct sock *sk,
-		       const struct sockaddr_in *addr)
+static int udp_sock_connect(struct ustack *st, struct sock *sk,
+			    const struct sockaddr_in *addr)
 {
 	uint32_t daddr, nexthop;
 	uint16_t dport;
@@ -441,8 +442,9 @@ static int udp_connect(struct ustack *st, struct sock *sk,
 	return 0;
 }
 
-static ssize_t udp_recvfrom(struct ustack *st, struct sock *sk, void *buf,
-			    size_t len, int flags, struct sockaddr_in *src)
+static ssize_t udp_sock_recvfrom(struct ustack *st, struct sock *sk,
+				 void *buf, size_t len, int flags,
+				 struct sockaddr_in *src)
 {
 	/* As Linux: a pending error comes before queued data. */
 	if (sk->so_error)
@@ -452,13 +454,13 @@ static ssize_t udp_recvfrom(struct ustack *st, struct sock *sk, void *buf,
 
 /* As Linux: -ENOTCONN if not connected (the socket layer shuts it down
  * all the same, to wake blocked readers). */
-static int udp_shutdown(struct ustack *st, struct sock *sk, int how)
+static int udp_sock_shutdown(struct ustack *st, struct sock *sk, int how)
 {
 	(void)st, (void)how;
 	return sk->connected ? 0 : -ENOTCONN;
 }
 
-static short udp_poll(struct ustack *st, struct sock *sk)
+static short udp_sock_poll(struct ustack *st, struct sock *sk)
 {
 	short m = POLLOUT;
 
@@ -475,11 +477,11 @@ static short udp_poll(struct ustack *st, struct sock *sk)
 }
 
 const struct sock_ops udp_sock_ops = {
-	.release = udp_release,
-	.bind = udp_bind,
-	.connect = udp_connect,
-	.sendto = udp_sendto,
-	.recvfrom = udp_recvfrom,
-	.shutdown = udp_shutdown,
-	.poll = udp_poll,
+	.release = udp_sock_release,
+	.bind = udp_sock_bind,
+	.connect = udp_sock_connect,
+	.sendto = udp_sock_sendto,
+	.recvfrom = udp_sock_recvfrom,
+	.shutdown = udp_sock_shutdown,
+	.poll = udp_sock_poll,
 };

@@ -43,6 +43,8 @@
 struct ustack;
 struct sock;
 
+/* Each protocol names its ops <proto>_sock_<op> (udp_sock_bind,
+ * tcp_sock_poll, icmp_sock_sendto) and its table <proto>_sock_ops. */
 struct sock_ops {
 	/* Set up protocol state after the socket is allocated. */
 	int (*init)(struct ustack *st, struct sock *sk);
