@@ -354,8 +354,10 @@ $(BUILD)/tests/bench_synflood: $(BUILD)/obj/tests/bench/bench_synflood.o
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^
 
-# bench_syn: the stack's cost per SYN-flood frame (library only).
-$(BUILD)/tests/bench_syn: $(BUILD)/obj/tests/bench/bench_syn.o $(LIB_OBJS)
+# bench_syn: the stack's cost per SYN-flood frame (the library and the
+# tests' frame builders, tests/lib/pkt.c; no Check).
+$(BUILD)/tests/bench_syn: $(BUILD)/obj/tests/bench/bench_syn.o \
+		$(BUILD)/obj/tests/lib/pkt.o $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)

@@ -124,25 +124,44 @@ static int to_kernel(struct ustack *st, int fd, struct pl_sock *s)
 
 /* ---- bind, listen, accept, connect ---------------------------------------- */
 
-PL_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
+typedef int (*addr_real)(int fd, const struct sockaddr *addr, socklen_t len);
+typedef int (*addr_op)(struct ustack *st, struct pl_sock *s,
+		       const struct sockaddr *addr, socklen_t len);
+
+/* bind and connect, written once: a fresh socket given a loopback address
+ * is handed to the kernel (to_kernel) and the real call runs there; any
+ * other runs on the stack (op). */
+static int addr_call(int fd, const struct sockaddr *addr, socklen_t len,
+		     addr_real real, addr_op op)
 {
 	struct pl_sock *s = pl_sock_get(fd);
 	struct ustack *st;
 	int r;
 
 	if (!s)
-		return pl_real.bind(fd, addr, len);
+		return real(fd, addr, len);
 	if (!(st = live())) {
 		r = -EBADF;
 	} else if (is_loopback(addr, len) && is_fresh(st, s)) {
 		r = to_kernel(st, fd, s);
 		pl_sock_put(s);
-		return r < 0 ? (int)pl_ret(r) : pl_real.bind(fd, addr, len);
+		return r < 0 ? (int)pl_ret(r) : real(fd, addr, len);
 	} else {
-		r = ustack_bind(st, s->sd, addr, len);
+		r = op(st, s, addr, len);
 	}
 	pl_sock_put(s);
 	return (int)pl_ret(r);
+}
+
+static int do_bind(struct ustack *st, struct pl_sock *s,
+		   const struct sockaddr *addr, socklen_t len)
+{
+	return ustack_bind(st, s->sd, addr, len);
+}
+
+PL_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	return addr_call(fd, addr, len, pl_real.bind, do_bind);
 }
 
 PL_EXPORT int listen(int fd, int backlog)
@@ -236,23 +255,7 @@ static int do_connect(struct ustack *st, struct pl_sock *s,
 
 PL_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	struct pl_sock *s = pl_sock_get(fd);
-	struct ustack *st;
-	int r;
-
-	if (!s)
-		return pl_real.connect(fd, addr, len);
-	if (!(st = live())) {
-		r = -EBADF;
-	} else if (is_loopback(addr, len) && is_fresh(st, s)) {
-		r = to_kernel(st, fd, s);
-		pl_sock_put(s);
-		return r < 0 ? (int)pl_ret(r) : pl_real.connect(fd, addr, len);
-	} else {
-		r = do_connect(st, s, addr, len);
-	}
-	pl_sock_put(s);
-	return (int)pl_ret(r);
+	return addr_call(fd, addr, len, pl_real.connect, do_connect);
 }
 
 /* ---- receiving ------------------------------------------------------------- */
@@ -416,54 +419,52 @@ PL_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen,
 	return recvfrom(fd, buf, len, flags, addr, alen);
 }
 
-PL_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
-{
-	struct pl_sock *s = pl_sock_get(fd);
-	ssize_t r;
+/*
+ * The message calls on a stack socket, written once for both directions:
+ * op is recv_common or send_msg. Each takes the reference s (from
+ * pl_sock_get) and puts it back.
+ */
+typedef ssize_t (*msg_op)(struct pl_sock *s, struct msghdr *m, int flags);
 
-	if (!s)
-		return pl_real.recvmsg(fd, m, flags);
-	r = m ? recv_common(s, m, flags) : -EFAULT;
+/* recvmsg, sendmsg: one message. */
+static ssize_t msg_call(struct pl_sock *s, struct msghdr *m, int flags,
+			msg_op op)
+{
+	ssize_t r = m ? op(s, m, flags) : -EFAULT;
+
 	pl_sock_put(s);
 	return pl_ret(r);
 }
 
-PL_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+/* readv, writev: the iovec as one message without flags. */
+static ssize_t iov_call(struct pl_sock *s, const struct iovec *iov, int cnt,
+			msg_op op)
 {
-	struct pl_sock *s = pl_sock_get(fd);
 	struct msghdr m = {0};
 	ssize_t r;
 
-	if (!s)
-		return pl_real.readv(fd, iov, cnt);
 	m.msg_iov = (struct iovec *)iov;
 	m.msg_iovlen = cnt < 0 ? 0 : (size_t)cnt;
-	r = cnt < 0 ? -EINVAL : recv_common(s, &m, 0);
+	r = cnt < 0 ? -EINVAL : op(s, &m, 0);
 	pl_sock_put(s);
 	return pl_ret(r);
 }
 
-PL_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags,
-		       struct timespec *timeout)
+/* recvmmsg, sendmmsg: message by message, the first with flags, the rest
+ * with rest_flags; stops at the first error, which is returned only when
+ * no message went (as Linux). */
+static int mmsg_call(struct pl_sock *s, struct mmsghdr *v, unsigned n,
+		     int flags, int rest_flags, msg_op op)
 {
-	struct pl_sock *s = pl_sock_get(fd);
 	unsigned i;
 	ssize_t r = 0;
 
-	if (!s)
-		return pl_real.recvmmsg(fd, v, n, flags, timeout);
 	if (n && !v) {
 		pl_sock_put(s);
 		return (int)pl_ret(-EFAULT);
 	}
-	if (timeout)
-		pl_log_once("recvmmsg timeout (ignored)", 0, 0);
 	for (i = 0; i < n; i++) {
-		int f = flags & ~MSG_WAITFORONE;
-
-		if (i > 0 && (flags & MSG_WAITFORONE))
-			f |= MSG_DONTWAIT;
-		r = recv_common(s, &v[i].msg_hdr, i > 0 ? f | MSG_DONTWAIT : f);
+		r = op(s, &v[i].msg_hdr, i > 0 ? rest_flags : flags);
 		if (r < 0)
 			break;
 		v[i].msg_len = (unsigned)r;
@@ -472,6 +473,39 @@ PL_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags,
 	if (i > 0)
 		return (int)i;
 	return (int)pl_ret(r);
+}
+
+PL_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
+{
+	struct pl_sock *s = pl_sock_get(fd);
+
+	if (!s)
+		return pl_real.recvmsg(fd, m, flags);
+	return msg_call(s, m, flags, recv_common);
+}
+
+PL_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	struct pl_sock *s = pl_sock_get(fd);
+
+	if (!s)
+		return pl_real.readv(fd, iov, cnt);
+	return iov_call(s, iov, cnt, recv_common);
+}
+
+PL_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags,
+		       struct timespec *timeout)
+{
+	struct pl_sock *s = pl_sock_get(fd);
+	int f = flags & ~MSG_WAITFORONE;
+
+	if (!s)
+		return pl_real.recvmmsg(fd, v, n, flags, timeout);
+	if (timeout && !(n && !v))
+		pl_log_once("recvmmsg timeout (ignored)", 0, 0);
+	/* after the first message, never wait (MSG_WAITFORONE or not: the
+	 * timeout is not implemented) */
+	return mmsg_call(s, v, n, f, f | MSG_DONTWAIT, recv_common);
 }
 
 /* ---- sending --------------------------------------------------------------- */
@@ -581,6 +615,12 @@ static ssize_t send_sock(struct pl_sock *s, const struct msghdr *m, int flags)
 	return r;
 }
 
+/* send_sock as a msg_op (the message calls above). */
+static ssize_t send_msg(struct pl_sock *s, struct msghdr *m, int flags)
+{
+	return send_sock(s, m, flags);
+}
+
 static ssize_t send_buf(struct pl_sock *s, const void *buf, size_t len,
 			int flags, const struct sockaddr *to, socklen_t tolen)
 {
@@ -628,52 +668,28 @@ PL_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 PL_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
 	struct pl_sock *s = pl_sock_get(fd);
-	ssize_t r;
 
 	if (!s)
 		return pl_real.sendmsg(fd, m, flags);
-	r = m ? send_sock(s, m, flags) : -EFAULT;
-	pl_sock_put(s);
-	return pl_ret(r);
+	return msg_call(s, (struct msghdr *)m, flags, send_msg);
 }
 
 PL_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
 	struct pl_sock *s = pl_sock_get(fd);
-	struct msghdr m = {0};
-	ssize_t r;
 
 	if (!s)
 		return pl_real.writev(fd, iov, cnt);
-	m.msg_iov = (struct iovec *)iov;
-	m.msg_iovlen = cnt < 0 ? 0 : (size_t)cnt;
-	r = cnt < 0 ? -EINVAL : send_sock(s, &m, 0);
-	pl_sock_put(s);
-	return pl_ret(r);
+	return iov_call(s, iov, cnt, send_msg);
 }
 
 PL_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
 {
 	struct pl_sock *s = pl_sock_get(fd);
-	unsigned i;
-	ssize_t r = 0;
 
 	if (!s)
 		return pl_real.sendmmsg(fd, v, n, flags);
-	if (n && !v) {
-		pl_sock_put(s);
-		return (int)pl_ret(-EFAULT);
-	}
-	for (i = 0; i < n; i++) {
-		r = send_sock(s, &v[i].msg_hdr, flags);
-		if (r < 0)
-			break;
-		v[i].msg_len = (unsigned)r;
-	}
-	pl_sock_put(s);
-	if (i > 0)
-		return (int)i;
-	return (int)pl_ret(r);
+	return mmsg_call(s, v, n, flags, flags, send_msg);
 }
 
 #define PL_SENDFILE_CHUNK (256 * 1024)
@@ -756,30 +772,31 @@ PL_EXPORT int shutdown(int fd, int how)
 	return (int)pl_ret(r);
 }
 
-PL_EXPORT int getsockname(int fd, struct sockaddr *a, socklen_t *len)
+/* getsockname and getpeername, written once. */
+static int name_call(int fd, struct sockaddr *a, socklen_t *len,
+		     int (*real)(int, struct sockaddr *, socklen_t *),
+		     int (*op)(struct ustack *, int, struct sockaddr *,
+			       socklen_t *))
 {
 	struct pl_sock *s = pl_sock_get(fd);
 	struct ustack *st;
 	int r;
 
 	if (!s)
-		return pl_real.getsockname(fd, a, len);
-	r = (st = live()) ? ustack_getsockname(st, s->sd, a, len) : -EBADF;
+		return real(fd, a, len);
+	r = (st = live()) ? op(st, s->sd, a, len) : -EBADF;
 	pl_sock_put(s);
 	return (int)pl_ret(r);
 }
 
+PL_EXPORT int getsockname(int fd, struct sockaddr *a, socklen_t *len)
+{
+	return name_call(fd, a, len, pl_real.getsockname, ustack_getsockname);
+}
+
 PL_EXPORT int getpeername(int fd, struct sockaddr *a, socklen_t *len)
 {
-	struct pl_sock *s = pl_sock_get(fd);
-	struct ustack *st;
-	int r;
-
-	if (!s)
-		return pl_real.getpeername(fd, a, len);
-	r = (st = live()) ? ustack_getpeername(st, s->sd, a, len) : -EBADF;
-	pl_sock_put(s);
-	return (int)pl_ret(r);
+	return name_call(fd, a, len, pl_real.getpeername, ustack_getpeername);
 }
 
 /* ---- options --------------------------------------------------------------- */
@@ -991,38 +1008,39 @@ static int do_fcntl(int fd, struct pl_sock *s, int cmd, long arg)
 	return -EINVAL;
 }
 
-PL_EXPORT int fcntl(int fd, int cmd, ...)
+/* fcntl and fcntl64 (the same call on 64-bit), once the argument is read. */
+static int fcntl_call(int fd, int cmd, long arg, int (*real)(int, int, ...))
 {
 	struct pl_sock *s;
-	va_list ap;
-	long arg;
 	int r;
 
-	va_start(ap, cmd);
-	arg = va_arg(ap, long);
-	va_end(ap);
 	if (!(s = pl_sock_get(fd)))
-		return pl_real.fcntl(fd, cmd, arg);
+		return real(fd, cmd, arg);
 	r = do_fcntl(fd, s, cmd, arg);
 	pl_sock_put(s);
 	return (int)pl_ret(r);
 }
 
-PL_EXPORT int fcntl64(int fd, int cmd, ...)
+PL_EXPORT int fcntl(int fd, int cmd, ...)
 {
-	struct pl_sock *s;
 	va_list ap;
 	long arg;
-	int r;
 
 	va_start(ap, cmd);
 	arg = va_arg(ap, long);
 	va_end(ap);
-	if (!(s = pl_sock_get(fd)))
-		return pl_real.fcntl64(fd, cmd, arg);
-	r = do_fcntl(fd, s, cmd, arg);
-	pl_sock_put(s);
-	return (int)pl_ret(r);
+	return fcntl_call(fd, cmd, arg, pl_real.fcntl);
+}
+
+PL_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	long arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, long);
+	va_end(ap);
+	return fcntl_call(fd, cmd, arg, pl_real.fcntl64);
 }
 
 static int do_ioctl(struct ustack *st, struct pl_sock *s, unsigned long req,

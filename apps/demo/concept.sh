@@ -46,53 +46,24 @@ OUT=$BUILD/concepts/$NAME
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 PIDS=""
+RUN_TIMEOUT=20
+. apps/demo/lib.sh
 
-if [ -t 1 ]; then B=$(printf '\033[1m'); D=$(printf '\033[2m'); N=$(printf '\033[0m'); else B='' D='' N=''; fi
 say() { printf '\n%s== %s%s\n' "$B" "$*" "$N"; }
-note() { printf '%s%s%s\n' "$D" "$*" "$N"; }
 look() { printf '%slook at:%s %s\n' "$B" "$N" "$*"; }
 code() { printf '%scode:%s %s\n' "$B" "$N" "$*"; }
 result() { printf '=> %s\n' "$*"; }
-shown() { printf '%s$ %s%s\n' "$B" "$*" "$N"; }
-# Show a command, then run it in the namespace (bounded), output indented.
-run() {
-	shown "$*"
-	timeout 20 ip netns exec "$NS" "$@" 2>&1 | sed 's/^/  /'
-}
 nsx() { ip netns exec "$NS" "$@"; }
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 die() {
 	echo "concept $NAME: $*" >&2
 	for f in "$DIR"/*.log; do [ -s "$f" ] && { echo "--- $f" >&2; tail -n 8 "$f" >&2; }; done
 	exit 1
 }
 
-stop_pid() {
-	local p=$1 end
-	kill -TERM "$p" 2>/dev/null
-	end=$(($(now_ms) + 3000))
-	while kill -0 "$p" 2>/dev/null && [ "$(now_ms)" -lt "$end" ]; do sleep 0.05; done
-	kill -KILL "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-}
-cleanup() {
-	trap - EXIT INT TERM
-	for p in $PIDS; do stop_pid "$p"; done
-	ip netns del "$NS" 2>/dev/null
-	rm -rf "$DIR"
-}
 trap cleanup EXIT
 trap 'echo "concept: interrupted"; exit 130' INT TERM
 
-# wait_until SECONDS WHAT CMD...: poll every 50 ms.
-wait_until() {
-	local end=$(($(now_ms) + $1 * 1000)) what=$2
-	shift 2
-	while ! "$@" >/dev/null 2>&1; do
-		[ "$(now_ms)" -lt "$end" ] || die "gave up waiting for $what"
-		sleep 0.05
-	done
-}
+gave_up() { die "gave up waiting for $1"; }
 
 # bg NAME CMD...: run CMD in the namespace in the background, output in
 # $DIR/NAME.log; its pid in LAST_PID.

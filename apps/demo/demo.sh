@@ -34,8 +34,9 @@ mkdir -p "$BUILD/demo"
 PCAP=$(cd "$BUILD/demo" && pwd)/ustack-demo.pcap
 CTL=$DIR/ctl
 PIDS=""
+RUN_TIMEOUT=10
+. apps/demo/lib.sh
 
-if [ -t 1 ]; then B=$(printf '\033[1m'); D=$(printf '\033[2m'); N=$(printf '\033[0m'); else B='' D='' N=''; fi
 STEP=0
 # A numbered step ("say -" continues the previous step without a number).
 say() {
@@ -47,44 +48,13 @@ say() {
 		printf '\n%s== %d. %s%s\n' "$B" "$STEP" "$*" "$N"
 	fi
 }
-note() { printf '%s%s%s\n' "$D" "$*" "$N"; }
-# Show a command as typed in the namespace, then run it there (bounded).
-run() {
-	printf '%s$ %s%s\n' "$B" "$*" "$N"
-	timeout 10 ip netns exec "$NS" "$@" 2>&1 | sed 's/^/  /'
-}
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
-
-cleanup() {
-	trap - EXIT INT TERM
-	for p in $PIDS; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in $PIDS; do
-		local end=$(($(now_ms) + 3000))
-		while kill -0 "$p" 2>/dev/null && [ "$(now_ms)" -lt "$end" ]; do sleep 0.05; done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	ip netns del "$NS" 2>/dev/null
-	rm -rf "$DIR"
+gave_up() {
+	echo "demo: gave up waiting for $1" >&2
+	[ -s "$DIR/inetd.log" ] && tail -n 5 "$DIR/inetd.log" >&2
+	exit 1
 }
 trap cleanup EXIT
 trap 'echo; echo "demo: interrupted"; exit 130' INT TERM
-
-# wait_until SECONDS WHAT CMD...: poll until CMD succeeds.
-wait_until() {
-	local end=$(($(now_ms) + $1 * 1000)) what=$2
-	shift 2
-	while ! "$@" >/dev/null 2>&1; do
-		if [ "$(now_ms)" -ge "$end" ]; then
-			echo "demo: gave up waiting for $what" >&2
-			[ -s "$DIR/inetd.log" ] && tail -n 5 "$DIR/inetd.log" >&2
-			exit 1
-		fi
-		sleep 0.05
-	done
-}
 
 say "A network namespace of our own: $NS"
 note "Nothing in this demo touches your host's network; the namespace goes away at the end."

@@ -10,8 +10,14 @@
 
 #include "core/assert.h"
 #include "core/stack.h"
+#include "proto/arp.h"
 #include "proto/eth.h"
+#include "proto/icmp.h"
+#include "proto/ipv4.h"
+#include "proto/tcp.h"
+#include "proto/udp.h"
 #include "sock/rt.h"
+#include "sock/sock.h"
 #include "wire/eth.h"
 #include "wire/ipv4.h"
 

@@ -4,7 +4,9 @@
  *
  * Internal header: modules include it; applications see only the opaque
  * struct through <ustack/ustack.h>. Each module's own state is a struct
- * defined in that module's header and embedded here.
+ * declared in that module's state header (proto/tcp_state.h, ...) and
+ * embedded here; this header includes those and no module's interface, so
+ * a file sees another module's functions only by including its header.
  */
 #ifndef USTACK_CORE_STACK_H
 #define USTACK_CORE_STACK_H
@@ -18,13 +20,13 @@
 #include "core/pkb.h"
 #include "core/rand.h"
 #include "core/timer.h"
-#include "proto/arp.h"
-#include "proto/filter.h"
-#include "proto/icmp.h"
-#include "proto/ipv4.h"
-#include "proto/tcp.h"
-#include "proto/udp.h"
-#include "sock/sock.h"
+#include "proto/arp_state.h"
+#include "proto/filter_state.h"
+#include "proto/icmp_state.h"
+#include "proto/ip4_state.h"
+#include "proto/tcp_state.h"
+#include "proto/udp_state.h"
+#include "sock/sock_state.h"
 
 struct rt_ops;
 

@@ -4,8 +4,8 @@
  * of RFC 4861 7.3 (see arp.h for the state machine).
  *
  * May touch: st->arp (the cache and its timers), eth_output, the ARP
- * counters, and the socket layer's sock_host_unreachable() when a
- * resolution fails. Never allocates after arp_init() except packet buffers.
+ * counters, and IPv4's ip4_neigh_unreachable() when a resolution fails
+ * (IPv4 tells the protocols above, which tell their sockets). Never allocates after arp_init() except packet buffers.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,7 +16,6 @@
 #include "proto/arp.h"
 #include "proto/eth.h"
 #include "proto/ipv4.h"
-#include "sock/sock.h"
 #include "wire/arp.h"
 #include "wire/eth.h"
 #include "wire/ipv4.h"
@@ -180,6 +179,8 @@ static void arp_send(struct ustack *st, uint16_t op, const uint8_t *eth_dst,
 		return; /* counted as PKB_EXHAUSTED; a retry may do better */
 	arp_emit(pkb_put(p, ARP_LEN), op, st->cfg.mac, st->cfg.addr,
 		 tha ? tha : zero, tpa);
+	/* unchecked: a lost request is retried by the entry's timer, a lost
+	 * reply by the asker's */
 	eth_output(st, p, eth_dst, ETH_TYPE_ARP);
 }
 
@@ -209,6 +210,8 @@ static void arp_flush(struct ustack *st, struct arp_entry *e)
 	struct pkb *p;
 
 	pkb_queue_init(&e->pending);
+	/* unchecked: the senders were told 0 at queueing; a device error
+	 * now is a packet lost on the way (counted by stack_xmit) */
 	while ((p = pkb_queue_pop(&q)) != NULL)
 		eth_output(st, p, e->mac, ETH_TYPE_IPV4);
 }
@@ -290,11 +293,11 @@ int arp_output(struct ustack *st, struct pkb *pkb, uint32_t nexthop)
 
 /* ---- timers ---------------------------------------------------------- */
 
-/* Tell the sockets behind each distinct destination in q (and addr). */
+/* Report addr, and each distinct destination queued behind it, to IPv4. */
 static void arp_notify_unreachable(struct ustack *st, uint32_t addr,
 				   const struct pkb_queue *q)
 {
-	sock_host_unreachable(st, addr);
+	ip4_neigh_unreachable(st, addr);
 	for (const struct pkb *p = q->head; p; p = p->next) {
 		uint32_t dst;
 		const struct pkb *o;
@@ -305,7 +308,7 @@ static void arp_notify_unreachable(struct ustack *st, uint32_t addr,
 			if (o->len >= IP4_HDR_LEN && ip4_dst(o->data) == dst)
 				break;
 		if (o == p)
-			sock_host_unreachable(st, dst);
+			ip4_neigh_unreachable(st, dst);
 	}
 }
 

@@ -1,7 +1,7 @@
 /*
  * arp.h - address resolution for IPv4 over Ethernet (RFC 826, RFC 1122
- * 2.3.2). May touch: its cache, eth_output, the socket layer's error
- * notification.
+ * 2.3.2). May touch: its cache, eth_output, IPv4's neighbour-error
+ * notification (ip4_neigh_unreachable).
  *
  * The cache is a fixed array of cfg.arp_cache_size entries with a hash on
  * the IPv4 address; each entry carries its own timer (deadlines, not
@@ -28,19 +28,6 @@
 
 struct ustack;
 struct pkb;
-
-struct arp_entry;
-
-struct arp_state {
-	struct arp_entry *entries;   /* cfg.arp_cache_size slots */
-	uint32_t nentries;           /* slots */
-	uint32_t nused;              /* slots holding an address */
-	struct arp_entry **hash;     /* chains by address */
-	uint32_t hash_mask;          /* buckets - 1 (a power of two) */
-	struct arp_entry *free;      /* unused slots, through hnext */
-	ustack_time_t conflict_log_at;  /* next WARN allowed about a conflict */
-	ustack_time_t defend_at;        /* next defence allowed (RFC 5227 2.4) */
-};
 
 int arp_init(struct ustack *st);
 void arp_fini(struct ustack *st);

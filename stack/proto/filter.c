@@ -21,7 +21,8 @@
  * segments cannot make us a reflector. Never a reply to a RST, to a
  * broadcast or to a segment with a bad checksum.
  *
- * May touch: st->filter, icmp_send_error, tcp_send_raw, FILTER counters.
+ * May touch: st->filter, icmp_send_error, the TCP reject handler in
+ * IPv4's protocol table (ip4_proto_get), FILTER counters.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -34,7 +35,6 @@
 #include "proto/filter.h"
 #include "proto/icmp.h"
 #include "proto/ip4_int.h"
-#include "proto/tcp_int.h"
 #include "wire/checksum.h"
 #include "wire/icmp.h"
 #include "wire/ipv4.h"
@@ -447,7 +447,8 @@ static int rst_rate_ok(struct ustack *st)
 static void reject_rst(struct ustack *st, const struct pkb *pkb)
 {
 	const uint8_t *h = pkb->data;
-	uint32_t len = pkb->len, dlen;
+	const struct ip4_proto *p;
+	uint32_t len = pkb->len;
 	unsigned hl;
 	uint8_t fl;
 
@@ -466,14 +467,9 @@ static void reject_rst(struct ustack *st, const struct pkb *pkb)
 		STAT_INC(st, FILTER_REJECT_LIMITED);
 		return;
 	}
-	dlen = len - hl + !!(fl & TCP_SYN) + !!(fl & TCP_FIN);
-	if (fl & TCP_ACK)
-		tcp_send_raw(st, pkb->ip.dst, tcp_dport(h), pkb->ip.src,
-			     tcp_sport(h), tcp_ack(h), 0, TCP_RST, 0, NULL, 0);
-	else
-		tcp_send_raw(st, pkb->ip.dst, tcp_dport(h), pkb->ip.src,
-			     tcp_sport(h), 0, tcp_seq(h) + dlen,
-			     TCP_RST | TCP_ACK, 0, NULL, 0);
+	/* TCP sends it (through IPv4's protocol table: no call by name) */
+	if ((p = ip4_proto_get(st, IP4_PROTO_TCP)) && p->reject)
+		p->reject(st, pkb);
 }
 
 static void reject(struct ustack *st, const struct filter_rule *r,

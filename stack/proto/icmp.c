@@ -4,8 +4,8 @@
  * errors we receive (mapped to an errno and handed to UDP, TCP or an echo
  * socket), and echo ("ping") sockets.
  *
- * May touch: st->icmp, ip4_output, udp_icmp_error, tcp_icmp_error, the
- * socket layer (sock_queue_dgram, sock_recv_dgram, sock_wakeup,
+ * May touch: st->icmp, ip4_output, ip4_err_notify (errors go up through
+ * IPv4's protocol table, never to UDP or TCP by name), the socket layer (sock_queue_dgram, sock_recv_dgram, sock_wakeup,
  * sock_ephemeral_port) and the ICMP counters.
  *
  * Decisions:
@@ -41,14 +41,10 @@
 #include "core/stack.h"
 #include "proto/icmp.h"
 #include "proto/ipv4.h"
-#include "proto/tcp.h"
-#include "proto/udp.h"
 #include "sock/sock.h"
 #include "wire/checksum.h"
 #include "wire/icmp.h"
 #include "wire/ipv4.h"
-#include "wire/tcp.h"
-#include "wire/udp.h"
 
 /* RFC 1812 4.3.2.3: an error is at most 576 bytes of IP datagram. */
 #define ICMP_ERR_MAX_QUOTE (576u - IP4_HDR_LEN - ICMP_HDR_LEN)
@@ -204,6 +200,8 @@ void icmp_send_error(struct ustack *st, const struct pkb *orig, uint8_t type,
 		STAT_INC(st, ICMP_TX_DEST_UNREACH);
 	else if (type == ICMP_TIME_EXCEEDED)
 		STAT_INC(st, ICMP_TX_TIME_EXCEEDED);
+	/* unchecked: an error is best effort (RFC 1122 3.2.2); a lost one
+	 * is lost as it could be on the wire */
 	ip4_output(st, p, &tx);
 }
 
@@ -242,6 +240,7 @@ static void icmp_echo(struct ustack *st, struct pkb *pkb)
 	tx.tos = pkb->ip.tos;
 	STAT_INC(st, ICMP_TX);
 	STAT_INC(st, ICMP_TX_ECHO_REPLY);
+	/* unchecked: a lost reply is the pinger's to retry */
 	ip4_output(st, pkb, &tx);
 }
 
@@ -301,29 +300,37 @@ static int icmp_unreach_errno(uint8_t code)
 	return code < 16 ? map[code] : 0;
 }
 
-/* An error about one of our echo requests: the socket's so_error. */
-static int icmp_err_to_echo_sock(struct ustack *st, const uint8_t *l4,
-				 uint32_t raddr, int err)
+/* An error about one of our echo requests, or ARP gave up on a neighbour
+ * (no quote: every echo socket connected to it): the socket's so_error. */
+static int icmp_err(struct ustack *st, const struct ip4_err *e)
 {
 	struct sock *sk;
 
-	if (l4[0] != ICMP_ECHO ||
-	    (sk = icmp_sock_find(st, icmp_id(l4), raddr)) == NULL)
+	if (!e->l4) {
+		for (sk = st->icmp.socks; sk; sk = sk->hash_next)
+			if (sk->connected && sk->raddr == e->raddr) {
+				sk->so_error = e->err;
+				sock_wakeup(st, sk);
+			}
+		return 1;
+	}
+	if (e->l4[0] != ICMP_ECHO ||
+	    (sk = icmp_sock_find(st, icmp_id(e->l4), e->raddr)) == NULL)
 		return 0;
-	sk->so_error = err;
+	sk->so_error = e->err;
 	sock_wakeup(st, sk);
 	return 1;
 }
 
 /* The quoted header: RFC 792, at least IP header + 8 bytes; it must be a
- * first fragment we sent. Then hand the error to its transport. */
+ * first fragment we sent. Then hand the error to its protocol, through
+ * IPv4's table (ip4_err_notify). */
 static void icmp_error_deliver(struct ustack *st, const struct pkb *pkb,
 			       int err, uint16_t mtu)
 {
-	const uint8_t *q = pkb->data + ICMP_HDR_LEN, *l4;
+	const uint8_t *q = pkb->data + ICMP_HDR_LEN;
 	uint32_t qlen = pkb->len - ICMP_HDR_LEN, qhl;
-	uint32_t laddr, raddr;
-	int found = 1;
+	struct ip4_err e = {.err = err, .mtu = mtu};
 
 	if (qlen < IP4_HDR_LEN || ip4_version(q) != 4 ||
 	    (qhl = ip4_hlen(q)) < IP4_HDR_LEN || qlen < qhl + 8 ||
@@ -331,26 +338,10 @@ static void icmp_error_deliver(struct ustack *st, const struct pkb *pkb,
 		STAT_INC(st, ICMP_DROP_BAD_QUOTE);
 		return;
 	}
-	l4 = q + qhl;
-	laddr = ip4_src(q);
-	raddr = ip4_dst(q);
-	switch (ip4_proto(q)) {
-	case IP4_PROTO_UDP:
-		udp_icmp_error(st, laddr, udp_sport(l4), raddr, udp_dport(l4),
-			       err);
-		break;
-	case IP4_PROTO_TCP:
-		tcp_icmp_error(st, laddr, tcp_sport(l4), raddr, tcp_dport(l4),
-			       tcp_seq(l4), err, mtu);
-		break;
-	case IP4_PROTO_ICMP:
-		found = icmp_err_to_echo_sock(st, l4, raddr, err);
-		break;
-	default:
-		found = 0;
-		break;
-	}
-	if (found)
+	e.l4 = q + qhl;
+	e.laddr = ip4_src(q);
+	e.raddr = ip4_dst(q);
+	if (ip4_err_notify(st, ip4_proto(q), &e))
 		STAT_INC(st, ICMP_ERR_DELIVERED);
 	else
 		STAT_INC(st, ICMP_ERR_NO_SOCKET);
@@ -445,7 +436,7 @@ static int icmp_autobind(struct ustack *st, struct sock *sk, uint32_t raddr)
 	return 0;
 }
 
-static int icmp_sk_init(struct ustack *st, struct sock *sk)
+static int icmp_sock_init(struct ustack *st, struct sock *sk)
 {
 	pkb_queue_init(&sk->rcvq);
 	sk->hash_next = st->icmp.socks;
@@ -453,7 +444,7 @@ static int icmp_sk_init(struct ustack *st, struct sock *sk)
 	return 0;
 }
 
-static void icmp_sk_release(struct ustack *st, struct sock *sk)
+static void icmp_sock_release(struct ustack *st, struct sock *sk)
 {
 	struct sock **pp = &st->icmp.socks;
 
@@ -465,8 +456,8 @@ static void icmp_sk_release(struct ustack *st, struct sock *sk)
 	pkb_queue_purge(st, &sk->rcvq);
 }
 
-static int icmp_sk_bind(struct ustack *st, struct sock *sk,
-			const struct sockaddr_in *addr)
+static int icmp_sock_bind(struct ustack *st, struct sock *sk,
+			  const struct sockaddr_in *addr)
 {
 	uint32_t a = ntohl(addr->sin_addr.s_addr);
 	uint16_t id = ntohs(addr->sin_port);
@@ -485,8 +476,8 @@ static int icmp_sk_bind(struct ustack *st, struct sock *sk,
 	return 0;
 }
 
-static int icmp_sk_connect(struct ustack *st, struct sock *sk,
-			   const struct sockaddr_in *addr)
+static int icmp_sock_connect(struct ustack *st, struct sock *sk,
+			     const struct sockaddr_in *addr)
 {
 	uint32_t dst, nh;
 	int err;
@@ -506,9 +497,9 @@ static int icmp_sk_connect(struct ustack *st, struct sock *sk,
 	return 0;
 }
 
-static ssize_t icmp_sk_sendto(struct ustack *st, struct sock *sk,
-			      const void *buf, size_t len, int flags,
-			      const struct sockaddr_in *dst)
+static ssize_t icmp_sock_sendto(struct ustack *st, struct sock *sk,
+				const void *buf, size_t len, int flags,
+				const struct sockaddr_in *dst)
 {
 	const uint8_t *b = buf;
 	struct ip4_tx tx = {.proto = IP4_PROTO_ICMP, .ttl = sk->opt.conn.ttl,
@@ -549,8 +540,9 @@ static ssize_t icmp_sk_sendto(struct ustack *st, struct sock *sk,
 	return err < 0 ? err : (ssize_t)len;
 }
 
-static ssize_t icmp_sk_recvfrom(struct ustack *st, struct sock *sk, void *buf,
-				size_t len, int flags, struct sockaddr_in *src)
+static ssize_t icmp_sock_recvfrom(struct ustack *st, struct sock *sk,
+				  void *buf, size_t len, int flags,
+				  struct sockaddr_in *src)
 {
 	if (!sk->rcvq.count && sk->so_error) {
 		int err = sk->so_error;
@@ -561,7 +553,7 @@ static ssize_t icmp_sk_recvfrom(struct ustack *st, struct sock *sk, void *buf,
 	return sock_recv_dgram(st, sk, buf, len, flags, src);
 }
 
-static short icmp_sk_poll(struct ustack *st, struct sock *sk)
+static short icmp_sock_poll(struct ustack *st, struct sock *sk)
 {
 	short ev = 0;
 
@@ -575,7 +567,7 @@ static short icmp_sk_poll(struct ustack *st, struct sock *sk)
 	return ev;
 }
 
-static int icmp_sk_shutdown(struct ustack *st, struct sock *sk, int how)
+static int icmp_sock_shutdown(struct ustack *st, struct sock *sk, int how)
 {
 	(void)how;
 	sock_wakeup(st, sk); /* readers see end of data */
@@ -583,20 +575,26 @@ static int icmp_sk_shutdown(struct ustack *st, struct sock *sk, int how)
 }
 
 const struct sock_ops icmp_sock_ops = {
-	.init = icmp_sk_init,
-	.release = icmp_sk_release,
-	.bind = icmp_sk_bind,
-	.connect = icmp_sk_connect,
-	.sendto = icmp_sk_sendto,
-	.recvfrom = icmp_sk_recvfrom,
-	.shutdown = icmp_sk_shutdown,
-	.poll = icmp_sk_poll,
+	.init = icmp_sock_init,
+	.release = icmp_sock_release,
+	.bind = icmp_sock_bind,
+	.connect = icmp_sock_connect,
+	.sendto = icmp_sock_sendto,
+	.recvfrom = icmp_sock_recvfrom,
+	.shutdown = icmp_sock_shutdown,
+	.poll = icmp_sock_poll,
 };
 
 /* ---- life cycle ------------------------------------------------------ */
 
+static const struct ip4_proto icmp_ip4_proto = {
+	.input = icmp_input,
+	.err = icmp_err,
+};
+
 int icmp_init(struct ustack *st)
 {
+	ip4_proto_add(st, IP4_PROTO_ICMP, &icmp_ip4_proto);
 	st->icmp.credit_at = 0; /* full at the first error */
 	st->icmp.credit_us = 0;
 	memset(st->icmp.dst, 0, sizeof(st->icmp.dst));

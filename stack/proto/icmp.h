@@ -1,7 +1,8 @@
 /*
  * icmp.h - ICMP (RFC 792, RFC 1122 3.2.2): echo replies, errors we send
- * (rate-limited), errors we receive (handed to UDP/TCP), and echo ("ping")
- * sockets. May touch: ip4_output, udp/tcp error hooks, the socket layer.
+ * (rate-limited), errors we receive (handed up through IPv4's protocol
+ * table, ip4_err_notify), and echo ("ping") sockets. May touch:
+ * ip4_output, ip4_err_notify, the socket layer.
  */
 #ifndef USTACK_PROTO_ICMP_H
 #define USTACK_PROTO_ICMP_H
@@ -13,28 +14,6 @@
 struct ustack;
 struct pkb;
 struct sock_ops;
-
-/* Per-destination buckets: a keyed hash of the destination picks one of
- * these; destinations that collide share it. Fixed size: 4 KiB. */
-#define ICMP_DST_SLOTS 256
-
-struct icmp_bucket {
-	uint64_t credit_us;          /* saved-up time, see icmp_state */
-	ustack_time_t credit_at;     /* when brought up to date; 0 = unused */
-};
-
-struct icmp_state {
-	/* Token bucket for errors we send (RFC 1812 4.3.2.8, RFC 1122 3.2.2):
-	 * the credit is time, one error costs 1 s / cfg.icmp_rate_per_sec,
-	 * and at most cfg.icmp_rate_burst errors' worth is saved up. */
-	uint64_t credit_us;
-	ustack_time_t credit_at;     /* when credit_us was brought up to date */
-	/* The same per destination: an error costs cfg.icmp_dst_interval_us,
-	 * at most cfg.icmp_dst_burst of them saved up. */
-	struct icmp_bucket dst[ICMP_DST_SLOTS];
-	uint32_t dst_salt;           /* hashed with the destination */
-	struct sock *socks;          /* echo sockets, through sk->hash_next */
-};
 
 int icmp_init(struct ustack *st);
 void icmp_fini(struct ustack *st);

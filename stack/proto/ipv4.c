@@ -4,8 +4,9 @@
  * connected subnet and one default gateway), the header and loopback on
  * output. Fragments are handed to ip4_frag.c both ways.
  *
- * May touch: st->ip4, arp_output, icmp/udp/tcp input, icmp_send_error,
- * the IP4 counters.
+ * May touch: st->ip4, arp_output, the handlers the protocols above
+ * registered (struct ip4_proto: input, err), icmp_send_error, the IP4
+ * counters.
  *
  * Decisions (the RFC leaves room):
  * - TTL: RFC 1122 3.2.1.7 says a host MUST NOT discard a datagram just
@@ -42,12 +43,11 @@
 #include <string.h>
 
 #include "core/stack.h"
+#include "proto/arp.h"
 #include "proto/filter.h"
 #include "proto/icmp.h"
 #include "proto/ip4_int.h"
 #include "proto/ipv4.h"
-#include "proto/tcp.h"
-#include "proto/udp.h"
 #include "wire/checksum.h"
 #include "wire/icmp.h"
 #include "wire/ipv4.h"
@@ -199,18 +199,11 @@ static int ip4_martian_src(const struct ustack *st, uint32_t src, uint32_t dst)
 
 static void ip4_deliver(struct ustack *st, struct pkb *pkb)
 {
-	switch (pkb->ip.proto) {
-	case IP4_PROTO_ICMP:
+	const struct ip4_proto *p = st->ip4.protos[pkb->ip.proto];
+
+	if (p) {
 		STAT_INC(st, IP4_RX_DELIVERED);
-		icmp_input(st, pkb);
-		return;
-	case IP4_PROTO_UDP:
-		STAT_INC(st, IP4_RX_DELIVERED);
-		udp_input(st, pkb);
-		return;
-	case IP4_PROTO_TCP:
-		STAT_INC(st, IP4_RX_DELIVERED);
-		tcp_input(st, pkb);
+		p->input(st, pkb);
 		return;
 	}
 	/* RFC 1122 3.2.2.1: protocol unreachable (never for broadcasts;
@@ -218,6 +211,37 @@ static void ip4_deliver(struct ustack *st, struct pkb *pkb)
 	icmp_send_error(st, pkb, ICMP_DEST_UNREACH, ICMP_PROTO_UNREACH, 0);
 	STAT_INC(st, IP4_DROP_UNKNOWN_PROTO);
 	pkb_free(st, pkb);
+}
+
+/* ---- the protocols above: registration, errors ----------------------- */
+
+void ip4_proto_add(struct ustack *st, uint8_t proto, const struct ip4_proto *p)
+{
+	st->ip4.protos[proto] = p;
+}
+
+const struct ip4_proto *ip4_proto_get(const struct ustack *st, uint8_t proto)
+{
+	return st->ip4.protos[proto];
+}
+
+int ip4_err_notify(struct ustack *st, uint8_t proto, const struct ip4_err *e)
+{
+	const struct ip4_proto *p = st->ip4.protos[proto];
+
+	return p && p->err ? p->err(st, e) : 0;
+}
+
+/* Rare (ARP gave up on a neighbour), so every protocol scans its own
+ * sockets or connections. */
+void ip4_neigh_unreachable(struct ustack *st, uint32_t addr)
+{
+	struct ip4_err e = {.err = EHOSTUNREACH, .laddr = st->cfg.addr,
+			    .raddr = addr};
+
+	for (unsigned i = 0; i < 256; i++)
+		if (st->ip4.protos[i] && st->ip4.protos[i]->err)
+			st->ip4.protos[i]->err(st, &e);
 }
 
 /* Validate, check addresses, reassemble, deliver. loop: from ourselves. */

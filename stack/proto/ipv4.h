@@ -1,56 +1,63 @@
 /*
  * ipv4.h - IPv4 (RFC 791, RFC 1122 3.2): input validation and demux,
  * reassembly, routing, output and fragmentation. May touch: arp_output,
- * icmp/udp/tcp input, icmp_send_error.
+ * the registered protocols' handlers (struct ip4_proto), icmp_send_error.
  */
 #ifndef USTACK_PROTO_IPV4_H
 #define USTACK_PROTO_IPV4_H
 
 #include <stdint.h>
 
-#include "core/pkb.h"
-#include "core/timer.h"
-
 struct ustack;
 struct pkb;
 
-struct ip4_reasm;
-
-/* Packets sent to our own address wait here for the next timer run
- * (never delivered from inside ip4_output: no re-entry into the caller). */
-#define IP4_LOOP_MAX 256
-
-/* RFC 7739 5.3: identification counters, chosen by a keyed hash of
- * (source, destination, protocol); a power of two. 4 KiB of state. */
-#define IP4_ID_BUCKETS 2048
-/* Recent (src, dst, proto) -> bucket and offset, so a flow does not pay a
- * SipHash per datagram: direct-mapped, a power of two. */
-#define IP4_ID_CACHE 16
-
-struct ip4_id_cache {
-	uint32_t src, dst;
-	uint8_t proto;
-	uint8_t valid;
-	uint16_t off;                 /* the keyed offset */
-	uint16_t bucket;              /* index into ids[] */
-};
-
-struct ip4_state {
-	uint16_t ids[IP4_ID_BUCKETS]; /* identification counters */
-	uint32_t id_salt;             /* hashed with each (src, dst, proto) */
-	struct ip4_id_cache id_cache[IP4_ID_CACHE]; /* hash results */
-	struct ip4_reasm *reasm;      /* datagrams being reassembled, oldest
-					 first */
-	uint32_t reasm_count;
-	uint32_t reasm_bytes;         /* buffer memory the fragments hold */
-	struct ip4_reasm *reasm_slots;/* cfg.reasm_max_datagrams descriptors */
-	struct ip4_reasm *reasm_free; /* unused descriptors */
-	struct pkb_queue loopq;       /* to ourselves, IP header at data */
-	struct timer loop_timer;      /* armed while loopq is not empty */
-};
-
 int ip4_init(struct ustack *st);
 void ip4_fini(struct ustack *st);
+
+/*
+ * The protocols above IPv4 (ICMP, UDP, TCP), as Linux's inet_protos[]:
+ * each registers its handlers from its init (ip4_proto_add), and IPv4
+ * reaches them only through this table, never by name. Received packets
+ * go up through input; errors about packets we sent, whether an ICMP
+ * error quoting one or ARP giving up on a neighbour, go up through err
+ * (struct ip4_err), and the protocol tells its sockets.
+ */
+struct ip4_err {
+	int err;              /* positive errno: EHOSTUNREACH, ECONNREFUSED,
+				 EMSGSIZE (mtu set), ... */
+	uint32_t laddr;       /* the packet's source (ours) */
+	uint32_t raddr;       /* its destination; with l4 NULL, a neighbour
+				 ARP could not resolve (the next hop) */
+	const uint8_t *l4;    /* the first 8 bytes of its transport header
+				 (RFC 792's quote), or NULL: no packet quoted,
+				 every socket whose peer is raddr (UDP, ICMP)
+				 or is reached through raddr (TCP) is meant */
+	uint16_t mtu;         /* next-hop MTU for EMSGSIZE (RFC 1191), else 0 */
+};
+
+struct ip4_proto {
+	/* pkb->data at the transport header (see ip4_input). Consumes. */
+	void (*input)(struct ustack *st, struct pkb *pkb);
+	/* An error about a packet we sent. Returns 1 when the protocol took
+	 * it (it counts its own misses), 0 when nothing of it was there. */
+	int (*err)(struct ustack *st, const struct ip4_err *e);
+	/* The packet filter refused pkb (as delivered to input, checked):
+	 * answer as a closed port would (TCP: RST). NULL: ICMP's answer. */
+	void (*reject)(struct ustack *st, const struct pkb *pkb);
+};
+
+/* Register the handlers of IP protocol number proto (at init). */
+void ip4_proto_add(struct ustack *st, uint8_t proto,
+		   const struct ip4_proto *p);
+/* The handlers of proto, NULL when none registered. */
+const struct ip4_proto *ip4_proto_get(const struct ustack *st, uint8_t proto);
+
+/* Hand e to the protocol proto (the ICMP errors we receive). Returns what
+ * its err handler returns, 0 when there is none. */
+int ip4_err_notify(struct ustack *st, uint8_t proto, const struct ip4_err *e);
+/* ARP gave up on the neighbour addr: every protocol hears of it
+ * (EHOSTUNREACH, l4 NULL). */
+void ip4_neigh_unreachable(struct ustack *st, uint32_t addr);
 
 /* A received packet, pkb->data at the IP header. Consumes pkb. On delivery
  * to ICMP/UDP/TCP: pkb->data at the transport header, pkb->len the

@@ -3,7 +3,8 @@
  * Its internals (the TCB, segment views, helpers shared by the tcp_*.c
  * files) live in tcp_int.h; other modules see only what is here.
  *
- * May touch: ip4_output/ip4_route, the socket layer (sock_alloc,
+ * May touch: ip4_output/ip4_route, ip4_proto_add (its input, error and
+ * reject handlers), the socket layer (sock_alloc,
  * sock_wakeup, sock_ephemeral_port), timers, st->rand.
  */
 #ifndef USTACK_PROTO_TCP_H
@@ -17,31 +18,6 @@ struct ustack;
 struct pkb;
 struct sock_ops;
 
-struct tcp_conn;
-
-struct tcp_state {
-	struct tcp_conn **hash;      /* connections by 4-tuple (SipHash) */
-	uint32_t hash_mask;          /* buckets - 1 (a power of two) */
-	struct tcp_conn **lhash;     /* listeners by local port */
-	uint32_t lhash_mask;
-	struct tcp_conn **bhash;     /* every TCB with a local port, by port */
-	uint32_t bhash_mask;
-	struct tcp_conn *all;        /* every TCB: conn_list, fini */
-	struct tcp_conn *tw_head;    /* TIME_WAIT, oldest first (evicted */
-	struct tcp_conn *tw_tail;    /*  first when the table is full) */
-	struct tcp_conn *orph_head;  /* orphans still closing, oldest first */
-	struct tcp_conn *orph_tail;  /*  (reset when too many or the table
-					is full: tcp_conn.c) */
-	uint32_t norphans;
-	uint32_t nconns;             /* in the 4-tuple hash, <= tcp_max_conns */
-	struct tcp_conn *lookup_hint;/* last tcp_lookup() hit, or NULL */
-	uint32_t ntcb;               /* allocated control blocks */
-	uint32_t isn_force;          /* tests only (isn_forced): every ISN is
-					this, to start connections just below
-					the 2^32 wrap (tests/sim) */
-	int isn_forced;
-};
-
 int tcp_init(struct ustack *st);
 void tcp_fini(struct ustack *st);
 
@@ -50,15 +26,8 @@ void tcp_input(struct ustack *st, struct pkb *pkb);
 /* The device read batch is over: send the ACKs held back for it. */
 void tcp_ack_deferred(struct ustack *st);
 
-/* An ICMP error quoting a segment we sent (first 8 bytes give ports and
- * seq). err is a positive errno; mtu is the next-hop MTU for FRAG_NEEDED. */
-void tcp_icmp_error(struct ustack *st, uint32_t laddr, uint16_t lport,
-		    uint32_t raddr, uint16_t rport, uint32_t seq, int err,
-		    uint16_t mtu);
-
-/* ARP could not resolve raddr (soft error for connections to it, hard
- * for connections still opening: RFC 1122 4.2.3.9). */
-void tcp_host_unreachable(struct ustack *st, uint32_t raddr);
+/* Errors from below (ICMP, ARP) come through IPv4's protocol table
+ * (tcp_ip4_proto, registered by tcp_init), not by name. */
 
 extern const struct sock_ops tcp_sock_ops;
 

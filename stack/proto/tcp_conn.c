@@ -16,6 +16,7 @@
 #include "core/assert.h"
 #include "proto/ipv4.h"
 #include "proto/tcp_int.h"
+#include "wire/ipv4.h"
 
 /* Hash inputs; every byte is initialised (no padding: 16 bytes). */
 struct tcp_key {
@@ -70,6 +71,7 @@ int tcp_init(struct ustack *st)
 	t->hash_mask = n - 1;
 	t->lhash_mask = 63;
 	t->bhash_mask = nb - 1;
+	ip4_proto_add(st, IP4_PROTO_TCP, &tcp_ip4_proto);
 	return 0;
 }
 

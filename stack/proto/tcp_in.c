@@ -115,6 +115,8 @@ void tcp_reply_rst(struct ustack *st, const struct tcp_seg *seg)
 {
 	if (seg->flags & TCP_RST)
 		return;
+	/* unchecked: a lost RST is answered again at the peer's next
+	 * segment (tcp_send_raw) */
 	if (seg->flags & TCP_ACK)
 		tcp_send_raw(st, seg->daddr, seg->dport, seg->saddr, seg->sport,
 			     seg->ack, 0, TCP_RST, 0, NULL, 0);
@@ -185,7 +187,7 @@ static void rcv_syn_sent(struct ustack *st, struct tcp_conn *c,
 	/* first, the ACK: it must acknowledge our SYN and nothing more */
 	if (ack && (seq_leq(seg->ack, c->iss) || seq_gt(seg->ack, c->snd_max))) {
 		STAT_INC(st, TCP_DROP_BAD_ACK);
-		if (!(seg->flags & TCP_RST))
+		if (!(seg->flags & TCP_RST)) /* lost: sent again at the next */
 			tcp_send_raw(st, c->laddr, c->lport, c->raddr, c->rport,
 				     seg->ack, 0, TCP_RST, 0, NULL, 0);
 		return;
@@ -470,6 +472,7 @@ static int ack_syn_rcvd(struct ustack *st, struct tcp_conn *c,
 {
 	if (!seq_lt(c->snd_una, seg->ack) || seq_gt(seg->ack, c->snd_max)) {
 		STAT_INC(st, TCP_DROP_BAD_ACK);
+		/* unchecked: lost, it is sent again at the next bad ACK */
 		tcp_send_raw(st, c->laddr, c->lport, c->raddr, c->rport,
 			     seg->ack, 0, TCP_RST, 0, NULL, 0);
 		return STEP_STOP;
@@ -896,9 +899,9 @@ out:
 
 /* ---- errors from below ------------------------------------------------- */
 
-void tcp_icmp_error(struct ustack *st, uint32_t laddr, uint16_t lport,
-		    uint32_t raddr, uint16_t rport, uint32_t seq, int err,
-		    uint16_t mtu)
+static void tcp_icmp_error(struct ustack *st, uint32_t laddr, uint16_t lport,
+			   uint32_t raddr, uint16_t rport, uint32_t seq,
+			   int err, uint16_t mtu)
 {
 	struct tcp_conn *c = tcp_lookup(st, laddr, lport, raddr, rport);
 
@@ -933,8 +936,9 @@ void tcp_icmp_error(struct ustack *st, uint32_t laddr, uint16_t lport,
 	c->soft_err = err;
 }
 
-/* ARP gave up on raddr: O(connections), but rare. */
-void tcp_host_unreachable(struct ustack *st, uint32_t raddr)
+/* ARP gave up on raddr (soft error for connections to it, hard for
+ * connections still opening: RFC 1122 4.2.3.9): O(connections), but rare. */
+static void tcp_host_unreachable(struct ustack *st, uint32_t raddr)
 {
 	struct tcp_conn *c, *next;
 
@@ -953,3 +957,36 @@ void tcp_host_unreachable(struct ustack *st, uint32_t raddr)
 		c->soft_err = EHOSTUNREACH;
 	}
 }
+
+/* IPv4's notification (struct ip4_err): an ICMP error quoting one of our
+ * segments (the quote's first 8 bytes give the ports and the sequence
+ * number), or ARP gave up on a neighbour. */
+static int tcp_err(struct ustack *st, const struct ip4_err *e)
+{
+	if (e->l4)
+		tcp_icmp_error(st, e->laddr, tcp_sport(e->l4), e->raddr,
+			       tcp_dport(e->l4), tcp_seq(e->l4), e->err, e->mtu);
+	else
+		tcp_host_unreachable(st, e->raddr);
+	return 1;
+}
+
+/* The packet filter refused this segment (filter.c checked the header and
+ * the checksum): the reset a closed port sends (RFC 9293 3.10.7.1). */
+static void tcp_reject(struct ustack *st, const struct pkb *pkb)
+{
+	const uint8_t *h = pkb->data;
+	struct tcp_seg seg = {.saddr = pkb->ip.src, .daddr = pkb->ip.dst,
+			      .sport = tcp_sport(h), .dport = tcp_dport(h),
+			      .seq = tcp_seq(h), .ack = tcp_ack(h),
+			      .len = pkb->len - tcp_hlen(h),
+			      .flags = tcp_flags(h)};
+
+	tcp_reply_rst(st, &seg);
+}
+
+const struct ip4_proto tcp_ip4_proto = {
+	.input = tcp_input,
+	.err = tcp_err,
+	.reject = tcp_reject,
+};

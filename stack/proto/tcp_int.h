@@ -26,6 +26,7 @@
 #include "core/stack.h"
 #include "core/timer.h"
 #include "proto/tcp.h"
+#include "sock/sock.h"
 #include "wire/tcp.h"
 
 /* "Synchronized" states (BSD TCPS_HAVEESTABLISHED). */
@@ -442,6 +443,8 @@ void tcp_rcv_established(struct ustack *st, struct tcp_conn *c,
 			 struct tcp_seg *seg);
 /* Send RST in reply to a segment for no connection (3.10.7.1). */
 void tcp_reply_rst(struct ustack *st, const struct tcp_seg *seg);
+/* TCP's handlers in IPv4's protocol table (tcp_in.c; tcp_init registers). */
+extern const struct ip4_proto tcp_ip4_proto;
 /* RFC 5961 7: send a challenge ACK unless over the per-second limit. */
 void tcp_challenge_ack(struct ustack *st, struct tcp_conn *c);
 /* Quick-ACK mode: the next few data segments are ACKed at once. */
@@ -470,7 +473,10 @@ uint16_t tcp_window_field(struct tcp_conn *c);
 /* The application freed receive space: send a window update if the
  * right edge can move enough (receiver SWS avoidance). */
 void tcp_rcv_space_update(struct ustack *st, struct tcp_conn *c);
-/* A stateless segment (RST replies, SYN cookie SYN-ACKs). */
+/* A stateless segment (RST replies, SYN cookie SYN-ACKs). Returns 0 or
+ * ip4_output's -errno; callers ignore it (as xmit's, tcp_out.c): a failed
+ * send is a lost segment, and the peer's next segment (a retransmitted
+ * SYN, another unacceptable segment) draws the reply again. */
 int tcp_send_raw(struct ustack *st, uint32_t laddr, uint16_t lport,
 		 uint32_t raddr, uint16_t rport, uint32_t seq, uint32_t ack,
 		 uint8_t flags, uint16_t wnd, const uint8_t *opts,

@@ -245,6 +245,8 @@ static void cookie_send(struct ustack *st, struct tcp_conn *lc,
 	ol = tcp_opt_build_syn_raw(opts, rcv_mss, ts && use_ws ? ws : -1, sack,
 				   ts, tsval, seg->opt.tsval);
 	STAT_INC(st, TCP_SYNCOOKIES_SENT);
+	/* unchecked: a lost SYN-ACK is sent again for the peer's
+	 * retransmitted SYN (no state is kept to resend it) */
 	tcp_send_raw(st, seg->daddr, seg->dport, seg->saddr, seg->sport, isn,
 		     seg->seq + 1, TCP_SYN | TCP_ACK,
 		     (uint16_t)USTACK_MIN(lc->rcv_cap, TCP_MAX_WIN), opts, ol);

@@ -186,6 +186,10 @@ static void set_offload(struct ustack *st, struct tcp_conn *c,
  * Build and send one segment of c: `len` data bytes from the send ring at
  * seq. Every segment but a SYN carries the ACK; this is where an ACK
  * is known to have gone out (delayed ACK cancelled, Last.ACK.sent).
+ * Returns 0 or ip4_output's -errno. Callers ignore it: a segment the
+ * device or ARP refused is a segment lost on the way (the counters say
+ * why), and what recovers a lost one recovers it (the retransmission,
+ * persist or keepalive timer, or the peer's next segment).
  */
 static int xmit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
 		uint8_t flags, uint32_t len)
@@ -260,6 +264,8 @@ static uint32_t ack_seq(const struct tcp_conn *c)
 
 void tcp_send_ack(struct ustack *st, struct tcp_conn *c)
 {
+	/* a lost ACK: the next one covers it (cumulative), or the peer
+	 * retransmits */
 	xmit(st, c, ack_seq(c), TCP_ACK, 0);
 }
 
@@ -279,6 +285,7 @@ void tcp_send_syn(struct ustack *st, struct tcp_conn *c)
 		c->rtt_seq = c->iss;
 		c->rtt_at = st->now;
 	}
+	/* a lost SYN: the SYN timer sends it again */
 	xmit(st, c, c->iss, flags, 0);
 	if (seq_leq(c->snd_nxt, c->iss))
 		c->snd_nxt = c->iss + 1;
@@ -287,12 +294,15 @@ void tcp_send_syn(struct ustack *st, struct tcp_conn *c)
 
 void tcp_send_rst(struct ustack *st, struct tcp_conn *c)
 {
+	/* a lost RST: the peer's next segment finds no connection and
+	 * draws another */
 	xmit(st, c, ack_seq(c), TCP_RST | TCP_ACK, 0);
 }
 
 void tcp_send_keepalive(struct ustack *st, struct tcp_conn *c)
 {
 	STAT_INC(st, TCP_KEEPALIVE_PROBES);
+	/* a lost probe: the keepalive timer sends the next (keepcnt) */
 	xmit(st, c, c->snd_una - 1, TCP_ACK, 0);
 }
 
@@ -347,6 +357,7 @@ uint32_t tcp_send_at(struct ustack *st, struct tcp_conn *c, uint32_t seq,
 		    seq_lt(c->rtt_seq, seq + len + 1))
 			c->rtt_timing = 0;
 	}
+	/* a lost segment: the retransmission timer (or SACK) resends it */
 	xmit(st, c, seq, flags, len);
 	c->last_send_at = st->now;
 	/* Segments are cut afresh (options vary), so a retransmission may
@@ -454,6 +465,7 @@ static int send_new(struct ustack *st, struct tcp_conn *c, int force)
 		flags |= TCP_PSH;
 	if (seq == c->snd_max)
 		tcp_cc_before_send(st, c);
+	/* a lost segment: the retransmission timer (or SACK) resends it */
 	xmit(st, c, seq, flags, len);
 	c->snd_nxt = seq + len + !!(flags & TCP_FIN);
 	if (seq_lt(seq, c->snd_max)) {
@@ -557,20 +569,23 @@ void tcp_send_probe(struct ustack *st, struct tcp_conn *c)
 	STAT_INC(st, TCP_ZERO_WINDOW_PROBES);
 	if (seq_lt(c->snd_nxt, end)) {
 		/* The byte goes beyond the window; snd_nxt stays so that it
-		 * is sent again as ordinary data when the window opens. */
+		 * is sent again as ordinary data when the window opens. A
+		 * lost probe: the persist timer sends the next. */
 		xmit(st, c, c->snd_nxt, TCP_ACK, 1);
 		if (seq_geq(c->snd_nxt, c->snd_max)) {
 			c->snd_max = c->snd_nxt + 1;
 			c->probe_out = 1;
 		}
 	} else if (c->fin_queued && !tcp_fin_sent(c)) {
-		/* Only the FIN is left: send it; the RTO takes over. */
+		/* Only the FIN is left: send it; the RTO takes over (also
+		 * when this send fails). */
 		xmit(st, c, c->snd_nxt, TCP_ACK | TCP_FIN, 0);
 		c->snd_nxt++;
 		c->snd_max = seq_max(c->snd_max, c->snd_nxt);
 		c->probe_out = 0;
 		tcp_rtx_start(st, c);
 	} else {
+		/* a lost probe: the persist timer sends the next */
 		xmit(st, c, c->snd_una - 1, TCP_ACK, 0);
 	}
 	c->last_send_at = st->now;

@@ -17,7 +17,8 @@
  * UDP; each drop counts once under its reason; udp.tx counts datagrams
  * ip4_output accepted.
  *
- * May touch: ip4_output/ip4_route/ip4_is_*, icmp_send_error, the socket
+ * May touch: ip4_output/ip4_route/ip4_is_*, ip4_proto_add (its input and
+ * error handlers), icmp_send_error, the socket
  * layer (sock_queue_dgram, sock_recv_dgram, sock_wakeup,
  * sock_ephemeral_port), st->udp, the UDP counters.
  */
@@ -40,10 +41,19 @@
 /* Largest payload: 65535 - 20 (IP) - 8 (UDP). */
 #define UDP_MAX_PAYLOAD 65507u
 
+static int udp_err(struct ustack *st, const struct ip4_err *e);
+
+static const struct ip4_proto udp_ip4_proto = {
+	.input = udp_input,
+	.err = udp_err,
+};
+
 int udp_init(struct ustack *st)
 {
 	struct udp_state *u = &st->udp;
 	uint32_t n = 64;
+
+	ip4_proto_add(st, IP4_PROTO_UDP, &udp_ip4_proto);
 
 	/* About one bucket per socket, up to one per port. */
 	while (n < st->cfg.max_sockets && n < 65536)
@@ -283,6 +293,25 @@ void udp_icmp_error(struct ustack *st, uint32_t laddr, uint16_t lport,
 	STAT_INC(st, UDP_ICMP_ERR_IGNORED);
 }
 
+/* IPv4's notification (struct ip4_err): an ICMP error quoting a datagram
+ * of ours, or ARP gave up on a neighbour (no quote: every socket connected
+ * to it). Rare, so the neighbour case scans the port table. */
+static int udp_err(struct ustack *st, const struct ip4_err *e)
+{
+	if (e->l4) {
+		udp_icmp_error(st, e->laddr, udp_sport(e->l4), e->raddr,
+			       udp_dport(e->l4), e->err);
+		return 1;
+	}
+	for (uint32_t i = 0; i < st->udp.hash_size; i++)
+		for (struct sock *sk = st->udp.hash[i]; sk; sk = sk->hash_next)
+			if (sk->connected && sk->raddr == e->raddr) {
+				sk->so_error = e->err;
+				sock_wakeup(st, sk);
+			}
+	return 1;
+}
+
 /* ---- output ---------------------------------------------------------------- */
 
 static int udp_output(struct ustack *st, struct sock *sk, const void *buf,
@@ -325,8 +354,9 @@ static int take_error(struct sock *sk)
 	return -e;
 }
 
-static ssize_t udp_sendto(struct ustack *st, struct sock *sk, const void *buf,
-			  size_t len, int flags, const struct sockaddr_in *dst)
+static ssize_t udp_sock_sendto(struct ustack *st, struct sock *sk,
+			       const void *buf, size_t len, int flags,
+			       const struct sockaddr_in *dst)
 {
 	uint32_t daddr = sk->raddr;
 	uint16_t dport = sk->rport;
@@ -358,15 +388,15 @@ static ssize_t udp_sendto(struct ustack *st, struct sock *sk, const void *buf,
 
 /* ---- the other socket ops ------------------------------------------------- */
 
-static void udp_release(struct ustack *st, struct sock *sk)
+static void udp_sock_release(struct ustack *st, struct sock *sk)
 {
 	if (sk->bound)
 		udp_hash_del(st, sk);
 	sk->bound = 0;
 }
 
-static int udp_bind(struct ustack *st, struct sock *sk,
-		    const struct sockaddr_in *addr)
+static int udp_sock_bind(struct ustack *st, struct sock *sk,
+			 const struct sockaddr_in *addr)
 {
 	uint32_t laddr = ntohl(addr->sin_addr.s_addr);
 
@@ -379,8 +409,8 @@ static int udp_bind(struct ustack *st, struct sock *sk,
 
 /* Sets the default peer (and the only one datagrams are accepted from);
  * AF_UNSPEC dissolves it. Port 0 or address 0 is -EINVAL. */
-static int udp_connect(struct ustack *st, struct sock *sk,
-		       const struct sockaddr_in *addr)
+static int udp_sock_connect(struct ustack *st, struct sock *sk,
+			    const struct sockaddr_in *addr)
 {
 	uint32_t daddr, nexthop;
 	uint16_t dport;
@@ -412,8 +442,9 @@ static int udp_connect(struct ustack *st, struct sock *sk,
 	return 0;
 }
 
-static ssize_t udp_recvfrom(struct ustack *st, struct sock *sk, void *buf,
-			    size_t len, int flags, struct sockaddr_in *src)
+static ssize_t udp_sock_recvfrom(struct ustack *st, struct sock *sk,
+				 void *buf, size_t len, int flags,
+				 struct sockaddr_in *src)
 {
 	/* As Linux: a pending error comes before queued data. */
 	if (sk->so_error)
@@ -423,13 +454,13 @@ static ssize_t udp_recvfrom(struct ustack *st, struct sock *sk, void *buf,
 
 /* As Linux: -ENOTCONN if not connected (the socket layer shuts it down
  * all the same, to wake blocked readers). */
-static int udp_shutdown(struct ustack *st, struct sock *sk, int how)
+static int udp_sock_shutdown(struct ustack *st, struct sock *sk, int how)
 {
 	(void)st, (void)how;
 	return sk->connected ? 0 : -ENOTCONN;
 }
 
-static short udp_poll(struct ustack *st, struct sock *sk)
+static short udp_sock_poll(struct ustack *st, struct sock *sk)
 {
 	short m = POLLOUT;
 
@@ -446,11 +477,11 @@ static short udp_poll(struct ustack *st, struct sock *sk)
 }
 
 const struct sock_ops udp_sock_ops = {
-	.release = udp_release,
-	.bind = udp_bind,
-	.connect = udp_connect,
-	.sendto = udp_sendto,
-	.recvfrom = udp_recvfrom,
-	.shutdown = udp_shutdown,
-	.poll = udp_poll,
+	.release = udp_sock_release,
+	.bind = udp_sock_bind,
+	.connect = udp_sock_connect,
+	.sendto = udp_sock_sendto,
+	.recvfrom = udp_sock_recvfrom,
+	.shutdown = udp_sock_shutdown,
+	.poll = udp_sock_poll,
 };

@@ -12,11 +12,6 @@ struct ustack;
 struct pkb;
 struct sock_ops;
 
-struct udp_state {
-	struct sock **hash;      /* bound sockets by local port */
-	uint32_t hash_size;
-};
-
 int udp_init(struct ustack *st);
 void udp_fini(struct ustack *st);
 
@@ -24,7 +19,9 @@ void udp_fini(struct ustack *st);
 void udp_input(struct ustack *st, struct pkb *pkb);
 
 /* An ICMP error quoting a datagram we sent from laddr:lport to
- * raddr:rport. err is a positive errno (ECONNREFUSED, EHOSTUNREACH, ...). */
+ * raddr:rport. err is a positive errno (ECONNREFUSED, EHOSTUNREACH, ...).
+ * IPv4 reaches it through its protocol table (udp_init registers UDP's
+ * handlers); the unit tests call it directly. */
 void udp_icmp_error(struct ustack *st, uint32_t laddr, uint16_t lport,
 		    uint32_t raddr, uint16_t rport, int err);
 

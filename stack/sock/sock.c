@@ -154,21 +154,6 @@ void sock_wakeup(struct ustack *st, struct sock *sk)
 		st->rt->notify(st, sk);
 }
 
-/* Rare (ARP gave up on a neighbour), so a scan of the table: O(size). */
-void sock_host_unreachable(struct ustack *st, uint32_t raddr)
-{
-	for (uint32_t i = 0; i < st->socks.size; i++) {
-		struct sock *sk = st->socks.tab[i];
-
-		if (sk && sk->type == SOCK_DGRAM && sk->connected &&
-		    sk->raddr == raddr) {
-			sk->so_error = EHOSTUNREACH;
-			sock_wakeup(st, sk);
-		}
-	}
-	tcp_host_unreachable(st, raddr);
-}
-
 /* ---- datagram queues (UDP, ICMP echo) --------------------------------- */
 
 int sock_queue_dgram(struct ustack *st, struct sock *sk, struct pkb *pkb)

@@ -43,6 +43,8 @@
 struct ustack;
 struct sock;
 
+/* Each protocol names its ops <proto>_sock_<op> (udp_sock_bind,
+ * tcp_sock_poll, icmp_sock_sendto) and its table <proto>_sock_ops. */
 struct sock_ops {
 	/* Set up protocol state after the socket is allocated. */
 	int (*init)(struct ustack *st, struct sock *sk);
@@ -150,18 +152,6 @@ struct sock {
 	uint32_t wait_seq;           /* bumped by sock_wakeup() */
 };
 
-/* RFC 6056 3.3.4 algorithm 4: per-bucket counters (uint16_t each). */
-#define SOCK_PORT_TABLE 1024
-
-struct sock_table {
-	struct sock **tab;           /* cfg.max_sockets slots */
-	uint32_t size;
-	uint32_t count;
-	uint32_t gen;
-	uint32_t low_free;           /* no free slot below this index */
-	uint16_t port_perturb[SOCK_PORT_TABLE]; /* RFC 6056 table[] */
-};
-
 int sock_table_init(struct ustack *st);
 /* Release every socket (abortive for TCP) and the table. */
 void sock_table_fini(struct ustack *st);
@@ -212,10 +202,6 @@ static inline int sock_take_error(struct sock *sk)
 	sk->so_error = 0;
 	return e;
 }
-
-/* ARP gave up on raddr: datagram sockets connected to it get
- * EHOSTUNREACH, and TCP is told (tcp_host_unreachable). */
-void sock_host_unreachable(struct ustack *st, uint32_t raddr);
 
 /*
  * Pick an ephemeral port. With a destination (raddr != 0): RFC 6056 3.3.4

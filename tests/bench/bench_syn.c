@@ -23,6 +23,9 @@
 #include <ustack/socket.h>
 #include <ustack/ustack.h>
 
+#include "lib/pkt.h"
+#include "wire/tcp.h"
+
 #define NFRAMES 4096
 #define SYN_LEN 66 /* 14 + 20 + 20 + 12 (MSS, SACK-permitted, NOP, WS) */
 
@@ -37,29 +40,6 @@ struct syn_dev {
 	int arp_pending;
 };
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static uint16_t csum(const uint8_t *p, size_t n, uint32_t s)
-{
-	for (; n > 1; p += 2, n -= 2)
-		s += (uint32_t)(p[0] << 8 | p[1]);
-	if (n)
-		s += (uint32_t)p[0] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
 static uint64_t xs(uint64_t *s)
 {
 	*s ^= *s << 13;
@@ -68,38 +48,25 @@ static uint64_t xs(uint64_t *s)
 	return *s;
 }
 
+/* A SYN from a random source and port to port 13, with the options a
+ * Linux client sends (MSS 1460, SACK permitted, NOP, WS 7, NOP NOP). */
 static void make_syn(uint8_t *f, uint64_t *rs)
 {
-	static const uint8_t opt[12] = {2, 4, 5, 0xb4, 4, 2, 1, 3, 3, 7, 0, 0};
-	uint8_t *ip = f + 14, *t = ip + 20, ph[12];
+	static const uint8_t opt[12] = {2, 4, 5, 0xb4, 4, 2, 1, 3, 3, 7, 1, 1};
 	uint64_t r = xs(rs);
-	uint32_t src = 0x40000000u | ((uint32_t)r & 0x3fffffffu);
+	struct pkt_tcp t = {
+		.sip = 0x40000000u | ((uint32_t)r & 0x3fffffffu),
+		.dip = 0x0a000002u,
+		.sport = (uint16_t)(1024 + (r >> 32) % 60000),
+		.dport = 13,
+		.seq = (uint32_t)(r >> 16),
+		.flags = TCP_SYN,
+		.win = 64240,
+		.opts = opt,
+		.optlen = sizeof(opt),
+	};
 
-	memset(f, 0, SYN_LEN);
-	memcpy(f, stack_mac, 6);
-	memcpy(f + 6, gw_mac, 6);
-	put16(f + 12, 0x0800);
-	ip[0] = 0x45;
-	put16(ip + 2, SYN_LEN - 14);
-	ip[8] = 64;
-	ip[9] = 6;
-	put32(ip + 12, src);
-	put32(ip + 16, 0x0a000002u);
-	put16(ip + 10, csum(ip, 20, 0));
-	put16(t, (uint16_t)(1024 + (r >> 32) % 60000));
-	put16(t + 2, 13);
-	put32(t + 4, (uint32_t)(r >> 16));
-	t[12] = 8 << 4;
-	t[13] = 0x02;
-	put16(t + 14, 64240);
-	memcpy(t + 20, opt, sizeof(opt));
-	t[30] = 1; /* NOP NOP after WS: 12 bytes */
-	t[31] = 1;
-	memcpy(ph, ip + 12, 8);
-	ph[8] = 0;
-	ph[9] = 6;
-	put16(ph + 10, 32);
-	put16(t + 16, csum(t, 32, 0xffffu & ~(uint32_t)csum(ph, 12, 0)));
+	pkt_tcp(f, stack_mac, gw_mac, &t);
 }
 
 static int dev_transmit(struct ustack_dev *d, const void *f, size_t len,
@@ -139,23 +106,6 @@ static const struct ustack_dev_ops syn_ops = {
 	.close = dev_close,
 };
 
-/* The gateway announces itself: an ARP request for us. */
-static void gw_arp(uint8_t *f)
-{
-	memset(f, 0xff, 6);
-	memcpy(f + 6, gw_mac, 6);
-	put16(f + 12, 0x0806);
-	put16(f + 14, 1);
-	put16(f + 16, 0x0800);
-	f[18] = 6;
-	f[19] = 4;
-	put16(f + 20, 1);
-	memcpy(f + 22, gw_mac, 6);
-	put32(f + 28, 0x0a000001u);
-	memset(f + 32, 0, 6);
-	put32(f + 38, 0x0a000002u);
-}
-
 int main(int argc, char **argv)
 {
 	static struct syn_dev d;
@@ -182,7 +132,9 @@ int main(int argc, char **argv)
 	d.base.ops = &syn_ops;
 	d.base.kind = "bench";
 	d.base.mtu = 1500;
-	gw_arp(d.arp);
+	/* the gateway announces itself: an ARP request for us */
+	pkt_arp(d.arp, ETH_BCAST_MAC, gw_mac, 1, gw_mac, 0x0a000001u, NULL,
+		0x0a000002u);
 	d.arp_pending = 1;
 	ustack_config_default(&cfg);
 	memcpy(cfg.mac, stack_mac, 6);

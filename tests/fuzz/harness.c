@@ -595,11 +595,12 @@ static void config(struct ustack_config *c)
 	c->tcp_challenge_ack_limit = 10;
 }
 
-/* The peer asks for our MAC: the ARP cache knows the peer from now on. */
-static void learn_peer(struct fz *z)
+/* An ARP packet from the peer, broadcast (42 bytes into f): operation op,
+ * then the first blen (at most 20) bytes of sha, spa, tha, tpa from body,
+ * zeros after. */
+static size_t arp_frame(uint8_t *f, uint16_t op, const uint8_t *body,
+			size_t blen)
 {
-	uint8_t f[42];
-
 	memset(f, 0xff, 6);
 	memcpy(f + 6, FZ_PEER_MAC, 6);
 	st16(f + 12, 0x0806);
@@ -607,12 +608,21 @@ static void learn_peer(struct fz *z)
 	st16(f + 16, 0x0800);
 	f[18] = 6;
 	f[19] = 4;
-	st16(f + 20, 1);
-	memcpy(f + 22, FZ_PEER_MAC, 6);
-	st32(f + 28, FZ_PEER_IP);
-	memset(f + 32, 0, 6);
-	st32(f + 38, FZ_STACK_IP);
-	fz_input(z, f, sizeof(f));
+	st16(f + 20, op);
+	memset(f + 22, 0, 20);
+	memcpy(f + 22, body, blen < 20 ? blen : 20);
+	return 42;
+}
+
+/* The peer asks for our MAC: the ARP cache knows the peer from now on. */
+static void learn_peer(struct fz *z)
+{
+	uint8_t body[20] = {0}, f[42];
+
+	memcpy(body, FZ_PEER_MAC, 6);
+	st32(body + 6, FZ_PEER_IP);
+	st32(body + 16, FZ_STACK_IP);
+	fz_input(z, f, arp_frame(f, 1, body, sizeof(body)));
 }
 
 /* Hand-drive a connection into each TCP state through listener lsd. */
@@ -836,17 +846,7 @@ size_t fz_build(struct fz *z, const uint8_t *in, size_t n, uint8_t *out,
 	case 5:                         /* ARP: op, then sha spa tha tpa */
 		if (n < 2 || cap < 42)
 			return 0;
-		memset(out, 0xff, 6);
-		memcpy(out + 6, FZ_PEER_MAC, 6);
-		st16(out + 12, 0x0806);
-		st16(out + 14, 1);
-		st16(out + 16, 0x0800);
-		out[18] = 6;
-		out[19] = 4;
-		st16(out + 20, in[1]);
-		memset(out + 22, 0, 20);
-		memcpy(out + 22, in + 2, n - 2 < 20 ? n - 2 : 20);
-		return 42;
+		return arp_frame(out, in[1], in + 2, n - 2);
 	default:                        /* raw frame */
 		if (n - 1 > cap)
 			return 0;

@@ -262,17 +262,6 @@ static struct ts_sock *sock_new(struct ts_run *r, const char *name, int sd)
 	return NULL;
 }
 
-static struct sockaddr_in sin_of(uint32_t addr, uint16_t port)
-{
-	struct sockaddr_in s;
-
-	memset(&s, 0, sizeof(s));
-	s.sin_family = AF_INET;
-	s.sin_addr.s_addr = htonl(addr);
-	s.sin_port = htons(port);
-	return s;
-}
-
 /* ---- calls ---------------------------------------------------------------------- */
 
 static int c_socket(struct ts_run *r, const struct call *c)
@@ -295,7 +284,7 @@ static int c_bind(struct ts_run *r, const struct call *c)
 	if (nargs(r, c, 2, 2) < 0 || !(s = sock_by_name(r, c->args[0])) ||
 	    parse_value(c->args[1], &port) < 0)
 		return ts_fail(r, "bind(sock, port)");
-	a = sin_of(0, (uint16_t)port);
+	a = tb_sin(0, (uint16_t)port);
 	if (!ts_cur(r)->lport)
 		ts_cur(r)->lport = (uint16_t)port;
 	return check_num(r, c, ustack_bind(ts_stack(r), s->sd,
@@ -356,7 +345,7 @@ static int c_connect(struct ts_run *r, const struct call *c)
 	if ((ci = ts_ctx_select(r, (uint16_t)port)) < 0)
 		return -1;
 	s->ctx = ci;
-	a = sin_of(TB_PEER, (uint16_t)port);
+	a = tb_sin(TB_PEER, (uint16_t)port);
 	rc = ustack_connect(ts_stack(r), s->sd, (struct sockaddr *)&a, sizeof(a));
 	if (ustack_getsockname(ts_stack(r), s->sd, (struct sockaddr *)&me, &ml) == 0 &&
 	    me.sin_port)

@@ -1,10 +1,13 @@
 /*
  * testbed.c - see testbed.h.
  */
+#include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <ustack/socket.h>
 
 #include "lib/pkt.h"
 #include "lib/testbed.h"
@@ -177,4 +180,31 @@ void tb_learn_peer(struct tb *tb, uint32_t ip, const uint8_t mac[6])
 
 	tb_inject(tb, f, n);
 	tb_drain(tb);
+}
+
+struct sockaddr_in tb_sin(uint32_t addr, uint16_t port)
+{
+	struct sockaddr_in s;
+
+	memset(&s, 0, sizeof(s));
+	s.sin_family = AF_INET;
+	s.sin_addr.s_addr = htonl(addr);
+	s.sin_port = htons(port);
+	return s;
+}
+
+int tb_get_int(struct tb *tb, int sd, int level, int name)
+{
+	int v = -12345;
+	socklen_t len = sizeof(v);
+
+	ck_assert_int_eq(ustack_getsockopt(tb->st, sd, level, name, &v, &len),
+			 0);
+	ck_assert_uint_eq(len, sizeof(int));
+	return v;
+}
+
+int tb_set_int(struct tb *tb, int sd, int level, int name, int v)
+{
+	return ustack_setsockopt(tb->st, sd, level, name, &v, sizeof(v));
 }

@@ -10,6 +10,7 @@
 #ifndef USTACK_TESTS_TESTBED_H
 #define USTACK_TESTS_TESTBED_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,5 +59,13 @@ void tb_set_tx_fail(struct tb *tb, int fail);
  * an ARP request from ip/mac for our address (which teaches the cache) and
  * discarding our reply. */
 void tb_learn_peer(struct tb *tb, uint32_t ip, const uint8_t mac[6]);
+
+/* Socket helpers the suites share. tb_sin: an AF_INET address from a
+ * host-order address and port. tb_get_int: an int option, which must
+ * succeed with an int's length (asserted). tb_set_int: set one, the
+ * result as ustack_setsockopt gives it. */
+struct sockaddr_in tb_sin(uint32_t addr, uint16_t port);
+int tb_get_int(struct tb *tb, int sd, int level, int name);
+int tb_set_int(struct tb *tb, int sd, int level, int name, int v);
 
 #endif

@@ -350,7 +350,7 @@ START_TEST(test_arp_failure_reaches_connected_socket)
 	ck_assert_int_eq(ustack_send(tb->st, sd, echo, sizeof(echo), 0),
 			 sizeof(echo));
 	tb_advance(tb, USTACK_SEC(3));
-	/* sock_host_unreachable(): connected datagram sockets see it */
+	/* ip4_neigh_unreachable(): connected datagram sockets see it */
 	ck_assert_int_eq(ustack_getsockopt(tb->st, sd, SOL_SOCKET, SO_ERROR,
 					   &err, &len), 0);
 	ck_assert_int_eq(err, EHOSTUNREACH);

@@ -21,6 +21,7 @@
 #include "lib/testbed.h"
 #include "proto/icmp.h"
 #include "proto/ipv4.h"
+#include "sock/sock.h"
 #include "wire/checksum.h"
 #include "wire/eth.h"
 #include "wire/icmp.h"
@@ -559,21 +560,10 @@ static int ping_socket(struct tb *tb)
 	return sd;
 }
 
-static struct sockaddr_in sin_of(uint32_t addr, uint16_t port)
-{
-	struct sockaddr_in s;
-
-	memset(&s, 0, sizeof(s));
-	s.sin_family = AF_INET;
-	s.sin_addr.s_addr = htonl(addr);
-	s.sin_port = htons(port);
-	return s;
-}
-
 static ssize_t ping_send(struct tb *tb, int sd, uint32_t dst, uint16_t seq,
 			 size_t dlen)
 {
-	struct sockaddr_in to = sin_of(dst, 0);
+	struct sockaddr_in to = tb_sin(dst, 0);
 	size_t len;
 
 	fill_data(dlen, seq);
@@ -586,7 +576,7 @@ START_TEST(test_icmp_sock_echo_round_trip)
 {
 	struct tb *tb = tb_peer(NULL);
 	int sd = ping_socket(tb);
-	struct sockaddr_in b = sin_of(0, 0x4242), from;
+	struct sockaddr_in b = tb_sin(0, 0x4242), from;
 	socklen_t fl = sizeof(from);
 	struct tb_frame *f;
 	struct pkt_view v;
@@ -646,13 +636,13 @@ START_TEST(test_icmp_sock_autobind_and_checks)
 	ck_assert_uint_eq(icmp_id(v.l4), ntohs(name.sin_port));
 	free(f);
 	/* the identifier is taken */
-	b = sin_of(0, ntohs(name.sin_port));
+	b = tb_sin(0, ntohs(name.sin_port));
 	ck_assert_int_eq(ustack_bind(tb->st, sd2, (struct sockaddr *)&b,
 				     sizeof(b)), -EADDRINUSE);
 	/* echo requests only, at least a header */
 	ck_assert_int_eq(ustack_sendto(tb->st, sd, bad, 8, 0,
 				       (struct sockaddr *)&b, sizeof(b)), -EINVAL);
-	b = sin_of(TB_PEER, 0);
+	b = tb_sin(TB_PEER, 0);
 	ck_assert_int_eq(ustack_sendto(tb->st, sd, msg, 4, 0,
 				       (struct sockaddr *)&b, sizeof(b)), -EINVAL);
 	/* broadcast needs SO_BROADCAST */
@@ -673,7 +663,7 @@ START_TEST(test_icmp_sock_connected_filters_and_polls)
 {
 	struct tb *tb = tb_peer(NULL);
 	int sd = ping_socket(tb);
-	struct sockaddr_in peer = sin_of(TB_PEER, 0), name;
+	struct sockaddr_in peer = tb_sin(TB_PEER, 0), name;
 	socklen_t nl = sizeof(name);
 	struct ustack_pollfd pfd = {.sd = sd, .events = POLLIN | POLLOUT};
 	uint8_t reply[64];
@@ -707,7 +697,7 @@ START_TEST(test_icmp_sock_receive_queue_bounded)
 {
 	struct tb *tb = tb_peer(NULL);
 	int sd = ping_socket(tb), small = 4096;
-	struct sockaddr_in b = sin_of(0, 9);
+	struct sockaddr_in b = tb_sin(0, 9);
 	size_t len;
 	int queued = 0;
 	uint8_t reply[2048];
@@ -803,7 +793,7 @@ START_TEST(test_icmp_hostile_input_no_crash_no_leak)
 {
 	struct tb *tb = tb_peer(NULL);
 	int sd = ping_socket(tb);
-	struct sockaddr_in b = sin_of(0, 3);
+	struct sockaddr_in b = tb_sin(0, 3);
 	struct rand_state r;
 	uint8_t q[128], m[512], reply[600];
 

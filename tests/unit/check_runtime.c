@@ -28,6 +28,7 @@
 #include <ustack/socket.h>
 
 #include "lib/check_main.h"
+#include "lib/testbed.h"
 
 #define ADDR_A 0x0a000001u
 #define ADDR_B 0x0a000002u
@@ -144,20 +145,9 @@ static void pair_free(struct pair *p)
 	ustack_dev_close(p->db);
 }
 
-static struct sockaddr_in sin_of(uint32_t addr, uint16_t port)
-{
-	struct sockaddr_in s;
-
-	memset(&s, 0, sizeof(s));
-	s.sin_family = AF_INET;
-	s.sin_addr.s_addr = htonl(addr);
-	s.sin_port = htons(port);
-	return s;
-}
-
 static int udp_on(struct ustack *st, uint16_t port, int timeo_ms)
 {
-	struct sockaddr_in s = sin_of(0, port);
+	struct sockaddr_in s = tb_sin(0, port);
 	struct timeval tv = {.tv_sec = timeo_ms / 1000,
 			     .tv_usec = (timeo_ms % 1000) * 1000};
 	int sd = ustack_socket(st, AF_INET, SOCK_DGRAM, 0);
@@ -219,7 +209,7 @@ static void echo_start(struct echo *e, struct ustack *st, int count)
 /* Send n datagrams from sd to B:7 and read each echo back (blocking). */
 static void echo_exchange(struct ustack *st, int sd, int n)
 {
-	struct sockaddr_in to = sin_of(ADDR_B, 7), src;
+	struct sockaddr_in to = tb_sin(ADDR_B, 7), src;
 
 	for (int i = 0; i < n; i++) {
 		char msg[64], buf[64];
@@ -274,7 +264,7 @@ START_TEST(test_runtime_loop_poll_timeout_and_readiness)
 	struct echo e;
 	int sd;
 	struct ustack_pollfd pf;
-	struct sockaddr_in to = sin_of(ADDR_B, 7);
+	struct sockaddr_in to = tb_sin(ADDR_B, 7);
 	ustack_time_t t0, dt;
 	char buf[64];
 
@@ -366,7 +356,7 @@ static void arp_failure(int threaded)
 {
 	struct ustack_config ca;
 	struct pair p;
-	struct sockaddr_in to = sin_of(0x0a000063, 53);
+	struct sockaddr_in to = tb_sin(0x0a000063, 53);
 	int sd;
 	char c;
 	ustack_time_t t0;
@@ -426,7 +416,7 @@ START_TEST(test_runtime_thread_recv_in_one_thread_send_in_another)
 	struct pair p;
 	struct echo e;
 	struct reader r;
-	struct sockaddr_in to = sin_of(ADDR_B, 7);
+	struct sockaddr_in to = tb_sin(ADDR_B, 7);
 	int sd;
 
 	pair_new(&p, 0, NULL);
@@ -564,7 +554,7 @@ START_TEST(test_runtime_thread_poll_os_pipe_and_socket)
 	struct pair p;
 	struct poller q;
 	int sd, pfd[2];
-	struct sockaddr_in to = sin_of(ADDR_A, 5000);
+	struct sockaddr_in to = tb_sin(ADDR_A, 5000);
 	char c;
 
 	pair_new(&p, 0, NULL);
@@ -755,7 +745,7 @@ END_TEST
 static ustack_time_t linger_close(struct pair *p, size_t len, int linger_s,
 				  int stop_b, int *state_after)
 {
-	struct sockaddr_in sb = sin_of(0, 9000), to = sin_of(ADDR_B, 9000);
+	struct sockaddr_in sb = tb_sin(0, 9000), to = tb_sin(ADDR_B, 9000);
 	struct linger l = {.l_onoff = 1, .l_linger = linger_s};
 	struct ustack_conn_info ci[4];
 	char *buf = calloc(1, len);

@@ -19,19 +19,9 @@
 #include "core/stack.h"
 #include "lib/check_main.h"
 #include "lib/testbed.h"
+#include "proto/ipv4.h"
 #include "sock/rt.h"
 #include "sock/sock.h"
-
-static struct sockaddr_in sin_of(uint32_t addr, uint16_t port)
-{
-	struct sockaddr_in s;
-
-	memset(&s, 0, sizeof(s));
-	s.sin_family = AF_INET;
-	s.sin_addr.s_addr = htonl(addr);
-	s.sin_port = htons(port);
-	return s;
-}
 
 static int udp_socket(struct tb *tb)
 {
@@ -43,7 +33,7 @@ static int udp_socket(struct tb *tb)
 
 static int bind_port(struct tb *tb, int sd, uint32_t addr, uint16_t port)
 {
-	struct sockaddr_in s = sin_of(addr, port);
+	struct sockaddr_in s = tb_sin(addr, port);
 
 	return ustack_bind(tb->st, sd, (struct sockaddr *)&s, sizeof(s));
 }
@@ -56,22 +46,6 @@ static uint16_t local_port(struct tb *tb, int sd)
 	ck_assert_int_eq(ustack_getsockname(tb->st, sd, (struct sockaddr *)&s,
 					    &len), 0);
 	return ntohs(s.sin_port);
-}
-
-static int get_int(struct tb *tb, int sd, int level, int name)
-{
-	int v = -12345;
-	socklen_t len = sizeof(v);
-
-	ck_assert_int_eq(ustack_getsockopt(tb->st, sd, level, name, &v, &len),
-			 0);
-	ck_assert_uint_eq(len, sizeof(int));
-	return v;
-}
-
-static int set_int(struct tb *tb, int sd, int level, int name, int v)
-{
-	return ustack_setsockopt(tb->st, sd, level, name, &v, sizeof(v));
 }
 
 /* ---- descriptors ---------------------------------------------------- */
@@ -141,7 +115,7 @@ START_TEST(test_sock_calls_on_bad_descriptor_ebadf)
 {
 	struct tb *tb = tb_new(NULL);
 	struct ustack *st = tb->st;
-	struct sockaddr_in s = sin_of(0, 7);
+	struct sockaddr_in s = tb_sin(0, 7);
 	socklen_t len = sizeof(s);
 	char buf[4];
 	int v = 1;
@@ -216,7 +190,7 @@ START_TEST(test_sock_call_argument_checks)
 	struct tb *tb = tb_new(NULL);
 	struct ustack *st = tb->st;
 	int sd = udp_socket(tb);
-	struct sockaddr_in s = sin_of(TB_PEER, 9);
+	struct sockaddr_in s = tb_sin(TB_PEER, 9);
 	struct sockaddr_in6 s6;
 	char buf[8] = {0};
 	socklen_t len;
@@ -258,20 +232,20 @@ START_TEST(test_sock_opt_defaults_and_types)
 	struct tb *tb = tb_new(NULL);
 	int sd = udp_socket(tb);
 
-	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_TYPE), SOCK_DGRAM);
-	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_PROTOCOL),
+	ck_assert_int_eq(tb_get_int(tb, sd, SOL_SOCKET, SO_TYPE), SOCK_DGRAM);
+	ck_assert_int_eq(tb_get_int(tb, sd, SOL_SOCKET, SO_PROTOCOL),
 			 IPPROTO_UDP);
-	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_DOMAIN), AF_INET);
-	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_RCVBUF),
+	ck_assert_int_eq(tb_get_int(tb, sd, SOL_SOCKET, SO_DOMAIN), AF_INET);
+	ck_assert_int_eq(tb_get_int(tb, sd, SOL_SOCKET, SO_RCVBUF),
 			 (int)tb->st->cfg.udp_rcvbuf);
-	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_SNDBUF),
+	ck_assert_int_eq(tb_get_int(tb, sd, SOL_SOCKET, SO_SNDBUF),
 			 (int)tb->st->cfg.udp_sndbuf);
-	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_REUSEADDR), 0);
-	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_ERROR), 0);
+	ck_assert_int_eq(tb_get_int(tb, sd, SOL_SOCKET, SO_REUSEADDR), 0);
+	ck_assert_int_eq(tb_get_int(tb, sd, SOL_SOCKET, SO_ERROR), 0);
 	/* read-only ones can not be set */
-	ck_assert_int_eq(set_int(tb, sd, SOL_SOCKET, SO_TYPE, SOCK_STREAM),
+	ck_assert_int_eq(tb_set_int(tb, sd, SOL_SOCKET, SO_TYPE, SOCK_STREAM),
 			 -ENOPROTOOPT);
-	ck_assert_int_eq(set_int(tb, sd, SOL_SOCKET, SO_ERROR, 5),
+	ck_assert_int_eq(tb_set_int(tb, sd, SOL_SOCKET, SO_ERROR, 5),
 			 -ENOPROTOOPT);
 	tb_free(tb);
 }
@@ -283,15 +257,15 @@ START_TEST(test_sock_opt_flags_stored)
 	int sd = udp_socket(tb);
 	struct sock *sk = sock_get(tb->st, sd);
 
-	ck_assert_int_eq(set_int(tb, sd, SOL_SOCKET, SO_REUSEADDR, 7), 0);
-	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_REUSEADDR), 1);
-	ck_assert_int_eq(set_int(tb, sd, SOL_SOCKET, SO_KEEPALIVE, 1), 0);
-	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_KEEPALIVE), 1);
-	ck_assert_int_eq(set_int(tb, sd, SOL_SOCKET, SO_BROADCAST, 1), 0);
-	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_BROADCAST), 1);
+	ck_assert_int_eq(tb_set_int(tb, sd, SOL_SOCKET, SO_REUSEADDR, 7), 0);
+	ck_assert_int_eq(tb_get_int(tb, sd, SOL_SOCKET, SO_REUSEADDR), 1);
+	ck_assert_int_eq(tb_set_int(tb, sd, SOL_SOCKET, SO_KEEPALIVE, 1), 0);
+	ck_assert_int_eq(tb_get_int(tb, sd, SOL_SOCKET, SO_KEEPALIVE), 1);
+	ck_assert_int_eq(tb_set_int(tb, sd, SOL_SOCKET, SO_BROADCAST, 1), 0);
+	ck_assert_int_eq(tb_get_int(tb, sd, SOL_SOCKET, SO_BROADCAST), 1);
 	ck_assert(sk->opt.reuseaddr && sk->opt.conn.keepalive && sk->opt.broadcast);
-	ck_assert_int_eq(set_int(tb, sd, SOL_SOCKET, SO_REUSEADDR, 0), 0);
-	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_REUSEADDR), 0);
+	ck_assert_int_eq(tb_set_int(tb, sd, SOL_SOCKET, SO_REUSEADDR, 0), 0);
+	ck_assert_int_eq(tb_get_int(tb, sd, SOL_SOCKET, SO_REUSEADDR), 0);
 	tb_free(tb);
 }
 END_TEST
@@ -301,16 +275,16 @@ START_TEST(test_sock_opt_buffers_clamped)
 	struct tb *tb = tb_new(NULL);
 	int sd = udp_socket(tb);
 
-	ck_assert_int_eq(set_int(tb, sd, SOL_SOCKET, SO_RCVBUF, 100000), 0);
-	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_RCVBUF), 100000);
-	ck_assert_int_eq(set_int(tb, sd, SOL_SOCKET, SO_RCVBUF, 1), 0);
-	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_RCVBUF),
+	ck_assert_int_eq(tb_set_int(tb, sd, SOL_SOCKET, SO_RCVBUF, 100000), 0);
+	ck_assert_int_eq(tb_get_int(tb, sd, SOL_SOCKET, SO_RCVBUF), 100000);
+	ck_assert_int_eq(tb_set_int(tb, sd, SOL_SOCKET, SO_RCVBUF, 1), 0);
+	ck_assert_int_eq(tb_get_int(tb, sd, SOL_SOCKET, SO_RCVBUF),
 			 (int)SOCK_BUF_MIN);
-	ck_assert_int_eq(set_int(tb, sd, SOL_SOCKET, SO_RCVBUF, -5), 0);
-	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_RCVBUF),
+	ck_assert_int_eq(tb_set_int(tb, sd, SOL_SOCKET, SO_RCVBUF, -5), 0);
+	ck_assert_int_eq(tb_get_int(tb, sd, SOL_SOCKET, SO_RCVBUF),
 			 (int)SOCK_BUF_MIN);
-	ck_assert_int_eq(set_int(tb, sd, SOL_SOCKET, SO_SNDBUF, 1 << 30), 0);
-	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_SNDBUF),
+	ck_assert_int_eq(tb_set_int(tb, sd, SOL_SOCKET, SO_SNDBUF, 1 << 30), 0);
+	ck_assert_int_eq(tb_get_int(tb, sd, SOL_SOCKET, SO_SNDBUF),
 			 (int)SOCK_BUF_MAX);
 	tb_free(tb);
 }
@@ -359,8 +333,8 @@ START_TEST(test_sock_opt_so_error_get_clears)
 	int sd = udp_socket(tb);
 
 	sock_get(tb->st, sd)->so_error = ECONNREFUSED;
-	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_ERROR), ECONNREFUSED);
-	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_ERROR), 0);
+	ck_assert_int_eq(tb_get_int(tb, sd, SOL_SOCKET, SO_ERROR), ECONNREFUSED);
+	ck_assert_int_eq(tb_get_int(tb, sd, SOL_SOCKET, SO_ERROR), 0);
 	tb_free(tb);
 }
 END_TEST
@@ -374,11 +348,11 @@ START_TEST(test_sock_opt_unknown_and_bad_length)
 	socklen_t len = 2;
 
 	/* TCP options on a datagram socket, unknown names and levels */
-	ck_assert_int_eq(set_int(tb, sd, IPPROTO_TCP, TCP_NODELAY, 1),
+	ck_assert_int_eq(tb_set_int(tb, sd, IPPROTO_TCP, TCP_NODELAY, 1),
 			 -ENOPROTOOPT);
-	ck_assert_int_eq(set_int(tb, sd, SOL_SOCKET, 9999, 1), -ENOPROTOOPT);
-	ck_assert_int_eq(set_int(tb, sd, 4242, 1, 1), -ENOPROTOOPT);
-	ck_assert_int_eq(set_int(tb, sd, SOL_SOCKET, SO_REUSEPORT, 1),
+	ck_assert_int_eq(tb_set_int(tb, sd, SOL_SOCKET, 9999, 1), -ENOPROTOOPT);
+	ck_assert_int_eq(tb_set_int(tb, sd, 4242, 1, 1), -ENOPROTOOPT);
+	ck_assert_int_eq(tb_set_int(tb, sd, SOL_SOCKET, SO_REUSEPORT, 1),
 			 -ENOPROTOOPT);
 	ck_assert_int_eq(ustack_getsockopt(tb->st, sd, SOL_SOCKET, 9999, &v,
 					   &len), -ENOPROTOOPT);
@@ -425,11 +399,11 @@ START_TEST(test_sock_opt_protocol_refusal_undone)
 
 	ck_assert_ptr_nonnull(sk);
 	uint32_t before = sk->opt.rcvbuf;
-	ck_assert_int_eq(set_int(tb, sk->sd, SOL_SOCKET, SO_RCVBUF, 5000),
+	ck_assert_int_eq(tb_set_int(tb, sk->sd, SOL_SOCKET, SO_RCVBUF, 5000),
 			 -EINVAL);
 	ck_assert_uint_eq(sk->opt.rcvbuf, before);
 	/* not the protocol's business: stored, 0 */
-	ck_assert_int_eq(set_int(tb, sk->sd, SOL_SOCKET, SO_SNDBUF, 5000), 0);
+	ck_assert_int_eq(tb_set_int(tb, sk->sd, SOL_SOCKET, SO_SNDBUF, 5000), 0);
 	ck_assert_uint_eq(sk->opt.sndbuf, 5000);
 	ck_assert_int_eq(ustack_close(tb->st, sk->sd), 0);
 	tb_free(tb);
@@ -466,19 +440,19 @@ START_TEST(test_sock_bind_reuseaddr_needs_both)
 	struct tb *tb = tb_new(NULL);
 	int a = udp_socket(tb), b = udp_socket(tb), c = udp_socket(tb);
 
-	ck_assert_int_eq(set_int(tb, a, SOL_SOCKET, SO_REUSEADDR, 1), 0);
+	ck_assert_int_eq(tb_set_int(tb, a, SOL_SOCKET, SO_REUSEADDR, 1), 0);
 	ck_assert_int_eq(bind_port(tb, a, 0, 7000), 0);
 	/* only the new one asks: refused */
-	ck_assert_int_eq(set_int(tb, c, SOL_SOCKET, SO_REUSEADDR, 0), 0);
+	ck_assert_int_eq(tb_set_int(tb, c, SOL_SOCKET, SO_REUSEADDR, 0), 0);
 	ck_assert_int_eq(bind_port(tb, c, 0, 7000), -EADDRINUSE);
-	ck_assert_int_eq(set_int(tb, b, SOL_SOCKET, SO_REUSEADDR, 1), 0);
+	ck_assert_int_eq(tb_set_int(tb, b, SOL_SOCKET, SO_REUSEADDR, 1), 0);
 	ck_assert_int_eq(bind_port(tb, b, 0, 7000), 0);
 	ck_assert_int_eq(local_port(tb, a), 7000);
 	ck_assert_int_eq(local_port(tb, b), 7000);
 	/* both first without, then one sets it: still refused */
 	int d = udp_socket(tb), e = udp_socket(tb);
 	ck_assert_int_eq(bind_port(tb, d, 0, 7100), 0);
-	ck_assert_int_eq(set_int(tb, e, SOL_SOCKET, SO_REUSEADDR, 1), 0);
+	ck_assert_int_eq(tb_set_int(tb, e, SOL_SOCKET, SO_REUSEADDR, 1), 0);
 	ck_assert_int_eq(bind_port(tb, e, 0, 7100), -EADDRINUSE);
 	tb_free(tb);
 }
@@ -743,17 +717,24 @@ START_TEST(test_sock_host_unreachable_connected_dgram_only)
 {
 	struct tb *tb = tb_new(NULL);
 	int a = udp_socket(tb), b = udp_socket(tb), c = udp_socket(tb);
+	int e = ustack_socket(tb->st, AF_INET, SOCK_DGRAM, IPPROTO_ICMP);
 	struct sock *sa = sock_get(tb->st, a), *sb = sock_get(tb->st, b);
-	struct sock *sc = sock_get(tb->st, c);
+	struct sock *sc = sock_get(tb->st, c), *se = sock_get(tb->st, e);
+	struct sockaddr_in s9 = tb_sin(0x0a000009, 53);
+	struct sockaddr_in s10 = tb_sin(0x0a00000a, 53);
 	char buf[4];
 
-	/* as if connected (routing is l3's, tested in check_udp) */
-	sa->connected = 1;
-	sa->raddr = 0x0a000009;
-	sc->connected = 1;
-	sc->raddr = 0x0a00000a;
-	sock_host_unreachable(tb->st, 0x0a000009);
+	/* ARP gives up on a neighbour: IPv4 tells every protocol, and UDP
+	 * and ICMP tell the datagram sockets connected to it (only those) */
+	ck_assert_int_eq(ustack_connect(tb->st, a, (struct sockaddr *)&s9,
+					sizeof(s9)), 0);
+	ck_assert_int_eq(ustack_connect(tb->st, c, (struct sockaddr *)&s10,
+					sizeof(s10)), 0);
+	ck_assert_int_eq(ustack_connect(tb->st, e, (struct sockaddr *)&s9,
+					sizeof(s9)), 0);
+	ip4_neigh_unreachable(tb->st, 0x0a000009);
 	ck_assert_int_eq(sa->so_error, EHOSTUNREACH);
+	ck_assert_int_eq(se->so_error, EHOSTUNREACH);
 	ck_assert_int_eq(sb->so_error, 0);
 	ck_assert_int_eq(sc->so_error, 0);
 	/* the next call reports it, once */

@@ -24,33 +24,6 @@
 
 #include "tcp_test.h"
 
-static struct sockaddr_in sin_of(uint32_t addr, uint16_t port)
-{
-	struct sockaddr_in s;
-
-	memset(&s, 0, sizeof(s));
-	s.sin_family = AF_INET;
-	s.sin_addr.s_addr = htonl(addr);
-	s.sin_port = htons(port);
-	return s;
-}
-
-static int get_int(struct tb *tb, int sd, int level, int name)
-{
-	int v = -12345;
-	socklen_t len = sizeof(v);
-
-	ck_assert_int_eq(ustack_getsockopt(tb->st, sd, level, name, &v, &len),
-			 0);
-	ck_assert_uint_eq(len, sizeof(int));
-	return v;
-}
-
-static int set_int(struct tb *tb, int sd, int level, int name, int v)
-{
-	return ustack_setsockopt(tb->st, sd, level, name, &v, sizeof(v));
-}
-
 /* The next frame the stack sent must be IPv4 with this TTL and TOS. */
 static void expect_ttl_tos(struct tb *tb, uint8_t proto, uint8_t ttl,
 			   uint8_t tos)
@@ -79,24 +52,24 @@ START_TEST(test_sock_opts_ip_ttl_tos_udp)
 {
 	struct tb *tb = bed();
 	int sd = ustack_socket(tb->st, AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in to = sin_of(TB_PEER, 9);
+	struct sockaddr_in to = tb_sin(TB_PEER, 9);
 
 	ck_assert_int_ge(sd, 0);
-	ck_assert_int_eq(get_int(tb, sd, IPPROTO_IP, IP_TTL), IP4_DEFAULT_TTL);
-	ck_assert_int_eq(get_int(tb, sd, IPPROTO_IP, IP_TOS), 0);
+	ck_assert_int_eq(tb_get_int(tb, sd, IPPROTO_IP, IP_TTL), IP4_DEFAULT_TTL);
+	ck_assert_int_eq(tb_get_int(tb, sd, IPPROTO_IP, IP_TOS), 0);
 	/* ip(7): 1..255, or -1 for the default */
-	ck_assert_int_eq(set_int(tb, sd, IPPROTO_IP, IP_TTL, 0), -EINVAL);
-	ck_assert_int_eq(set_int(tb, sd, IPPROTO_IP, IP_TTL, 256), -EINVAL);
-	ck_assert_int_eq(set_int(tb, sd, IPPROTO_IP, IP_TTL, -2), -EINVAL);
-	ck_assert_int_eq(set_int(tb, sd, IPPROTO_IP, IP_TTL, 5), 0);
-	ck_assert_int_eq(get_int(tb, sd, IPPROTO_IP, IP_TTL), 5);
-	ck_assert_int_eq(set_int(tb, sd, IPPROTO_IP, IP_TOS, 0x2b), 0);
-	ck_assert_int_eq(get_int(tb, sd, IPPROTO_IP, IP_TOS), 0x2b);
+	ck_assert_int_eq(tb_set_int(tb, sd, IPPROTO_IP, IP_TTL, 0), -EINVAL);
+	ck_assert_int_eq(tb_set_int(tb, sd, IPPROTO_IP, IP_TTL, 256), -EINVAL);
+	ck_assert_int_eq(tb_set_int(tb, sd, IPPROTO_IP, IP_TTL, -2), -EINVAL);
+	ck_assert_int_eq(tb_set_int(tb, sd, IPPROTO_IP, IP_TTL, 5), 0);
+	ck_assert_int_eq(tb_get_int(tb, sd, IPPROTO_IP, IP_TTL), 5);
+	ck_assert_int_eq(tb_set_int(tb, sd, IPPROTO_IP, IP_TOS, 0x2b), 0);
+	ck_assert_int_eq(tb_get_int(tb, sd, IPPROTO_IP, IP_TOS), 0x2b);
 	ck_assert_int_eq(ustack_sendto(tb->st, sd, "x", 1, 0,
 				       (struct sockaddr *)&to, sizeof(to)), 1);
 	expect_ttl_tos(tb, IP4_PROTO_UDP, 5, 0x2b);
-	ck_assert_int_eq(set_int(tb, sd, IPPROTO_IP, IP_TTL, -1), 0);
-	ck_assert_int_eq(get_int(tb, sd, IPPROTO_IP, IP_TTL), IP4_DEFAULT_TTL);
+	ck_assert_int_eq(tb_set_int(tb, sd, IPPROTO_IP, IP_TTL, -1), 0);
+	ck_assert_int_eq(tb_get_int(tb, sd, IPPROTO_IP, IP_TTL), IP4_DEFAULT_TTL);
 	ck_assert_int_eq(ustack_sendto(tb->st, sd, "x", 1, 0,
 				       (struct sockaddr *)&to, sizeof(to)), 1);
 	expect_ttl_tos(tb, IP4_PROTO_UDP, IP4_DEFAULT_TTL, 0x2b);
@@ -110,18 +83,18 @@ START_TEST(test_sock_opts_ip_ttl_tos_tcp_syn)
 {
 	struct tb *tb = bed();
 	int sd = ustack_socket(tb->st, AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in to = sin_of(TB_PEER, 80);
+	struct sockaddr_in to = tb_sin(TB_PEER, 80);
 
 	ck_assert_int_ge(sd, 0);
-	ck_assert_int_eq(set_int(tb, sd, IPPROTO_IP, IP_TTL, 9), 0);
+	ck_assert_int_eq(tb_set_int(tb, sd, IPPROTO_IP, IP_TTL, 9), 0);
 	/* A stream keeps the ECN bits (RFC 3168) to itself, as Linux. */
-	ck_assert_int_eq(set_int(tb, sd, IPPROTO_IP, IP_TOS, 0x13), 0);
-	ck_assert_int_eq(get_int(tb, sd, IPPROTO_IP, IP_TOS), 0x10);
+	ck_assert_int_eq(tb_set_int(tb, sd, IPPROTO_IP, IP_TOS, 0x13), 0);
+	ck_assert_int_eq(tb_get_int(tb, sd, IPPROTO_IP, IP_TOS), 0x10);
 	ck_assert_int_eq(ustack_connect(tb->st, sd, (struct sockaddr *)&to,
 					sizeof(to)), -EINPROGRESS);
 	expect_ttl_tos(tb, IP4_PROTO_TCP, 9, 0x10);
 	/* Changed on a live connection: the next segment uses it. */
-	ck_assert_int_eq(set_int(tb, sd, IPPROTO_IP, IP_TTL, 200), 0);
+	ck_assert_int_eq(tb_set_int(tb, sd, IPPROTO_IP, IP_TTL, 200), 0);
 	tb_advance(tb, USTACK_SEC(1) + 1);  /* the SYN is retransmitted */
 	expect_ttl_tos(tb, IP4_PROTO_TCP, 200, 0x10);
 	ustack_close(tb->st, sd);
@@ -136,21 +109,21 @@ START_TEST(test_sock_opts_tcp_limits)
 	int sd = ustack_socket(tb->st, AF_INET, SOCK_STREAM, 0);
 	struct sock *sk = sock_get(tb->st, sd);
 
-	ck_assert_int_eq(get_int(tb, sd, IPPROTO_TCP, TCP_USER_TIMEOUT), 0);
-	ck_assert_int_eq(set_int(tb, sd, IPPROTO_TCP, TCP_USER_TIMEOUT, -1),
+	ck_assert_int_eq(tb_get_int(tb, sd, IPPROTO_TCP, TCP_USER_TIMEOUT), 0);
+	ck_assert_int_eq(tb_set_int(tb, sd, IPPROTO_TCP, TCP_USER_TIMEOUT, -1),
 			 -EINVAL);
-	ck_assert_int_eq(set_int(tb, sd, IPPROTO_TCP, TCP_USER_TIMEOUT, 30000),
+	ck_assert_int_eq(tb_set_int(tb, sd, IPPROTO_TCP, TCP_USER_TIMEOUT, 30000),
 			 0);
-	ck_assert_int_eq(get_int(tb, sd, IPPROTO_TCP, TCP_USER_TIMEOUT), 30000);
+	ck_assert_int_eq(tb_get_int(tb, sd, IPPROTO_TCP, TCP_USER_TIMEOUT), 30000);
 	ck_assert_uint_eq(sk->opt.conn.user_timeout_ms, 30000);
 	/* Linux: 0 (no clamp) or 88..32767 */
-	ck_assert_int_eq(set_int(tb, sd, IPPROTO_TCP, TCP_MAXSEG, 87), -EINVAL);
-	ck_assert_int_eq(set_int(tb, sd, IPPROTO_TCP, TCP_MAXSEG, 32768),
+	ck_assert_int_eq(tb_set_int(tb, sd, IPPROTO_TCP, TCP_MAXSEG, 87), -EINVAL);
+	ck_assert_int_eq(tb_set_int(tb, sd, IPPROTO_TCP, TCP_MAXSEG, 32768),
 			 -EINVAL);
-	ck_assert_int_eq(set_int(tb, sd, IPPROTO_TCP, TCP_MAXSEG, 88), 0);
-	ck_assert_int_eq(get_int(tb, sd, IPPROTO_TCP, TCP_MAXSEG), 88);
-	ck_assert_int_eq(set_int(tb, sd, IPPROTO_TCP, TCP_MAXSEG, 0), 0);
-	ck_assert_int_eq(get_int(tb, sd, IPPROTO_TCP, TCP_MAXSEG), 536);
+	ck_assert_int_eq(tb_set_int(tb, sd, IPPROTO_TCP, TCP_MAXSEG, 88), 0);
+	ck_assert_int_eq(tb_get_int(tb, sd, IPPROTO_TCP, TCP_MAXSEG), 88);
+	ck_assert_int_eq(tb_set_int(tb, sd, IPPROTO_TCP, TCP_MAXSEG, 0), 0);
+	ck_assert_int_eq(tb_get_int(tb, sd, IPPROTO_TCP, TCP_MAXSEG), 536);
 	/* too short a value */
 	ck_assert_int_eq(ustack_setsockopt(tb->st, sd, IPPROTO_TCP,
 					   TCP_USER_TIMEOUT, "", 1), -EINVAL);
@@ -173,9 +146,9 @@ START_TEST(test_sock_opts_buffer_clamp_applies_to_config)
 	tb = tb_new(&cfg);
 	sd = ustack_socket(tb->st, AF_INET, SOCK_STREAM, 0);
 	ck_assert_int_ge(sd, 0);
-	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_RCVBUF),
+	ck_assert_int_eq(tb_get_int(tb, sd, SOL_SOCKET, SO_RCVBUF),
 			 (int)SOCK_BUF_MIN);
-	ck_assert_int_eq(get_int(tb, sd, SOL_SOCKET, SO_SNDBUF),
+	ck_assert_int_eq(tb_get_int(tb, sd, SOL_SOCKET, SO_SNDBUF),
 			 (int)SOCK_BUF_MAX);
 	ustack_close(tb->st, sd);
 	tb_free(tb);

@@ -17,6 +17,7 @@
 #include "lib/pkt.h"
 #include "lib/testbed.h"
 #include "proto/udp.h"
+#include "sock/sock.h"
 #include "wire/checksum.h"
 #include "wire/eth.h"
 #include "wire/icmp.h"
@@ -28,17 +29,6 @@ static const uint8_t OTHER_MAC[6] = {0x02, 0, 0, 0, 0, 0x05};
 
 static uint8_t frame[70000];
 
-static struct sockaddr_in sin_of(uint32_t addr, uint16_t port)
-{
-	struct sockaddr_in s;
-
-	memset(&s, 0, sizeof(s));
-	s.sin_family = AF_INET;
-	s.sin_addr.s_addr = htonl(addr);
-	s.sin_port = htons(port);
-	return s;
-}
-
 static struct tb *bed(void)
 {
 	struct tb *tb = tb_new(NULL);
@@ -49,7 +39,7 @@ static struct tb *bed(void)
 
 static int udp_bound(struct tb *tb, uint32_t addr, uint16_t port, int reuse)
 {
-	struct sockaddr_in s = sin_of(addr, port);
+	struct sockaddr_in s = tb_sin(addr, port);
 	int sd = ustack_socket(tb->st, AF_INET, SOCK_DGRAM, 0);
 
 	ck_assert_int_ge(sd, 0);
@@ -64,7 +54,7 @@ static int udp_bound(struct tb *tb, uint32_t addr, uint16_t port, int reuse)
 
 static int udp_connect_to(struct tb *tb, int sd, uint32_t addr, uint16_t port)
 {
-	struct sockaddr_in s = sin_of(addr, port);
+	struct sockaddr_in s = tb_sin(addr, port);
 
 	return ustack_connect(tb->st, sd, (struct sockaddr *)&s, sizeof(s));
 }
@@ -586,7 +576,7 @@ START_TEST(test_udp_icmp_error_unconnected_ignored)
 {
 	struct tb *tb = bed();
 	int sd = udp_bound(tb, 0, 5000, 0);
-	struct sockaddr_in to = sin_of(TB_PEER, 9999);
+	struct sockaddr_in to = tb_sin(TB_PEER, 9999);
 	char buf[8];
 	int err;
 	socklen_t len = sizeof(err);
@@ -642,7 +632,7 @@ START_TEST(test_udp_sendto_autobinds_ephemeral)
 {
 	struct tb *tb = bed();
 	int sd = ustack_socket(tb->st, AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in to = sin_of(TB_PEER, 53), me;
+	struct sockaddr_in to = tb_sin(TB_PEER, 53), me;
 	socklen_t len = sizeof(me);
 	struct pkt_view v;
 	struct tb_frame *fr;
@@ -664,8 +654,8 @@ START_TEST(test_udp_sendto_broadcast_needs_so_broadcast)
 {
 	struct tb *tb = bed();
 	int sd = udp_bound(tb, 0, 5000, 0), on = 1;
-	struct sockaddr_in to = sin_of(0xffffffff, 5000);
-	struct sockaddr_in sub = sin_of(0x0a0000ff, 5000);
+	struct sockaddr_in to = tb_sin(0xffffffff, 5000);
+	struct sockaddr_in sub = tb_sin(0x0a0000ff, 5000);
 	struct pkt_view v;
 	struct tb_frame *fr;
 
@@ -695,7 +685,7 @@ START_TEST(test_udp_send_limits_emsgsize)
 	struct tb *tb = bed();
 	int sd = udp_bound(tb, 0, 5000, 0), snd = 2000;
 	static uint8_t big[65508];
-	struct sockaddr_in to = sin_of(TB_PEER, 5000);
+	struct sockaddr_in to = tb_sin(TB_PEER, 5000);
 	const struct sockaddr *t = (struct sockaddr *)&to;
 
 	ck_assert_int_eq(ustack_sendto(tb->st, sd, big, 65508, 0, t,
@@ -710,7 +700,7 @@ START_TEST(test_udp_send_limits_emsgsize)
 	to.sin_port = 0;
 	ck_assert_int_eq(ustack_sendto(tb->st, sd, big, 1, 0, t, sizeof(to)),
 			 -EINVAL);
-	to = sin_of(0, 5000);
+	to = tb_sin(0, 5000);
 	ck_assert_int_eq(ustack_sendto(tb->st, sd, big, 1, 0, t, sizeof(to)),
 			 -EINVAL);
 	tb_free(tb);
@@ -722,7 +712,7 @@ START_TEST(test_udp_send_largest_datagram_fragmented)
 	struct tb *tb = bed();
 	int sd = udp_bound(tb, 0, 5000, 0);
 	static uint8_t big[65507], out[70000];
-	struct sockaddr_in to = sin_of(TB_PEER, 6000);
+	struct sockaddr_in to = tb_sin(TB_PEER, 6000);
 	const uint8_t *fr_p[64];
 	size_t fr_len[64];
 	struct tb_frame *frs[64];
@@ -756,7 +746,7 @@ START_TEST(test_udp_send_computed_zero_checksum_as_ffff)
 {
 	struct tb *tb = bed();
 	int sd = udp_bound(tb, 0, 5555, 0);
-	struct sockaddr_in to = sin_of(TB_PEER, 6666);
+	struct sockaddr_in to = tb_sin(TB_PEER, 6666);
 	uint8_t hdr[8], payload[2];
 	struct pkt_view v;
 	struct tb_frame *fr;
@@ -786,7 +776,7 @@ START_TEST(test_udp_send_device_refuses)
 {
 	struct tb *tb = bed();
 	int sd = udp_bound(tb, 0, 5000, 0);
-	struct sockaddr_in to = sin_of(TB_PEER, 6000);
+	struct sockaddr_in to = tb_sin(TB_PEER, 6000);
 	ssize_t n;
 
 	tb_set_tx_fail(tb, 1);
@@ -805,7 +795,7 @@ START_TEST(test_udp_to_own_address_loops_back)
 {
 	struct tb *tb = bed();
 	int a = udp_bound(tb, 0, 5000, 0), b = udp_bound(tb, 0, 5001, 0);
-	struct sockaddr_in to = sin_of(TB_ADDR, 5000), src;
+	struct sockaddr_in to = tb_sin(TB_ADDR, 5000), src;
 	char buf[8];
 
 	ck_assert_int_eq(ustack_sendto(tb->st, b, "self", 4, 0,

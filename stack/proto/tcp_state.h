@@ -1,0 +1,36 @@
+/*
+ * tcp_state.h - the TCP module's state (the connection tables), embedded
+ * in struct ustack. Its interface is tcp.h, its internals tcp_int.h; only
+ * core/stack.h includes this.
+ */
+#ifndef USTACK_PROTO_TCP_STATE_H
+#define USTACK_PROTO_TCP_STATE_H
+
+#include <stdint.h>
+
+struct tcp_conn;
+
+struct tcp_state {
+	struct tcp_conn **hash;      /* connections by 4-tuple (SipHash) */
+	uint32_t hash_mask;          /* buckets - 1 (a power of two) */
+	struct tcp_conn **lhash;     /* listeners by local port */
+	uint32_t lhash_mask;
+	struct tcp_conn **bhash;     /* every TCB with a local port, by port */
+	uint32_t bhash_mask;
+	struct tcp_conn *all;        /* every TCB: conn_list, fini */
+	struct tcp_conn *tw_head;    /* TIME_WAIT, oldest first (evicted */
+	struct tcp_conn *tw_tail;    /*  first when the table is full) */
+	struct tcp_conn *orph_head;  /* orphans still closing, oldest first */
+	struct tcp_conn *orph_tail;  /*  (reset when too many or the table
+					is full: tcp_conn.c) */
+	uint32_t norphans;
+	uint32_t nconns;             /* in the 4-tuple hash, <= tcp_max_conns */
+	struct tcp_conn *lookup_hint;/* last tcp_lookup() hit, or NULL */
+	uint32_t ntcb;               /* allocated control blocks */
+	uint32_t isn_force;          /* tests only (isn_forced): every ISN is
+					this, to start connections just below
+					the 2^32 wrap (tests/sim) */
+	int isn_forced;
+};
+
+#endif
