@@ -352,6 +352,7 @@ uint32_t tcp_send_at(struct ustack *st, struct tcp_conn *c, uint32_t seq,
 	/* Segments are cut afresh (options vary), so a retransmission may
 	 * reach past what was sent before: snd_max is the highest sent. */
 	len += !!(flags & TCP_FIN);
+	tcp_rack_sent(st, c, seq, len);       /* RFC 8985 6.1 */
 	if (seq_gt(seq + len, c->snd_max)) {
 		c->snd_max = seq + len;
 		c->probe_out = 0;
@@ -456,6 +457,7 @@ static int send_new(struct ustack *st, struct tcp_conn *c, int force)
 		tcp_cc_before_send(st, c);
 	xmit(st, c, seq, flags, len);
 	c->snd_nxt = seq + len + !!(flags & TCP_FIN);
+	tcp_rack_sent(st, c, seq, c->snd_nxt - seq);  /* RFC 8985 6.1 */
 	if (seq_lt(seq, c->snd_max)) {
 		STAT_INC(st, TCP_RETRANS_SEGS);     /* go-back-N after an RTO */
 		c->total_retrans++;
@@ -475,7 +477,8 @@ static int send_new(struct ustack *st, struct tcp_conn *c, int force)
 	if (len && c->rcv_data_seen &&
 	    st->now - c->lrcv_at < st->cfg.tcp_delack_us)
 		c->pingpong = 1;
-	if (!timer_armed(&c->t_rtx) || c->rtx_kind != TCP_RTX_RETRANSMIT)
+	if (!timer_armed(&c->t_rtx) || (c->rtx_kind != TCP_RTX_RETRANSMIT &&
+					c->rtx_kind != TCP_RTX_REO))
 		tcp_rtx_start(st, c);         /* RFC 6298 5.1 */
 	tcp_tlp_arm(st, c);                   /* RFC 8985 7.2 (1) */
 	return 1;

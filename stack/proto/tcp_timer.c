@@ -65,7 +65,8 @@ void tcp_rtx_start(struct ustack *st, struct tcp_conn *c)
 
 void tcp_rtx_stop(struct ustack *st, struct tcp_conn *c)
 {
-	if (c->rtx_kind != TCP_RTX_RETRANSMIT && c->rtx_kind != TCP_RTX_TLP)
+	if (c->rtx_kind != TCP_RTX_RETRANSMIT && c->rtx_kind != TCP_RTX_TLP &&
+	    c->rtx_kind != TCP_RTX_REO)
 		return;
 	timer_cancel(st, &c->t_rtx);
 	c->rtx_kind = TCP_RTX_NONE;
@@ -220,6 +221,8 @@ static void rtx_fire(struct ustack *st, struct timer *t, ustack_time_t now)
 		rtx_timeout(st, c);
 	} else if (kind == TCP_RTX_TLP) {
 		tcp_tlp_fire(st, c);
+	} else if (kind == TCP_RTX_REO) {
+		tcp_rack_reo_fire(st, c);
 	} else if (kind == TCP_RTX_CORK) {
 		/* TCP_CORK/MSG_MORE held a short tail this long: send it. */
 		c->push_once = 1;
