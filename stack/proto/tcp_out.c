@@ -427,6 +427,12 @@ static int send_new(struct ustack *st, struct tcp_conn *c, int force)
 	if (force && !usable && c->snd_wnd > off)
 		usable = c->snd_wnd - off;     /* persist override: ignore cwnd */
 	len = USTACK_MIN(USTACK_MIN(unsent, usable), send_room(st, c, room));
+	/* A super-frame at most half of cwnd, so that at least two are in
+	 * flight (Linux tcp_cwnd_test): one lost frame is not the whole
+	 * window lost with nothing behind it to be SACKed (an RTO, or a
+	 * probe at best) -- RACK finds it from the other (RFC 8985 6.2). */
+	if (len > room && len > c->cwnd / 2)
+		len = USTACK_MAX(c->cwnd / 2, room);
 	/* TSO: whole segments only; a shorter tail is decided on its own
 	 * below in the next round, exactly as without TSO. */
 	if (len > room)
