@@ -356,8 +356,18 @@ static int sacked(const struct tcp_conn *c, uint32_t seq)
  */
 static int tlp_allowed(const struct tcp_conn *c)
 {
-	return c->sack_ok && !c->in_recovery && !c->nrexmit && !c->tlp_on &&
-	       !c->nscore && !c->dupacks &&  /* Linux: CA_Open only */
+	/* In SACK fast recovery too, once every segment marked lost has
+	 * been sent again (a deviation from 7.2, see docs/tcp.md): with a
+	 * window of two or three segments one lost ACK or retransmission
+	 * leaves nothing to clock RACK, and the RTO (200 ms, thousands of
+	 * RTTs on a LAN) was most of the time lost to loss. The probe's
+	 * ACK lets RACK see what is lost (it is the latest sent). */
+	int rec = c->in_recovery && !c->after_rto && c->rack &&
+		  !tcp_rack_has_lost(c);
+
+	return c->sack_ok && (!c->in_recovery || rec) && !c->nrexmit &&
+	       !c->tlp_on &&
+	       (rec || (!c->nscore && !c->dupacks)) && /* Linux: CA_Open */
 	       c->srtt_us && c->snd_max != c->snd_una && c->snd_wnd &&
 	       TCP_SYNCHRONIZED(c->state) &&
 	       c->state != USTACK_TCP_TIME_WAIT &&
@@ -408,7 +418,7 @@ void tcp_tlp_fire(struct ustack *st, struct tcp_conn *c)
 		len = USTACK_MIN(top - c->snd_una, (uint32_t)c->smss);
 		seq = top - len;      /* len 0: only the FIN is out */
 		tcp_send_at(st, c, seq, USTACK_MAX(len, 1u));
-		c->tlp_rxt = 1;
+		c->tlp_rxt = !c->in_recovery;  /* 7.4: not twice a reduction */
 	}
 	c->tlp_on = 1;
 	c->tlp_end = c->snd_max;

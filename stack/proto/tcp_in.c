@@ -674,6 +674,8 @@ static int step_ack(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 	    (sack_new || seq_gt(c->snd_una, before) || c->in_recovery) &&
 	    tcp_rack_detect(st, c, tcp_sack_lost_edge(c)))
 		tcp_cc_rack_lost(st, c);
+	if (c->in_recovery)
+		tcp_tlp_arm(st, c);             /* see tlp_allowed() */
 	ack_window(st, c, seg);
 	return ack_closing_states(st, c);
 }

@@ -433,6 +433,15 @@ static int send_new(struct ustack *st, struct tcp_conn *c, int force)
 	 * probe at best) -- RACK finds it from the other (RFC 8985 6.2). */
 	if (len > room && len > c->cwnd / 2)
 		len = USTACK_MAX(c->cwnd / 2, room);
+	/* TSO deferral (Linux tcp_tso_should_defer, win divisor 3): when
+	 * cwnd is what holds the data back and ACKs are still to come, wait
+	 * until a third of cwnd can go in one super-frame instead of one
+	 * small frame per ACK. A link that loses whole frames then sees
+	 * fewer, larger ones (the kernel's 20 MiB: 623 frames against our
+	 * 5,842 before this), so fewer loss events. */
+	if (!force && off && len < unsent && send_room(st, c, room) > room &&
+	    c->cwnd <= c->snd_wnd && len < c->cwnd / 3)
+		return 0;
 	/* TSO: whole segments only; a shorter tail is decided on its own
 	 * below in the next round, exactly as without TSO. */
 	if (len > room)

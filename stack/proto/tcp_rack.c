@@ -233,12 +233,17 @@ static void rack_update(struct ustack *st, struct tcp_conn *c,
 		r->fack = x->end;
 	}
 	if (x->flags & TXR_EVER_RETRANS) {
-		/* step 2: the ACK may be for the original transmission */
-		if (c->ts_ok && seg->opt.has_ts &&
-		    seq_lt(seg->opt.tsecr, x->tsval))
+		/* step 2: the ACK may be for the original transmission. With
+		 * timestamps the echo tells; the RTT test is for connections
+		 * without: our clock is read once per batch of frames, and
+		 * over a TAP the peer's answer often comes in the same batch
+		 * (an RTT of 0, below any min_RTT, for a true delivery). */
+		if (c->ts_ok && seg->opt.has_ts) {
+			if (seq_lt(seg->opt.tsecr, x->tsval))
+				return;
+		} else if (c->rack_min_rtt_us && rtt < c->rack_min_rtt_us) {
 			return;
-		if (c->rack_min_rtt_us && rtt < c->rack_min_rtt_us)
-			return;
+		}
 	}
 	if (rtt > UINT32_MAX)
 		rtt = UINT32_MAX;

@@ -162,10 +162,12 @@ static void rtx_timeout(struct ustack *st, struct tcp_conn *c)
 		return;
 	}
 	ULOG_DEBUG(st, "tcp rto: una %u max %u flight %u cwnd %u recovery %d "
-		   "sacked ranges %u dupacks %u rto %llu us try %u",
+		   "sacked ranges %u dupacks %u rto %llu us try %u tlp %d "
+		   "lost unsent %d pipe %lld",
 		   c->snd_una, c->snd_max, tcp_flight(c), c->cwnd,
 		   c->in_recovery, c->nscore, c->dupacks,
-		   (unsigned long long)c->rto_us, c->nrexmit + 1);
+		   (unsigned long long)c->rto_us, c->nrexmit + 1, c->tlp_on,
+		   tcp_rack_has_lost(c), (long long)tcp_rack_pipe(c));
 	c->nrexmit++;
 	c->rto_us = tcp_rto_clamp(st, c->rto_us * 2);
 	tcp_cc_timeout(st, c);
