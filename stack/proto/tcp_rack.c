@@ -303,8 +303,8 @@ void tcp_rack_dsack(struct tcp_conn *c)
 		r->round_on = 1;
 		r->dsack_round = c->snd_max;
 	}
-	if (c->reo_wnd_mult < 255)
-		c->reo_wnd_mult++;
+	if (c->reo_wnd_mult < 255)   /* 0: a new TCB's, meaning 1 */
+		c->reo_wnd_mult = (uint8_t)(USTACK_MAX(c->reo_wnd_mult, 1) + 1);
 	c->reo_wnd_persist = RACK_REO_PERSIST;
 }
 
