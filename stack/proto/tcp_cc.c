@@ -7,6 +7,8 @@
  * When SACK was negotiated, RFC 6675: a scoreboard of SACKed ranges, loss
  * recovery driven by the pipe estimate and NextSeg(); after an RTO the
  * scoreboard is cleared (RFC 2018 8: the receiver may have reneged).
+ * RACK (tcp_rack.c) marks what is lost; NextSeg() rule 1 and the pipe
+ * use its marks. Tail loss probes (RFC 8985 7) live here too.
  *
  * May touch: the TCB's congestion and SACK state, output of single
  * segments (tcp_send_at), counters.
