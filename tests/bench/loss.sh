@@ -12,9 +12,10 @@
 #          sender). Goodput in MB/s; ratio ustack/kernel (target >= 0.9).
 #   short: LOSS_SHORT_N (50) fresh connections one after another, each
 #          sending LOSS_SHORT_KB KiB (100) and closing, at LOSS_SHORT_RATE
-#          percent (5): the median time to complete one, ms (ustack-nc
-#          vs the kernel's nc; both times include the program's start;
-#          ustack-nc's also its TAP device and ARP); ratio (target <= 1.1).
+#          percent (5), and at 0% for reference: the median time to
+#          complete one, ms (ustack-nc vs the kernel's nc; both times include
+#          the program's start, ustack-nc's also making its TAP device and
+#          ARP, which the 0% row shows); ratio (target <= 1.1).
 # Prints "loss N%: ustack MB/s kernel MB/s ratio" and "short ...".
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -60,10 +61,15 @@ unc() {
 	local t0 rc
 	t0=$(now_ms)
 	head -c "$1" /dev/zero | timeout 300 ip netns exec "$A" "$BIN/ustack-nc" --dev tap0 \
-		--linger-exit 0 --fault "loss=$2%,seed=$3,rx=1" 10.0.0.1 5001 >/dev/null 2>&1
+		--linger-exit 0 --fault "loss=$2%,seed=$3,rx=1" 10.0.0.1 5001 >/dev/null 2>"$DIR/unc.err"
 	rc=$?
 	ip -n "$A" link del tap0 2>/dev/null
-	[ $rc = 0 ] && echo $(($(now_ms) - t0)) || echo fail
+	if [ $rc = 0 ]; then
+		echo $(($(now_ms) - t0))
+	else
+		echo "loss: ustack-nc failed (exit $rc): $(tail -1 "$DIR/unc.err")" >&2
+		echo fail
+	fi
 }
 # knc BYTES: ms for the kernel's nc to send BYTES to ustack-inetd's discard.
 knc() {
@@ -90,12 +96,15 @@ for r in $RATES; do
 done
 
 SB=$((SKB * 1024))
-kernel_listener
-for i in $(seq 1 "$SN"); do unc "$SB" "$SRATE" $((SEED + i)); done | grep -v fail >"$DIR/u"
-stop "$KL"
-inetd "$SRATE"
-for i in $(seq 1 "$SN"); do knc "$SB"; done | grep -v fail >"$DIR/k"
-stop "$IN"
-ip -n "$A" link del tap0 2>/dev/null
-um=$(median <"$DIR/u") km=$(median <"$DIR/k")
-echo "short $SKB KiB at $SRATE% median ms ($(wc -l <"$DIR/u")/$(wc -l <"$DIR/k") of $SN done): ustack $um kernel $km ratio $(ratio "$um" "$km")"
+# at 0% too: what a fresh program (and its TAP) costs before any loss
+for sr in 0 $SRATE; do
+	kernel_listener
+	for i in $(seq 1 "$SN"); do unc "$SB" "$sr" $((SEED + i)); done | grep -v fail >"$DIR/u"
+	stop "$KL"
+	inetd "$sr"
+	for i in $(seq 1 "$SN"); do knc "$SB"; done | grep -v fail >"$DIR/k"
+	stop "$IN"
+	ip -n "$A" link del tap0 2>/dev/null
+	um=$(median <"$DIR/u") km=$(median <"$DIR/k")
+	echo "short $SKB KiB at $sr% median ms ($(wc -l <"$DIR/u")/$(wc -l <"$DIR/k") of $SN done): ustack $um kernel $km ratio $(ratio "$um" "$km")"
+done
