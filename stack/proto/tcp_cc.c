@@ -7,6 +7,8 @@
  * When SACK was negotiated, RFC 6675: a scoreboard of SACKed ranges, loss
  * recovery driven by the pipe estimate and NextSeg(); after an RTO the
  * scoreboard is cleared (RFC 2018 8: the receiver may have reneged).
+ * RACK (tcp_rack.c) marks what is lost; NextSeg() rule 1 and the pipe
+ * use its marks. Tail loss probes (RFC 8985 7) live here too.
  *
  * May touch: the TCB's congestion and SACK state, output of single
  * segments (tcp_send_at), counters.
@@ -85,6 +87,7 @@ void tcp_cc_ack(struct ustack *st, struct tcp_conn *c, uint32_t acked)
 			c->in_recovery = 0;
 			c->dupacks = 0;
 			c->rack_mark = 0;
+			tcp_rack_recovery_done(c);
 			c->cwnd = USTACK_MIN(c->ssthresh,
 					     USTACK_MAX(tcp_flight(c), s) + s);
 		} else if (!c->sack_ok) {
@@ -188,6 +191,7 @@ void tcp_sack_trim(struct tcp_conn *c)
 		c->score[0].l = c->snd_una;
 	if (!c->nscore && c->score)
 		tcp_score_release(c);        /* empty (or cleared): give back */
+	tcp_rack_trim(c);
 }
 
 /*
@@ -277,33 +281,41 @@ uint32_t tcp_sack_skip(const struct tcp_conn *c, uint32_t seq,
 	return seq;
 }
 
+uint32_t tcp_sack_lost_edge(const struct tcp_conn *c)
+{
+	return lost_edge(c);
+}
+
 int tcp_sack_is_lost_head(const struct tcp_conn *c)
 {
 	return c->sack_ok && c->nscore && seq_gt(lost_edge(c), c->snd_una);
-}
-
-/* Watch the first retransmission of a recovery (tcp_lost_rexmit). */
-static void lr_track(struct ustack *st, struct tcp_conn *c, uint32_t seq,
-		     uint32_t sent)
-{
-	if (c->lr_on || !sent)
-		return;
-	c->lr_on = 1;
-	c->lr_seq = seq;
-	c->lr_end = seq + sent;
-	c->lr_at = st->now;
 }
 
 /* RFC 6675 5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg(). */
 void tcp_sack_output(struct ustack *st, struct tcp_conn *c)
 {
 	for (int i = 0; i < 256; i++) {
-		uint32_t lost = lost_edge(c), pipe = sack_pipe(c, lost);
+		uint32_t lost = lost_edge(c), pipe;
 		uint32_t seq, len, end = tcp_data_end(c), sent;
+		int64_t rp = tcp_rack_pipe(c);
+		int rule1;
 
-		if (c->cwnd <= pipe || c->cwnd - pipe < c->smss)
+		pipe = rp >= 0 ? (uint32_t)rp : sack_pipe(c, lost);
+		if (c->cwnd <= pipe)
 			break;
-		if (next_hole(c, lost, 1, &seq, &len)) {           /* rule 1 */
+		/* rule 1: with RACK records, the segments marked lost
+		 * (RFC 8985 6.2, or DupThresh) and not sent since; a lost
+		 * retransmission too, which the RFC 6675 rule cannot see */
+		rule1 = c->rack ? tcp_rack_next_lost(c, &seq, &len)
+				: next_hole(c, lost, 1, &seq, &len);
+		/* "cwnd - pipe >= 1 SMSS"; but the rest of a lost segment
+		 * that a retransmission with longer options could not carry
+		 * whole goes when it fits (Linux counts it as one packet) */
+		if (c->cwnd - pipe < c->smss &&
+		    !(rule1 && len < c->smss && len <= c->cwnd - pipe))
+			break;
+		if (rule1) {
+			len = USTACK_MIN(len, (uint32_t)c->smss);
 			sent = tcp_send_at(st, c, seq, len);
 		} else if (seq_lt(c->snd_max, end) &&
 			   seq_lt(c->snd_max - c->snd_una, c->snd_wnd)) { /* 2 */
@@ -321,7 +333,6 @@ void tcp_sack_output(struct ustack *st, struct tcp_conn *c)
 		}
 		if (!sent)
 			break;
-		lr_track(st, c, seq, sent);
 		c->rxt_high = seq_max(c->rxt_high, seq + sent);
 	}
 }
@@ -333,39 +344,6 @@ static int sacked(const struct tcp_conn *c, uint32_t seq)
 		if (seq_in(seq, c->score[i].l, c->score[i].r))
 			return 1;
 	return 0;
-}
-
-/*
- * Lost retransmissions, which RFC 6675 cannot see (they cost an RTO):
- * RFC 8985 6.2's rule for the oldest retransmission of the recovery not
- * yet known delivered. An ACK with news was caused by a segment that
- * reached the peer about SRTT/2 ago; when that is well after our
- * retransmission must have arrived (sent more than 5/4 SRTT ago: RACK's
- * RTT plus a quarter for reordering) and it is still neither ACKed nor
- * SACKed, it was lost: send it again (once per such interval).
- */
-void tcp_lost_rexmit(struct ustack *st, struct tcp_conn *c, int news)
-{
-	uint32_t sent;
-
-	if (!c->lr_on)
-		return;
-	if (!c->in_recovery || !seq_lt(c->snd_una, c->lr_end) ||
-	    sacked(c, c->lr_seq)) {
-		c->lr_on = 0;           /* delivered, or recovery is over */
-		return;
-	}
-	if (!news || !c->srtt_us ||
-	    st->now < c->lr_at + c->srtt_us + c->srtt_us / 4)
-		return;
-	if (seq_lt(c->lr_seq, c->snd_una))
-		c->lr_seq = c->snd_una;
-	STAT_INC(st, TCP_LOST_RETRANS);
-	sent = tcp_send_at(st, c, c->lr_seq, c->lr_end - c->lr_seq);
-	if (sent)
-		c->lr_at = st->now;
-	else
-		c->lr_on = 0;
 }
 
 /* ---- tail loss probes (RFC 8985 7) ------------------------------------------ */
@@ -380,8 +358,18 @@ void tcp_lost_rexmit(struct ustack *st, struct tcp_conn *c, int news)
  */
 static int tlp_allowed(const struct tcp_conn *c)
 {
-	return c->sack_ok && !c->in_recovery && !c->nrexmit && !c->tlp_on &&
-	       !c->nscore && !c->dupacks &&  /* Linux: CA_Open only */
+	/* In SACK fast recovery too, once every segment marked lost has
+	 * been sent again (a deviation from 7.2, see docs/tcp.md): with a
+	 * window of two or three segments one lost ACK or retransmission
+	 * leaves nothing to clock RACK, and the RTO (200 ms, thousands of
+	 * RTTs on a LAN) was most of the time lost to loss. The probe's
+	 * ACK lets RACK see what is lost (it is the latest sent). */
+	int rec = c->in_recovery && !c->after_rto && c->rack &&
+		  !tcp_rack_has_lost(c);
+
+	return c->sack_ok && (!c->in_recovery || rec) && !c->nrexmit &&
+	       !c->tlp_on &&
+	       (rec || (!c->nscore && !c->dupacks)) && /* Linux: CA_Open */
 	       c->srtt_us && c->snd_max != c->snd_una && c->snd_wnd &&
 	       TCP_SYNCHRONIZED(c->state) &&
 	       c->state != USTACK_TCP_TIME_WAIT &&
@@ -399,11 +387,13 @@ void tcp_tlp_arm(struct ustack *st, struct tcp_conn *c)
 	pto = 2 * (ustack_time_t)c->srtt_us;
 	if (tcp_flight(c) <= c->smss)
 		pto += 200000;
-	if (pto >= c->rto_us)
-		return;
+	/* "If Now() + PTO > TCP_RTO_expire(): PTO = TCP_RTO_expire() -
+	 * Now()": at the RTO's time the probe goes instead (its loss costs
+	 * no collapse of cwnd) and the RTO is armed again behind it. */
 	c->tlp_rto_at = c->t_rtx.at;
 	c->rtx_kind = TCP_RTX_TLP;
-	timer_arm(st, &c->t_rtx, tcp_time_add(st->now, pto));
+	timer_arm(st, &c->t_rtx,
+		  USTACK_MIN(tcp_time_add(st->now, pto), c->tlp_rto_at));
 }
 
 /* RFC 8985 7.3: send one segment of new data if the windows allow, else
@@ -430,7 +420,7 @@ void tcp_tlp_fire(struct ustack *st, struct tcp_conn *c)
 		len = USTACK_MIN(top - c->snd_una, (uint32_t)c->smss);
 		seq = top - len;      /* len 0: only the FIN is out */
 		tcp_send_at(st, c, seq, USTACK_MAX(len, 1u));
-		c->tlp_rxt = 1;
+		c->tlp_rxt = !c->in_recovery;  /* 7.4: not twice a reduction */
 	}
 	c->tlp_on = 1;
 	c->tlp_end = c->snd_max;
@@ -538,6 +528,7 @@ void tcp_dsack_rcv(struct ustack *st, struct tcp_conn *c,
 	      seq_leq(r, o->sack[1].r)))
 		return;
 	STAT_INC(st, TCP_DSACK_RX);
+	tcp_rack_dsack(c);              /* RFC 8985 6.2 step 4 */
 	if (!c->undo_on || !c->undo_retrans || seq_lt(l, c->undo_marker))
 		return;
 	segs = (r - l + c->smss - 1) / c->smss;
@@ -584,10 +575,51 @@ void tcp_cc_dupack(struct ustack *st, struct tcp_conn *c)
 		STAT_INC(st, TCP_SACK_RECOVERY);
 		c->cwnd = c->ssthresh;                     /* RFC 6675 5 (4.2) */
 		c->rxt_high = c->snd_una + sent;
-		c->lr_on = 0;
-		lr_track(st, c, c->snd_una, sent);
 	} else {
 		c->cwnd = c->ssthresh + 3 * s;             /* RFC 5681 3.2 */
+	}
+}
+
+/*
+ * RFC 8985 6.2: RACK marked segments lost. Outside recovery this starts
+ * one (RFC 6675 5 steps 4.1-4.2, as a fast retransmit would; after an
+ * RTO the reduction is already made). tcp_sack_output() then sends the
+ * lost segments first.
+ */
+void tcp_cc_rack_lost(struct ustack *st, struct tcp_conn *c)
+{
+	uint32_t seq, len, sent;
+
+	if (c->in_recovery || !c->sack_ok)
+		return;
+	STAT_INC(st, TCP_FAST_RETRANS);
+	STAT_INC(st, TCP_SACK_RECOVERY);
+	if (!c->after_rto) {
+		undo_start(st, c);
+		c->ssthresh = half_flight(c);
+	}
+	c->recover = c->snd_max;
+	c->in_recovery = 1;
+	c->lt_bytes = 0;
+	c->cwnd = c->ssthresh;
+	c->rxt_high = c->snd_una;
+	/* RFC 6675 5 (4.3): the first lost segment goes now, whatever
+	 * pipe says (Linux forces it too: "prr_out ? 0 : 1") */
+	if (tcp_rack_next_lost(c, &seq, &len)) {
+		sent = tcp_send_at(st, c, seq, USTACK_MIN(len, (uint32_t)c->smss));
+		c->rxt_high = seq_max(c->rxt_high, seq + sent);
+	}
+}
+
+/* The reorder timer fired (RFC 8985 6.2 step 5, RACK_detect_loss at
+ * timeout): the RTO it stood in for runs again; mark and send. */
+void tcp_rack_reo_fire(struct ustack *st, struct tcp_conn *c)
+{
+	c->rtx_kind = TCP_RTX_RETRANSMIT;
+	timer_arm(st, &c->t_rtx, USTACK_MAX(c->tlp_rto_at, st->now));
+	if (tcp_rack_detect(st, c, lost_edge(c))) {
+		tcp_cc_rack_lost(st, c);
+		tcp_output(st, c);
 	}
 }
 
@@ -609,7 +641,7 @@ void tcp_cc_timeout(struct ustack *st, struct tcp_conn *c)
 	c->after_rto = 1;
 	c->tlp_on = 0;
 	c->rack_mark = 0;
-	c->lr_on = 0;
+	tcp_rack_rto(c);
 	/* RFC 2018 8 says to forget SACK information after an RTO, since the
 	 * receiver may have reneged; RFC 6675 5.1 leaves it open. We keep it
 	 * for the first RTO (go-back-N skips what was SACKed, saving a

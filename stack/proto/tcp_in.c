@@ -657,6 +657,8 @@ static int step_ack(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 	tcp_dsack_rcv(st, c, &seg->opt, seg->ack);
 	before = c->snd_una;
 	sack_new = tcp_sack_update(c, &seg->opt);
+	if (c->sack_ok)
+		tcp_rack_ack(st, c, seg);       /* RFC 8985 6.2 steps 2-3 */
 	lost = tcp_tlp_ack(st, c, seg);
 	if (seq_gt(seg->ack, c->snd_una)) {
 		ack_new(st, c, seg);
@@ -667,8 +669,16 @@ static int step_ack(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 	} else if (is_dupack(c, seg, wnd, sack_new) || lost) {
 		tcp_cc_dupack(st, c);
 	}
-	if (c->sack_ok)
-		tcp_lost_rexmit(st, c, sack_new || seq_gt(seg->ack, before));
+	/* RFC 8985 6.2 step 5: RACK (and DupThresh) mark losses; the
+	 * first starts recovery. Only while something is SACKed or a
+	 * recovery (fast or after an RTO) is on: else nothing can be. */
+	if (c->sack_ok && c->rack &&
+	    (c->nscore || c->in_recovery || c->after_rto) &&
+	    (sack_new || seq_gt(c->snd_una, before) || c->in_recovery) &&
+	    tcp_rack_detect(st, c, tcp_sack_lost_edge(c)))
+		tcp_cc_rack_lost(st, c);
+	if (c->in_recovery)
+		tcp_tlp_arm(st, c);             /* see tlp_allowed() */
 	ack_window(st, c, seg);
 	return ack_closing_states(st, c);
 }

@@ -10,6 +10,7 @@
  *   tcp_out.c     building and sending segments, tcp_output()
  *   tcp_timer.c   retransmit/persist, delayed ACK, keepalive, TIME_WAIT
  *   tcp_cc.c      congestion control (RFC 5681/6582), SACK recovery (6675)
+ *   tcp_rack.c    RACK loss detection (RFC 8985 6): transmission records
  *   tcp_opt.c     option parsing and building
  *   tcp_buf.c     send/receive byte rings, out-of-order ranges, SACK blocks
  *   tcp_listen.c  listeners, SYN queue, SYN cookies, TIME_WAIT reuse
@@ -94,6 +95,8 @@ struct tcp_range {
 };
 
 /* An out-of-order island in the receive ring. */
+struct tcp_rack;
+
 struct tcp_ooo {
 	uint32_t l, r;     /* sequence range held */
 	uint32_t stamp;    /* last time a segment touched it (SACK order) */
@@ -130,7 +133,8 @@ static inline uint32_t tcp_seg_len(const struct tcp_seg *s)
 }
 
 enum tcp_rtx_kind { TCP_RTX_NONE, TCP_RTX_RETRANSMIT, TCP_RTX_PERSIST,
-		    TCP_RTX_CORK, TCP_RTX_TLP };
+		    TCP_RTX_CORK, TCP_RTX_TLP,
+		    TCP_RTX_REO /* RFC 8985 reorder timer */ };
 enum tcp_wait_kind { TCP_WAIT_NONE, TCP_WAIT_2MSL, TCP_WAIT_FIN2 };
 enum tcp_queue { TCP_Q_NONE, TCP_Q_SYN, TCP_Q_ACCEPT };
 
@@ -194,7 +198,6 @@ struct tcp_conn {
 	unsigned tlp_on : 1;             /* RFC 8985 7: a probe is out */
 	unsigned tlp_rxt : 1;            /*  and it was a retransmission */
 	unsigned rack_mark : 1;          /* rack_edge valid (see tcp_cc.c) */
-	unsigned lr_on : 1;              /* a retransmission is watched */
 	unsigned syn_acked : 1;          /* our SYN was acknowledged. A flag,
 					    not seq_gt(snd_una, iss): that
 					    flips after 2^31 bytes (RFC 9293
@@ -312,9 +315,12 @@ struct tcp_conn {
 	uint32_t tlp_end;                /* RFC 8985 TLP.end_seq */
 	uint32_t rack_edge;              /* unSACKed data below is lost */
 	ustack_time_t tlp_rto_at;        /* the RTO the PTO stands in for */
-	uint32_t lr_seq, lr_end;         /* the oldest retransmission of the
-					    recovery not known delivered */
-	ustack_time_t lr_at;             /*  and when it was sent */
+	struct tcp_rack *rack;           /* RFC 8985 records and state
+					    (tcp_rack.c): NULL while nothing
+					    is in flight */
+	uint32_t rack_min_rtt_us;        /* RFC 8985 min_RTT */
+	uint8_t reo_wnd_mult;            /* RACK.reo_wnd_mult */
+	uint8_t reo_wnd_persist;         /* RACK.reo_wnd_persist */
 
 	int soft_err;                    /* RFC 1122 4.2.3.9: reported if we
 					    time out */
@@ -536,9 +542,13 @@ void tcp_tlp_fire(struct ustack *st, struct tcp_conn *c);
  * SACK blocks). Returns 1 when it showed data lost below the probe. */
 int tcp_tlp_ack(struct ustack *st, struct tcp_conn *c,
 		const struct tcp_seg *seg);
-/* During SACK recovery, an ACK with news (new SACK information or a
- * cumulative advance): is the watched retransmission lost again? */
-void tcp_lost_rexmit(struct ustack *st, struct tcp_conn *c, int news);
+/* RACK found segments lost (tcp_rack_detect): enter SACK recovery if
+ * not in it yet. */
+void tcp_cc_rack_lost(struct ustack *st, struct tcp_conn *c);
+/* The lost edge of RFC 6675 IsLost() (DupThresh) for tcp_rack_detect. */
+uint32_t tcp_sack_lost_edge(const struct tcp_conn *c);
+/* The RACK reorder timer fired. */
+void tcp_rack_reo_fire(struct ustack *st, struct tcp_conn *c);
 /* RFC 6675 transmission during SACK recovery. */
 void tcp_sack_output(struct ustack *st, struct tcp_conn *c);
 /* Going back over sent data: the end of the SACKed range holding seq (or
@@ -547,6 +557,33 @@ uint32_t tcp_sack_skip(const struct tcp_conn *c, uint32_t seq,
 		       uint32_t *room);
 /* RFC 6675 IsLost(HighACK + 1): enough SACKed above snd_una. */
 int tcp_sack_is_lost_head(const struct tcp_conn *c);
+
+/* ---- tcp_rack.c ---------------------------------------------------------- */
+/* [seq, seq + len) (sequence space, FIN included) was just sent. */
+void tcp_rack_sent(struct ustack *st, struct tcp_conn *c, uint32_t seq,
+		   uint32_t len);
+/* An ACK (scoreboard updated, snd_una not yet moved): RACK_update(). */
+void tcp_rack_ack(struct ustack *st, struct tcp_conn *c,
+		  const struct tcp_seg *seg);
+/* snd_una moved: forget acknowledged records (free them all when none
+ * is left). */
+void tcp_rack_trim(struct tcp_conn *c);
+void tcp_rack_free(struct tcp_conn *c);
+size_t tcp_rack_mem(const struct tcp_conn *c);
+/* Mark losses (RACK, and DupThresh below dupthresh_edge), arm the
+ * reorder timer; returns the segments newly marked lost. */
+unsigned tcp_rack_detect(struct ustack *st, struct tcp_conn *c,
+			 uint32_t dupthresh_edge);
+/* A D-SACK arrived / a recovery ended (reordering window, 6.2 step 4). */
+void tcp_rack_dsack(struct tcp_conn *c);
+void tcp_rack_recovery_done(struct tcp_conn *c);
+int tcp_rack_next_lost(const struct tcp_conn *c, uint32_t *seq,
+		       uint32_t *len);
+int tcp_rack_has_lost(const struct tcp_conn *c);
+/* SetPipe() from the marks; -1 without records. */
+int64_t tcp_rack_pipe(const struct tcp_conn *c);
+/* An RTO: lost marks cleared (everything goes again). */
+void tcp_rack_rto(struct tcp_conn *c);
 
 /* ---- tcp_opt.c ----------------------------------------------------------- */
 /* Parse options (opt..opt+len). Returns 0, or -1 when malformed. */

@@ -65,7 +65,8 @@ void tcp_rtx_start(struct ustack *st, struct tcp_conn *c)
 
 void tcp_rtx_stop(struct ustack *st, struct tcp_conn *c)
 {
-	if (c->rtx_kind != TCP_RTX_RETRANSMIT && c->rtx_kind != TCP_RTX_TLP)
+	if (c->rtx_kind != TCP_RTX_RETRANSMIT && c->rtx_kind != TCP_RTX_TLP &&
+	    c->rtx_kind != TCP_RTX_REO)
 		return;
 	timer_cancel(st, &c->t_rtx);
 	c->rtx_kind = TCP_RTX_NONE;
@@ -161,10 +162,12 @@ static void rtx_timeout(struct ustack *st, struct tcp_conn *c)
 		return;
 	}
 	ULOG_DEBUG(st, "tcp rto: una %u max %u flight %u cwnd %u recovery %d "
-		   "sacked ranges %u dupacks %u rto %llu us try %u",
+		   "sacked ranges %u dupacks %u rto %llu us try %u tlp %d "
+		   "lost unsent %d pipe %lld",
 		   c->snd_una, c->snd_max, tcp_flight(c), c->cwnd,
 		   c->in_recovery, c->nscore, c->dupacks,
-		   (unsigned long long)c->rto_us, c->nrexmit + 1);
+		   (unsigned long long)c->rto_us, c->nrexmit + 1, c->tlp_on,
+		   tcp_rack_has_lost(c), (long long)tcp_rack_pipe(c));
 	c->nrexmit++;
 	c->rto_us = tcp_rto_clamp(st, c->rto_us * 2);
 	tcp_cc_timeout(st, c);
@@ -220,6 +223,8 @@ static void rtx_fire(struct ustack *st, struct timer *t, ustack_time_t now)
 		rtx_timeout(st, c);
 	} else if (kind == TCP_RTX_TLP) {
 		tcp_tlp_fire(st, c);
+	} else if (kind == TCP_RTX_REO) {
+		tcp_rack_reo_fire(st, c);
 	} else if (kind == TCP_RTX_CORK) {
 		/* TCP_CORK/MSG_MORE held a short tail this long: send it. */
 		c->push_once = 1;

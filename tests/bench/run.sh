@@ -221,3 +221,10 @@ echo " (no answer in 5 s) counted as 5000 ms)"
 if [ "${BENCH_CONNS100K:-1}" != 0 ] && [ -x "$BUILD/tests/bench_conns" ]; then
 	tests/bench/conns100k.sh "$BUILD"
 fi
+
+# Loss recovery (issue 10): 50 MB at 1/5/10% through the fault driver on
+# ustack's TAP, ustack sending vs the kernel sending; short 100 KiB flows
+# (its own namespace; BENCH_LOSS=0 skips it, LOSS_* size it).
+if [ "${BENCH_LOSS:-1}" != 0 ] && [ -x "$BUILD/bin/ustack-nc" ]; then
+	tests/bench/loss.sh "$BUILD"
+fi

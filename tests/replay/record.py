@@ -363,9 +363,11 @@ The line is the live one (case.conf carries it).''',
     'tcp-retransmit': dict(
         txt='''The echoed data is lost on its way to the kernel (the recorder's relay
 drops it) while the kernel's FIN crosses it; our FIN follows and the
-kernel SACKs it: one duplicate ACK, below DupThresh (3), so no fast
-retransmit. The retransmission timer (RFC 6298) resends the data with the
-FIN and the kernel ACKs both.''',
+kernel SACKs it: one duplicate ACK, below DupThresh (3). RACK (RFC 8985
+6.2) sees the FIN, sent after the data, delivered while the data has been
+out longer than RACK.rtt + reo_wnd: the data is lost and goes again at
+once with the FIN (before RACK, the RTO resent it 200 ms later), and the
+kernel ACKs both.''',
         app='inetd', peer=k_tcp_retransmit, svc=svc_inetd,
         drops=[Drop('to-kernel', lambda f: f.tcp and f.plen > 0 and
                     f.sport == 7, what="the stack's first data segment")]),

@@ -1,0 +1,110 @@
+#!/bin/bash
+# loss.sh BUILD - the loss rows of `make bench` (run.sh calls it; it also
+# runs alone). Root only; everything runs in a namespace this script makes
+# and removes.
+#
+# The fault driver on ustack's side of its TAP drops LOSS_RATES percent of
+# the frames in both directions (--fault loss=N%,seed=S,rx=1); over that
+# same lossy link:
+#   bulk:  LOSS_MB MiB (default 50) once with ustack-nc sending to a kernel
+#          nc -lk (ustack is the sender), once with the kernel's nc -N
+#          sending to ustack-inetd's discard port (the kernel is the
+#          sender). Goodput in MB/s; ratio ustack/kernel (target >= 0.9).
+#   short: LOSS_SHORT_N (50) fresh connections one after another, each
+#          sending LOSS_SHORT_KB KiB (100) and closing, at LOSS_SHORT_RATE
+#          percent (5), and at 0% for reference: the median time to
+#          complete one, ms (ustack-nc vs the kernel's nc; both times include
+#          the program's start, ustack-nc's also making its TAP device and
+#          ARP, which the 0% row shows); ratio (target <= 1.1).
+# Prints "loss N%: ustack MB/s kernel MB/s ratio" and "short ...".
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+BUILD=${1:-build}
+BIN=$BUILD/bin
+MB=${LOSS_MB:-50}
+RATES=${LOSS_RATES:-1 5 10}
+SEED=${LOSS_SEED:-3}
+SN=${LOSS_SHORT_N:-50}
+SKB=${LOSS_SHORT_KB:-100}
+SRATE=${LOSS_SHORT_RATE:-5}
+
+[ "$(id -u)" = 0 ] || { echo "loss: needs root" >&2; exit 1; }
+for f in "$BIN/ustack-nc" "$BIN/ustack-inetd"; do
+	[ -x "$f" ] || { echo "loss: $f missing (make all)" >&2; exit 1; }
+done
+A=ulo-a-$$
+DIR=$(mktemp -d /tmp/ustack-loss.XXXXXX)
+PIDS=""
+BENCH_NAME=loss NSS="$A"
+. tests/bench/lib.sh
+bench_traps
+ip netns add "$A" || exit 1
+ip -n "$A" link set lo up
+
+stop() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; PIDS=$(echo " $PIDS " | sed "s/ $1 / /"); }
+
+# kernel_listener: nc -lk on 10.0.0.1:5001 in A (the TAP's host side).
+kernel_listener() {
+	ip netns exec "$A" timeout 900 nc -lk 5001 >/dev/null </dev/null &
+	KL=$!; PIDS="$PIDS $KL"
+	wait_until 5 "kernel listener" ip netns exec "$A" ss -ltn 'sport = :5001' -H
+}
+# inetd RATE: ustack-inetd with the fault driver (discard on port 9).
+inetd() {
+	ip netns exec "$A" "$BIN/ustack-inetd" --dev tap0 --fault "loss=$1%,seed=$SEED,rx=1" >/dev/null 2>&1 &
+	IN=$!; PIDS="$PIDS $IN"
+	wait_until 10 inetd ip netns exec "$A" ping -c 1 -W 1 10.0.0.2
+}
+# unc BYTES RATE SEED: ms for ustack-nc to send BYTES to the kernel
+# listener (prints "fail" on error).
+unc() {
+	local t0 rc
+	t0=$(now_ms)
+	head -c "$1" /dev/zero | timeout 300 ip netns exec "$A" "$BIN/ustack-nc" --dev tap0 \
+		--linger-exit 0 --fault "loss=$2%,seed=$3,rx=1" 10.0.0.1 5001 >/dev/null 2>"$DIR/unc.err"
+	rc=$?
+	ip -n "$A" link del tap0 2>/dev/null
+	if [ $rc = 0 ]; then
+		echo $(($(now_ms) - t0))
+	else
+		echo "loss: ustack-nc failed (exit $rc): $(tail -1 "$DIR/unc.err")" >&2
+		echo fail
+	fi
+}
+# knc BYTES: ms for the kernel's nc to send BYTES to ustack-inetd's discard.
+knc() {
+	local t0
+	t0=$(now_ms)
+	head -c "$1" /dev/zero | timeout 300 ip netns exec "$A" nc -N 10.0.0.2 9 >/dev/null 2>&1 \
+		&& echo $(($(now_ms) - t0)) || echo fail
+}
+mbs() { awk -v b="$1" -v m="$2" 'BEGIN { if (m == "fail" || m <= 0) print "fail"; else printf "%.1f", b / 1e6 / (m / 1000) }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "fail" || b == "fail" || b <= 0) print "-"; else printf "%.2fx", a / b }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "fail" }'; }
+
+BYTES=$((MB << 20))
+for r in $RATES; do
+	kernel_listener
+	us=$(unc "$BYTES" "$r" "$SEED")
+	stop "$KL"
+	inetd "$r"
+	ks=$(knc "$BYTES")
+	stop "$IN"
+	ip -n "$A" link del tap0 2>/dev/null
+	u=$(mbs "$BYTES" "$us") k=$(mbs "$BYTES" "$ks")
+	echo "loss $r% $MB MiB goodput MB/s: ustack $u kernel $k ratio $(ratio "$u" "$k")"
+done
+
+SB=$((SKB * 1024))
+# at 0% too: what a fresh program (and its TAP) costs before any loss
+for sr in 0 $SRATE; do
+	kernel_listener
+	for i in $(seq 1 "$SN"); do unc "$SB" "$sr" $((SEED + i)); done | grep -v fail >"$DIR/u"
+	stop "$KL"
+	inetd "$sr"
+	for i in $(seq 1 "$SN"); do knc "$SB"; done | grep -v fail >"$DIR/k"
+	stop "$IN"
+	ip -n "$A" link del tap0 2>/dev/null
+	um=$(median <"$DIR/u") km=$(median <"$DIR/k")
+	echo "short $SKB KiB at $sr% median ms ($(wc -l <"$DIR/u")/$(wc -l <"$DIR/k") of $SN done): ustack $um kernel $km ratio $(ratio "$um" "$km")"
+done
