@@ -239,7 +239,8 @@ int ustack_poll_dev(struct ustack *st, ustack_time_t now, int budget)
 	int meta = stack_rx_meta_on(st), done = 0;
 
 	stack_set_now(st, now);
-	st->rx_batch = 1;
+	if (st->rx_batch_hook)
+		st->rx_batch_hook(st, 0);
 	while (done < budget) {
 		struct pkb *pkb = pkb_alloc(st, cap);
 		struct ustack_frame_meta m;
@@ -265,8 +266,8 @@ int ustack_poll_dev(struct ustack *st, ustack_time_t now, int budget)
 		}
 		eth_input(st, rx_copybreak(st, pkb));
 	}
-	st->rx_batch = 0;
-	tcp_ack_deferred(st);
+	if (st->rx_batch_hook)
+		st->rx_batch_hook(st, 1);
 	return done;
 }
 

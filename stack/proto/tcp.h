@@ -19,6 +19,8 @@ struct sock_ops;
 
 struct tcp_conn;
 
+#define TCP_ACK_DEFER_MAX 16
+
 struct tcp_state {
 	struct tcp_conn **hash;      /* connections by 4-tuple (SipHash) */
 	uint32_t hash_mask;          /* buckets - 1 (a power of two) */
@@ -40,6 +42,12 @@ struct tcp_state {
 					this, to start connections just below
 					the 2^32 wrap (tests/sim) */
 	int isn_forced;
+	/* ACKs held back to the end of the device read batch in progress
+	 * (st->rx_batch_hook, tcp_in.c): one ACK for the in-order data of
+	 * all the frames a connection got in one batch. */
+	int rx_batch;                /* a batch is in progress */
+	uint8_t nack_defer;
+	struct tcp_conn *ack_defer[TCP_ACK_DEFER_MAX];
 };
 
 int tcp_init(struct ustack *st);
@@ -47,8 +55,6 @@ void tcp_fini(struct ustack *st);
 
 /* pkb->data at the TCP header (see ip4_input). Consumes. */
 void tcp_input(struct ustack *st, struct pkb *pkb);
-/* The device read batch is over: send the ACKs held back for it. */
-void tcp_ack_deferred(struct ustack *st);
 
 /* An ICMP error quoting a segment we sent (first 8 bytes give ports and
  * seq). err is a positive errno; mtu is the next-hop MTU for FRAG_NEEDED. */

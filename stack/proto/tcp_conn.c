@@ -70,6 +70,7 @@ int tcp_init(struct ustack *st)
 	t->hash_mask = n - 1;
 	t->lhash_mask = 63;
 	t->bhash_mask = nb - 1;
+	st->rx_batch_hook = tcp_rx_batch;
 	return 0;
 }
 

@@ -194,6 +194,8 @@ struct tcp_conn {
 	unsigned tlp_rxt : 1;            /*  and it was a retransmission */
 	unsigned rack_mark : 1;          /* rack_edge valid (see tcp_cc.c) */
 	unsigned lr_on : 1;              /* a retransmission is watched */
+	unsigned batch_acked : 1;        /* the last segment sent was a read
+					    batch's ACK (tcp_rx_batch) */
 	unsigned syn_acked : 1;          /* our SYN was acknowledged. A flag,
 					    not seq_gt(snd_una, iss): that
 					    flips after 2^31 bytes (RFC 9293
@@ -448,6 +450,9 @@ void tcp_challenge_ack(struct ustack *st, struct tcp_conn *c);
 void tcp_quickack_enter(struct tcp_conn *c);
 /* Forget a deferred ACK of c (it leaves the tables). */
 void tcp_ack_undefer(struct ustack *st, struct tcp_conn *c);
+/* st->rx_batch_hook (set by tcp_init): a device read batch begins (end
+ * 0) or ends (end 1: the ACKs held back for it go out). */
+void tcp_rx_batch(struct ustack *st, int end);
 
 /* ---- tcp_out.c ----------------------------------------------------------- */
 /* Send what the windows, Nagle and SWS avoidance allow; ACK if pending. */
