@@ -213,10 +213,12 @@ struct ustack_tap_config {
 	uint8_t host_prefix_len;
 	int bring_up;             /* set the link up */
 	/* IFF_VNET_HDR offloads: checksums, TSO and GRO (one write or read
-	 * per 64 KiB super-frame). AUTO: on for a device we create, off when
-	 * attaching to an existing one (whatever else is wired to it, a
-	 * bridge or a packet-socket relay, may not expect super-frames or
-	 * partial checksums). */
+	 * per 64 KiB super-frame). AUTO: on for a device we create; on an
+	 * existing one only if it was made for them (`ip tuntap add ...
+	 * vnet_hdr`, the flag the kernel keeps for a persistent device),
+	 * else off (whatever else is wired to it, a bridge or a packet-socket
+	 * relay, may not expect super-frames or partial checksums). When the
+	 * kernel refuses the virtio header, AUTO falls back to plain frames. */
 	int offload;              /* USTACK_TAP_OFFLOAD_AUTO (0), _ON, _OFF */
 };
 
@@ -240,8 +242,8 @@ struct ustack_tap_config {
  * With offloads on, every frame carries a virtio_net_hdr on the fd
  * (TUNSETVNETHDRSZ), dev->offloads has TX_CSUM | TX_TSO4 and, if the
  * kernel took TUNSETOFFLOAD (TUN_F_CSUM | TUN_F_TSO4), RX_CSUM | RX_GRO;
- * if IFF_VNET_HDR itself is refused, ON fails and AUTO falls back to
- * plain frames.
+ * if IFF_VNET_HDR itself (or TUNSETVNETHDRSZ) is refused, ON fails and
+ * AUTO falls back to plain frames.
  */
 int ustack_tap_open(struct ustack_dev **out, const struct ustack_tap_config *cfg,
 		    int *created, char *err, size_t errlen);
