@@ -89,6 +89,23 @@ static int tap_writev(struct tap_dev *t, const struct iovec *iov, int n)
 	return 0;
 }
 
+/* The virtio header that says what m says. */
+static void tap_vnet_hdr(struct virtio_net_hdr *vh,
+			 const struct ustack_frame_meta *m)
+{
+	memset(vh, 0, sizeof(*vh));
+	if (m->flags & USTACK_META_CSUM_PARTIAL) {
+		vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		vh->csum_start = m->csum_start;
+		vh->csum_offset = m->csum_offset;
+	}
+	if (m->gso_type == USTACK_GSO_TCPV4) {
+		vh->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+		vh->gso_size = m->gso_size;
+		vh->hdr_len = m->hdr_len;
+	}
+}
+
 /* Without IFF_VNET_HDR the frame alone (m is then all zero). */
 static int tap_transmit_meta(struct ustack_dev *d, const void *frame,
 			     size_t len, const struct ustack_frame_meta *m,
@@ -102,18 +119,32 @@ static int tap_transmit_meta(struct ustack_dev *d, const void *frame,
 	};
 
 	(void)now;
-	memset(&vh, 0, sizeof(vh));
-	if (m->flags & USTACK_META_CSUM_PARTIAL) {
-		vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-		vh.csum_start = m->csum_start;
-		vh.csum_offset = m->csum_offset;
-	}
-	if (m->gso_type == USTACK_GSO_TCPV4) {
-		vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
-		vh.gso_size = m->gso_size;
-		vh.hdr_len = m->hdr_len;
-	}
+	tap_vnet_hdr(&vh, m);
 	return t->vnet ? tap_writev(t, iov, 2) : tap_writev(t, iov + 1, 1);
+}
+
+/* Gather: the virtio header and the pieces in one writev (the kernel
+ * copies them into one skb; nothing is copied here). */
+static int tap_transmit_gather(struct ustack_dev *d,
+			       const struct ustack_frag *fr, unsigned n,
+			       const struct ustack_frame_meta *m,
+			       ustack_time_t now)
+{
+	struct tap_dev *t = (struct tap_dev *)d;
+	struct iovec iov[1 + USTACK_FRAGS_MAX];
+	struct virtio_net_hdr vh;
+	unsigned i;
+
+	(void)now;
+	if (n == 0 || n > USTACK_FRAGS_MAX)
+		return -EINVAL;
+	tap_vnet_hdr(&vh, m);
+	iov[0] = (struct iovec){.iov_base = &vh, .iov_len = sizeof(vh)};
+	for (i = 0; i < n; i++)
+		iov[i + 1] = (struct iovec){.iov_base = (void *)fr[i].data,
+					    .iov_len = fr[i].len};
+	return t->vnet ? tap_writev(t, iov, (int)n + 1) :
+			 tap_writev(t, iov + 1, (int)n);
 }
 
 /* A plain frame: a zero virtio header, if any. */
@@ -207,6 +238,7 @@ static const struct ustack_dev_ops tap_vnet_ops = {
 	.close = tap_close,
 	.transmit_meta = tap_transmit_meta,
 	.receive_meta = tap_receive_meta,
+	.transmit_gather = tap_transmit_gather,
 };
 
 /* Linux's dev_valid_name(): 1..15 bytes, not "." or "..", no '/', ':' or

@@ -161,6 +161,9 @@ int stack_xmit(struct ustack *st, struct pkb *pkb)
 {
 	int err;
 
+	/* Only a PKB_CSUM_PARTIAL pkb may have its payload in pieces (TCP's
+	 * send ring): stack_xmit_offload sends it as it lies to a device
+	 * that gathers, or makes it whole. */
 	if (pkb->csum == PKB_CSUM_PARTIAL)
 		err = stack_xmit_offload(st, pkb);
 	else
@@ -171,7 +174,7 @@ int stack_xmit(struct ustack *st, struct pkb *pkb)
 		STAT_INC(st, ETH_TX_ERRORS);
 	} else {
 		STAT_INC(st, ETH_TX);
-		STAT_ADD(st, ETH_TX_BYTES, pkb->len);
+		STAT_ADD(st, ETH_TX_BYTES, pkb_total_len(pkb));
 	}
 	pkb_free(st, pkb);
 	return err < 0 ? err : 0;
@@ -236,11 +239,12 @@ int ustack_input(struct ustack *st, const void *frame, size_t len,
 int ustack_poll_dev(struct ustack *st, ustack_time_t now, int budget)
 {
 	uint32_t cap = stack_rx_frame_max(st);
+	void (*hook)(struct ustack *, int) = st->rx_batch_hook;
 	int meta = stack_rx_meta_on(st), done = 0;
 
 	stack_set_now(st, now);
-	if (st->rx_batch_hook)
-		st->rx_batch_hook(st, 0);
+	if (hook)
+		hook(st, 0);    /* a batch begins */
 	while (done < budget) {
 		struct pkb *pkb = pkb_alloc(st, cap);
 		struct ustack_frame_meta m;
@@ -266,8 +270,8 @@ int ustack_poll_dev(struct ustack *st, ustack_time_t now, int budget)
 		}
 		eth_input(st, rx_copybreak(st, pkb));
 	}
-	if (st->rx_batch_hook)
-		st->rx_batch_hook(st, 1);
+	if (hook)
+		hook(st, 1);    /* ... and ends */
 	return done;
 }
 

@@ -578,6 +578,10 @@ size_t tcp_conn_mem(const struct tcp_conn *c);
 int tcp_ring_reserve(struct tcp_ring *r, uint32_t need, uint32_t bound);
 void tcp_ring_write(struct tcp_ring *r, uint32_t off, const void *src,
 		    uint32_t n);
+/* Where n bytes from off lie: *p0 (*n0 bytes), then the rest from
+ * r->buf (the ring wrapped); no copy. */
+void tcp_ring_peek(const struct tcp_ring *r, uint32_t off, uint32_t n,
+		   const uint8_t **p0, uint32_t *n0);
 void tcp_ring_read(const struct tcp_ring *r, uint32_t off, void *dst,
 		   uint32_t n);
 void tcp_ring_consume(struct tcp_ring *r, uint32_t n);

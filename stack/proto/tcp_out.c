@@ -224,10 +224,24 @@ static int xmit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
 	USTACK_ASSERT(hl <= TCP_HDR_MAX && (hl & 3) == 0);
 	if ((pkb = pkb_alloc(st, hl + len)) == NULL)
 		return -ENOBUFS;
-	h = pkb_put(pkb, hl + len);
+	if (len && offload && st->dev->ops->transmit_gather) {
+		/* Gather: the data stays in the ring and the device takes
+		 * it from there (dev.h transmit_gather); with the checksum
+		 * partial nothing here reads it. The buffer keeps room for
+		 * it (pkb_linearize). */
+		h = pkb_put(pkb, hl);
+		tcp_ring_peek(&c->sbuf, seq - c->snd_buf_seq, len,
+			      &pkb->ext[0], &pkb->ext_len[0]);
+		pkb->ext[1] = c->sbuf.buf;
+		pkb->ext_len[1] = len - pkb->ext_len[0];
+		pkb->ext_total = len;
+	} else {
+		h = pkb_put(pkb, hl + len);
+		if (len)
+			tcp_ring_read(&c->sbuf, seq - c->snd_buf_seq, h + hl,
+				      len);
+	}
 	memcpy(h + TCP_HDR_LEN, opts, ol);
-	if (len)
-		tcp_ring_read(&c->sbuf, seq - c->snd_buf_seq, h + hl, len);
 	if (flags & TCP_ACK) {
 		if (c->delack_bytes && c->quick)
 			c->quick--;           /* one quick ACK spent */

@@ -408,6 +408,9 @@ START_TEST(test_offload_two_stacks_tso_gro_byte_exact)
 	/* super-frames left b, arrived at a as coalesced frames, and their
 	 * checksums were never summed by either side */
 	ck_assert_uint_gt(ustack_stat(p.b, USTACK_STAT_ETH_TX_GSO), 0);
+	/* the data went down from the send ring in pieces (gather) */
+	ck_assert_uint_gt(ustack_stat(p.b, USTACK_STAT_ETH_TX_GATHER),
+			  ustack_stat(p.b, USTACK_STAT_ETH_TX_GSO) / 2);
 	ck_assert_uint_gt(ustack_stat(p.a, USTACK_STAT_ETH_RX_GRO), 0);
 	ck_assert_uint_gt(ustack_stat(p.a, USTACK_STAT_ETH_RX_CSUM_OFFLOAD), 0);
 	ck_assert_uint_lt(ustack_stat(p.b, USTACK_STAT_TCP_TX), (3u << 20) / 1448 / 4);
@@ -424,6 +427,7 @@ START_TEST(test_offload_two_stacks_checksum_offload_only)
 	pair_new(&p, USTACK_DEV_TX_CSUM | USTACK_DEV_RX_CSUM, 0);
 	ck_assert_uint_eq(pair_transfer(&p, 1u << 20, &ok), 1u << 20);
 	ck_assert(ok);
+	ck_assert_uint_gt(ustack_stat(p.b, USTACK_STAT_ETH_TX_GATHER), 0);
 	ck_assert_uint_eq(ustack_stat(p.b, USTACK_STAT_ETH_TX_GSO), 0);
 	ck_assert_uint_gt(ustack_stat(p.a, USTACK_STAT_ETH_RX_CSUM_OFFLOAD), 0);
 	pair_free(&p);
@@ -439,6 +443,8 @@ START_TEST(test_offload_two_stacks_through_faults_byte_exact)
 	ck_assert_uint_eq(pair_transfer(&p, 2u << 20, &ok), 2u << 20);
 	ck_assert(ok);
 	ck_assert_uint_gt(ustack_stat(p.b, USTACK_STAT_ETH_TX_GSO), 0);
+	/* the fault driver holds frames: no gather, made whole first */
+	ck_assert_uint_eq(ustack_stat(p.b, USTACK_STAT_ETH_TX_GATHER), 0);
 	/* corrupted super-frames were caught by the full check */
 	ck_assert_uint_gt(ustack_stat(p.a, USTACK_STAT_TCP_DROP_BAD_CHECKSUM) +
 			  ustack_stat(p.a, USTACK_STAT_IP4_DROP_BAD_CHECKSUM) +

@@ -99,6 +99,12 @@ int ustack_frame_segment(const void *frame, size_t len,
 			 int (*emit)(void *ctx, const void *frame, size_t len),
 			 void *ctx);
 
+/* One piece of a frame handed down in pieces (transmit_gather). */
+struct ustack_frag {
+	const void *data;
+	size_t len;
+};
+
 struct ustack_dev_ops {
 	/* Send one frame. Returns 0, or -errno (-EAGAIN: queue full, the
 	 * stack counts a drop). The driver copies; the caller keeps `frame`. */
@@ -129,7 +135,20 @@ struct ustack_dev_ops {
 	 * frame). The stack calls it instead of receive() when it is set. */
 	long (*receive_meta)(struct ustack_dev *dev, void *buf, size_t cap,
 			     struct ustack_frame_meta *meta, ustack_time_t now);
+	/* Optional (gather transmit). transmit_meta() of the frame that is
+	 * frags[0..n) end to end (n <= USTACK_FRAGS_MAX): the headers, then
+	 * the payload where it lies (TCP's send ring), so the stack need not
+	 * copy it into one buffer first. The driver copies or writes before
+	 * it returns; the pieces are the caller's again after. The stack
+	 * uses it only for frames whose checksum the device completes
+	 * (CSUM_PARTIAL), so a driver never has to sum the pieces. */
+	int (*transmit_gather)(struct ustack_dev *dev,
+			       const struct ustack_frag *frags, unsigned n,
+			       const struct ustack_frame_meta *meta,
+			       ustack_time_t now);
 };
+
+#define USTACK_FRAGS_MAX 4
 
 /* Drivers embed this first in their own struct. */
 struct ustack_dev {
