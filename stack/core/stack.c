@@ -208,18 +208,23 @@ static long rx_one(struct ustack *st, struct pkb *pkb, int meta,
 /* A small frame read into a big (GRO-sized) buffer moves to a small one,
  * so that queues bounded in bytes (UDP) do not pin 68 KiB per datagram
  * (Linux's copybreak). Returns the buffer to use. */
-static struct pkb *rx_copybreak(struct ustack *st, struct pkb *pkb)
+static struct pkb *rx_copybreak_move(struct ustack *st, struct pkb *pkb)
 {
 	struct pkb *small;
 
-	if (pkb->size <= PKB_SMALL_SIZE || pkb->len > PKB_SMALL_SIZE - PKB_HEADROOM)
-		return pkb;
 	if ((small = pkb_alloc(st, pkb->len)) == NULL)
 		return pkb;
 	memcpy(pkb_put(small, pkb->len), pkb->data, pkb->len);
 	small->csum = pkb->csum;
 	pkb_free(st, pkb);
 	return small;
+}
+
+static inline struct pkb *rx_copybreak(struct ustack *st, struct pkb *pkb)
+{
+	if (pkb->size <= PKB_SMALL_SIZE || pkb->len > PKB_SMALL_SIZE - PKB_HEADROOM)
+		return pkb;
+	return rx_copybreak_move(st, pkb);
 }
 
 /* ---- software GRO --------------------------------------------------------
@@ -231,9 +236,13 @@ static struct pkb *rx_copybreak(struct ustack *st, struct pkb *pkb)
  * Merged only when nothing but the payload differs: the same Ethernet
  * header, an option-less IPv4 header equal but for length, id and
  * checksum (not a fragment), the same ports, ACK number, window, header
- * length and option bytes (timestamps included), flags ACK (PSH on the
- * last: it ends a merge), sequence numbers that follow on, checksums
- * known good (the device's word, or summed here, which TCP then skips).
+ * length and option bytes (timestamps included), flags ACK or ACK|PSH,
+ * sequence numbers that follow on, checksums known good (the device's
+ * word, or summed here, which TCP then skips). Unlike Linux, a PSH does
+ * not end a merge: a sender writing 8 KiB at a time sets it on every
+ * frame, and the merged data reaches the socket before the application
+ * runs again anyway (RFC 1122 4.2.2.2: PSH is no record boundary; the
+ * merged segment carries it if any part did).
  * The payload is copied onto the held frame (a frame from a plain device
  * is moved to a 64 KiB buffer first), up to 65535 bytes of IP datagram.
  */
@@ -255,8 +264,6 @@ static uint32_t gro_candidate(const struct pkb *pkb)
 
 	if (len < GRO_IP_HL + TCP_HDR_LEN || be16_load(f + 12) != ETH_TYPE_IPV4 ||
 	    ip[IP4_OFF_VIHL] != 0x45 || ip[IP4_OFF_PROTO] != IP4_PROTO_TCP ||
-	    ip4_total_len(ip) != len - ETH_HDR_LEN ||
-	    (ip4_frag_field(ip) & (IP4_FLAG_MF | IP4_FRAG_MASK)) ||
 	    (tcp_flags(th) & (uint8_t)~TCP_PSH) != TCP_ACK)
 		return 0;
 	thl = tcp_hlen(th);
@@ -265,15 +272,18 @@ static uint32_t gro_candidate(const struct pkb *pkb)
 	return GRO_IP_HL + thl;
 }
 
-/* Before a frame is merged: its IP header checksum, and its TCP checksum
- * unless the device vouched for it (then marked good: TCP skips it).
- * -1: bad, not merged (the layers above count it as they always do). */
+/* Before a frame is merged: its IP length (no Ethernet padding), not a
+ * fragment, its IP header checksum, and its TCP checksum unless the
+ * device vouched for it (then marked good: TCP skips it). -1: not
+ * merged (the layers above judge it as they always do). */
 static int gro_check(struct pkb *pkb)
 {
 	const uint8_t *ip = pkb->data + ETH_HDR_LEN, *th = ip + IP4_HDR_LEN;
 	uint32_t tl = pkb->len - GRO_IP_HL;
 
-	if (csum_fold(csum_partial(ip, IP4_HDR_LEN, 0)) != 0)
+	if (ip4_total_len(ip) != pkb->len - ETH_HDR_LEN ||
+	    (ip4_frag_field(ip) & (IP4_FLAG_MF | IP4_FRAG_MASK)) ||
+	    csum_fold(csum_partial(ip, IP4_HDR_LEN, 0)) != 0)
 		return -1;
 	if (pkb->csum != PKB_CSUM_VALID) {
 		if (csum_fold(csum_partial(th, tl, csum_pseudo(ip4_src(ip),
@@ -293,7 +303,6 @@ static int gro_follows(const struct gro *g, const uint8_t *f, uint32_t hl,
 	const uint8_t *ht = h + GRO_IP_HL, *ft = f + GRO_IP_HL;
 
 	return hl == g->hl && tcp_seq(ft) == g->next_seq &&
-	       !(tcp_flags(ht) & TCP_PSH) &&
 	       g->held->len + plen <= ETH_HDR_LEN + IP4_MAX_LEN &&
 	       !memcmp(h, f, ETH_HDR_LEN) &&
 	       hi[IP4_OFF_TOS] == fi[IP4_OFF_TOS] &&
