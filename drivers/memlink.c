@@ -92,27 +92,35 @@ static void ml_unsignal(struct ml_end *e)
 	}
 }
 
-static int ml_transmit_meta(struct ustack_dev *d, const void *frame,
-			    size_t len, const struct ustack_frame_meta *meta,
-			    ustack_time_t now)
+/* A queue entry of len bytes for e's peer, or NULL with *err set. */
+static inline __attribute__((always_inline))
+struct ml_frame *ml_frame_new(struct ml_end *e, size_t len,
+				     const struct ustack_frame_meta *meta,
+				     int *err)
 {
-	struct ml_end *e = (struct ml_end *)d;
 	struct ml_end *p = ml_peer(e);
 	struct ml_frame *f;
 
-	(void)now;
-	if (!p->open)
-		return -ENOTCONN;
-	if (len == 0 || len > MEMLINK_MAX_FRAME)
-		return -EMSGSIZE;
-	if (p->count >= e->link->max_frames)
-		return -EAGAIN;
-	if ((f = malloc(sizeof(*f) + len)) == NULL)
-		return -ENOBUFS;
+	*err = !p->open ? -ENOTCONN :
+	       (len == 0 || len > MEMLINK_MAX_FRAME) ? -EMSGSIZE :
+	       p->count >= e->link->max_frames ? -EAGAIN : 0;
+	if (*err)
+		return NULL;
+	if ((f = malloc(sizeof(*f) + len)) == NULL) {
+		*err = -ENOBUFS;
+		return NULL;
+	}
 	f->next = NULL;
 	f->len = len;
 	f->meta = *meta;
-	memcpy(f->data, frame, len);
+	return f;
+}
+
+static inline __attribute__((always_inline))
+void ml_push(struct ml_end *e, struct ml_frame *f)
+{
+	struct ml_end *p = ml_peer(e);
+
 	if (p->tail)
 		p->tail->next = f;
 	else
@@ -120,6 +128,48 @@ static int ml_transmit_meta(struct ustack_dev *d, const void *frame,
 	p->tail = f;
 	if (p->count++ == 0)
 		ml_signal(p);
+}
+
+static int ml_transmit_meta(struct ustack_dev *d, const void *frame,
+			    size_t len, const struct ustack_frame_meta *meta,
+			    ustack_time_t now)
+{
+	struct ml_end *e = (struct ml_end *)d;
+	struct ml_frame *f;
+	int err;
+
+	(void)now;
+	if ((f = ml_frame_new(e, len, meta, &err)) == NULL)
+		return err;
+	memcpy(f->data, frame, len);
+	ml_push(e, f);
+	return 0;
+}
+
+/* The frame that is fr[0..n) end to end: one copy, into the queue. */
+static int ml_transmit_gather(struct ustack_dev *d,
+			      const struct ustack_frag *fr, unsigned n,
+			      const struct ustack_frame_meta *meta,
+			      ustack_time_t now)
+{
+	struct ml_end *e = (struct ml_end *)d;
+	struct ml_frame *f;
+	size_t len = 0, at = 0;
+	unsigned i;
+	int err;
+
+	(void)now;
+	if (n > USTACK_FRAGS_MAX)
+		return -EMSGSIZE;
+	for (i = 0; i < n; i++)
+		len += fr[i].len;
+	if ((f = ml_frame_new(e, len, meta, &err)) == NULL)
+		return err;
+	for (i = 0; i < n; i++) {
+		memcpy(f->data + at, fr[i].data, fr[i].len);
+		at += fr[i].len;
+	}
+	ml_push(e, f);
 	return 0;
 }
 
@@ -206,6 +256,7 @@ static const struct ustack_dev_ops ml_ops = {
 	.next_at = ml_next_at,
 	.close = ml_close,
 	.transmit_meta = ml_transmit_meta,
+	.transmit_gather = ml_transmit_gather,
 	.receive_meta = ml_receive_meta,
 };
 

@@ -36,14 +36,20 @@
  * same, so it sends its TCP to us in 64 KiB frames (one read) with
  * checksums partial or already verified. The metadata travels through
  * transmit_meta()/receive_meta(); plain receive() completes partial
- * checksums itself, plain transmit() writes a zero header. Touches only
- * its own struct, the fd and libc.
+ * checksums itself, plain transmit() writes a zero header. With AUTO an
+ * existing device gets offloads when it was made with vnet_hdr (its
+ * persistent flags, asked over rtnetlink before attaching); a refused
+ * virtio header falls back to plain frames. Touches only its own struct,
+ * the fd, one rtnetlink query and libc.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_link.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/virtio_net.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -83,6 +89,23 @@ static int tap_writev(struct tap_dev *t, const struct iovec *iov, int n)
 	return 0;
 }
 
+/* The virtio header that says what m says. */
+static void tap_vnet_hdr(struct virtio_net_hdr *vh,
+			 const struct ustack_frame_meta *m)
+{
+	memset(vh, 0, sizeof(*vh));
+	if (m->flags & USTACK_META_CSUM_PARTIAL) {
+		vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		vh->csum_start = m->csum_start;
+		vh->csum_offset = m->csum_offset;
+	}
+	if (m->gso_type == USTACK_GSO_TCPV4) {
+		vh->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+		vh->gso_size = m->gso_size;
+		vh->hdr_len = m->hdr_len;
+	}
+}
+
 /* Without IFF_VNET_HDR the frame alone (m is then all zero). */
 static int tap_transmit_meta(struct ustack_dev *d, const void *frame,
 			     size_t len, const struct ustack_frame_meta *m,
@@ -96,18 +119,32 @@ static int tap_transmit_meta(struct ustack_dev *d, const void *frame,
 	};
 
 	(void)now;
-	memset(&vh, 0, sizeof(vh));
-	if (m->flags & USTACK_META_CSUM_PARTIAL) {
-		vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-		vh.csum_start = m->csum_start;
-		vh.csum_offset = m->csum_offset;
-	}
-	if (m->gso_type == USTACK_GSO_TCPV4) {
-		vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
-		vh.gso_size = m->gso_size;
-		vh.hdr_len = m->hdr_len;
-	}
+	tap_vnet_hdr(&vh, m);
 	return t->vnet ? tap_writev(t, iov, 2) : tap_writev(t, iov + 1, 1);
+}
+
+/* Gather: the virtio header and the pieces in one writev (the kernel
+ * copies them into one skb; nothing is copied here). */
+static int tap_transmit_gather(struct ustack_dev *d,
+			       const struct ustack_frag *fr, unsigned n,
+			       const struct ustack_frame_meta *m,
+			       ustack_time_t now)
+{
+	struct tap_dev *t = (struct tap_dev *)d;
+	struct iovec iov[1 + USTACK_FRAGS_MAX];
+	struct virtio_net_hdr vh;
+	unsigned i;
+
+	(void)now;
+	if (n == 0 || n > USTACK_FRAGS_MAX)
+		return -EINVAL;
+	tap_vnet_hdr(&vh, m);
+	iov[0] = (struct iovec){.iov_base = &vh, .iov_len = sizeof(vh)};
+	for (i = 0; i < n; i++)
+		iov[i + 1] = (struct iovec){.iov_base = (void *)fr[i].data,
+					    .iov_len = fr[i].len};
+	return t->vnet ? tap_writev(t, iov, (int)n + 1) :
+			 tap_writev(t, iov + 1, (int)n);
 }
 
 /* A plain frame: a zero virtio header, if any. */
@@ -201,6 +238,7 @@ static const struct ustack_dev_ops tap_vnet_ops = {
 	.close = tap_close,
 	.transmit_meta = tap_transmit_meta,
 	.receive_meta = tap_receive_meta,
+	.transmit_gather = tap_transmit_gather,
 };
 
 /* Linux's dev_valid_name(): 1..15 bytes, not "." or "..", no '/', ':' or
@@ -436,12 +474,90 @@ static int tap_offload_setup(struct tap_dev *t, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * AUTO on an existing device: offloads when its owner made it for them
+ * (`ip tuntap add dev NAME mode tap vnet_hdr`), which the kernel keeps in
+ * a persistent device's flags until someone attaches. We ask the kernel
+ * the way `ip -d link` does: RTM_GETLINK in our own network namespace,
+ * IFLA_LINKINFO -> IFLA_INFO_DATA -> IFLA_TUN_VNET_HDR (Linux 4.15+).
+ * No answer, an older kernel, not a tun device: 0, plain frames.
+ */
+static const struct rtattr *rta_find(const void *p, size_t len, int type)
+{
+	const struct rtattr *a = p;
+
+	for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if ((a->rta_type & NLA_TYPE_MASK) == type)
+			return a;
+	return NULL;
+}
+
+static int tap_made_for_vnet(const char *name)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+	} req;
+	union {
+		struct nlmsghdr nh;
+		char b[16384];
+	} rsp;
+	const struct rtattr *li, *data, *vh;
+	unsigned idx = if_nametoindex(name);
+	ssize_t n;
+	size_t al;
+	int sk;
+
+	if (!idx || (sk = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC,
+				 NETLINK_ROUTE)) < 0)
+		return 0;
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = sizeof(req);
+	req.nh.nlmsg_type = RTM_GETLINK;
+	req.nh.nlmsg_flags = NLM_F_REQUEST;
+	req.nh.nlmsg_seq = 1;
+	req.ifi.ifi_family = AF_UNSPEC;
+	req.ifi.ifi_index = (int)idx;
+	/* The kernel answers within send(): the receive never waits. */
+	n = send(sk, &req, sizeof(req), 0) == (ssize_t)sizeof(req) ?
+	    recv(sk, &rsp, sizeof(rsp), MSG_DONTWAIT) : -1;
+	close(sk);
+	if (n < (ssize_t)NLMSG_LENGTH(sizeof(struct ifinfomsg)) ||
+	    !NLMSG_OK(&rsp.nh, (size_t)n) || rsp.nh.nlmsg_type != RTM_NEWLINK)
+		return 0;
+	al = rsp.nh.nlmsg_len - NLMSG_LENGTH(sizeof(struct ifinfomsg));
+	li = rta_find(IFLA_RTA((struct ifinfomsg *)NLMSG_DATA(&rsp.nh)), al,
+		      IFLA_LINKINFO);
+	data = li ? rta_find(RTA_DATA(li), RTA_PAYLOAD(li), IFLA_INFO_DATA) : NULL;
+	vh = data ? rta_find(RTA_DATA(data), RTA_PAYLOAD(data),
+			     IFLA_TUN_VNET_HDR) : NULL;
+	return vh && RTA_PAYLOAD(vh) >= 1 && *(const uint8_t *)RTA_DATA(vh);
+}
+
+/* The device, attached with or without the virtio header; offloads set
+ * up. Returns 0 or -errno. */
+static int tap_open_fd(struct tap_dev *t, const struct ustack_tap_config *cfg,
+		       int existed, int vnet, char *actual, char *err,
+		       size_t errlen)
+{
+	int fd = tap_attach(cfg->name, existed, vnet, actual, err, errlen);
+
+	if (fd < 0)
+		return fd;
+	t->fd = fd;
+	t->vnet = vnet;
+	t->base.ops = &tap_ops;
+	t->base.offloads = 0;
+	memcpy(t->base.name, actual, IFNAMSIZ);
+	return tap_offload_setup(t, err, errlen);
+}
+
 int ustack_tap_open(struct ustack_dev **out, const struct ustack_tap_config *cfg,
 		    int *created, char *err, size_t errlen)
 {
 	char actual[IFNAMSIZ];
 	struct tap_dev *t;
-	int existed, fd, r, vnet;
+	int existed, r, vnet;
 
 	*out = NULL;
 	if (created)
@@ -461,26 +577,29 @@ int ustack_tap_open(struct ustack_dev **out, const struct ustack_tap_config *cfg
 	}
 	existed = !strchr(cfg->name, '%') && if_nametoindex(cfg->name) != 0;
 	vnet = cfg->offload == USTACK_TAP_OFFLOAD_ON ||
-	       (cfg->offload == USTACK_TAP_OFFLOAD_AUTO && !existed);
-	fd = tap_attach(cfg->name, existed, vnet, actual, err, errlen);
-	if (fd == -EINVAL && vnet && cfg->offload == USTACK_TAP_OFFLOAD_AUTO) {
-		vnet = 0;  /* a kernel without IFF_VNET_HDR: plain frames */
-		fd = tap_attach(cfg->name, existed, 0, actual, err, errlen);
-	}
-	if (fd < 0)
-		return fd;
-	if ((t = calloc(1, sizeof(*t))) == NULL) {
-		close(fd);
+	       (cfg->offload == USTACK_TAP_OFFLOAD_AUTO &&
+		(!existed || tap_made_for_vnet(cfg->name)));
+	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return -ENOMEM;
-	}
-	t->fd = fd;
-	t->vnet = vnet;
-	t->base.ops = &tap_ops;
+	t->fd = -1;
 	t->base.kind = "tap";
-	memcpy(t->base.name, actual, IFNAMSIZ);
 	t->base.mtu = 1500;
-	if ((r = tap_offload_setup(t, err, errlen)) < 0 ||
-	    (r = tap_host_setup(t, cfg, err, errlen)) < 0) {
+	r = tap_open_fd(t, cfg, existed, vnet, actual, err, errlen);
+	if (r < 0 && r != -ENOMEM && vnet &&
+	    cfg->offload == USTACK_TAP_OFFLOAD_AUTO) {
+		/* The kernel refused IFF_VNET_HDR or its header size: plain
+		 * frames (a device we created goes with the first fd). */
+		if (t->fd >= 0)
+			close(t->fd);
+		t->fd = -1;
+		vnet = 0;
+		r = tap_open_fd(t, cfg, existed, 0, actual, err, errlen);
+	}
+	if (r < 0) {
+		tap_close(&t->base);
+		return r;
+	}
+	if ((r = tap_host_setup(t, cfg, err, errlen)) < 0) {
 		tap_close(&t->base);  /* a device we created goes with it */
 		return r;
 	}

@@ -67,6 +67,8 @@ void inetd_conn_close(struct inetd_ctx *x, struct inetd_conn *c)
 	free(c->buf);
 	memset(c, 0, sizeof(*c));
 	c->sd = -1;
+	while (x->hi > 0 && x->conns[x->hi - 1].sd < 0)
+		x->hi--;
 }
 
 /* Send what is buffered. 1: all sent, 0: would block, -1: error. */
@@ -191,7 +193,7 @@ static short conn_events(const struct inetd_conn *c)
 unsigned inetd_poll_conns(struct inetd_ctx *x, struct ustack_pollfd *pfd,
 			  int *map, unsigned n)
 {
-	for (uint32_t i = 0; i < x->max_conns; i++) {
+	for (uint32_t i = 0; i < x->hi; i++) {
 		const struct inetd_conn *c = &x->conns[i];
 		short ev = c->sd >= 0 ? conn_events(c) : 0;
 
@@ -230,6 +232,8 @@ static void conn_start(struct inetd_ctx *x, int sd, enum inetd_svc svc,
 		return;
 	}
 	c->sd = sd;
+	if ((uint32_t)(c - x->conns) >= x->hi)
+		x->hi = (uint32_t)(c - x->conns) + 1;
 	c->svc = svc;
 	c->tag = tag;
 	c->held = held != 0;

@@ -49,6 +49,8 @@ struct inetd_ctx {
 	const struct app *app;   /* logs go through it; NULL: quiet */
 	struct inetd_conn *conns; /* max_conns slots */
 	uint32_t max_conns;
+	uint32_t hi;             /* slots [hi, max_conns) are all free: the
+				    per-wakeup scans stop there */
 	uint64_t refused;        /* accepted over the bound, closed at once */
 	uint8_t *rbuf;           /* INETD_RBUF bytes: discard and UDP reads */
 	uint8_t chargen[INETD_CHARGEN_LEN]; /* the rotating pattern */

@@ -186,6 +186,10 @@ int stack_xmit_offload(struct ustack *st, struct pkb *pkb)
 
 	USTACK_ASSERT(pkb->th_off > pkb_headroom(pkb) &&
 		      l4 + TCP_HDR_LEN <= pkb->len);
+	if (pkb->ext_total &&
+	    ((pkb->gso_size && !stack_tso_max(st)) || !stack_tx_csum_on(st) ||
+	     !d->ops->transmit_gather))
+		pkb_linearize(pkb);  /* completed or cut here: whole first */
 	memset(&m, 0, sizeof(m));
 	m.flags = USTACK_META_CSUM_PARTIAL;
 	m.csum_start = (uint16_t)l4;
@@ -200,6 +204,18 @@ int stack_xmit_offload(struct ustack *st, struct pkb *pkb)
 	} else if (!stack_tx_csum_on(st)) {
 		(void)ustack_frame_csum_complete(pkb->data, pkb->len, &m);
 		return d->ops->transmit(d, pkb->data, pkb->len, st->now);
+	}
+	if (pkb->ext_total) {
+		/* Gather: headers here, payload where TCP keeps it. */
+		struct ustack_frag fr[3] = {{pkb->data, pkb->len}};
+		unsigned n = 1;
+
+		for (int i = 0; i < 2; i++)
+			if (pkb->ext_len[i])
+				fr[n++] = (struct ustack_frag){pkb->ext[i],
+							       pkb->ext_len[i]};
+		STAT_INC(st, ETH_TX_GATHER);
+		return d->ops->transmit_gather(d, fr, n, &m, st->now);
 	}
 	return d->ops->transmit_meta(d, pkb->data, pkb->len, &m, st->now);
 }

@@ -87,6 +87,7 @@ struct pkb *pkb_alloc(struct ustack *st, uint32_t len)
 	p->csum = PKB_CSUM_NONE;
 	p->csum_off = 0;
 	p->gso_size = 0;
+	p->ext_total = 0;
 	p->ts = st->now;
 	memset(&p->ip, 0, sizeof(p->ip));
 	p->scratch = 0;
@@ -116,11 +117,21 @@ void pkb_free_chain(struct ustack *st, struct pkb *p)
 	}
 }
 
+void pkb_linearize_ext(struct pkb *p)
+{
+	for (int i = 0; i < 2; i++) {
+		if (p->ext_len[i])
+			memcpy(pkb_put(p, p->ext_len[i]), p->ext[i], p->ext_len[i]);
+	}
+	p->ext_total = 0;
+}
+
 struct pkb *pkb_copy(struct ustack *st, const struct pkb *p)
 {
 	uint32_t room = pkb_headroom(p);
 	struct pkb *q = pkb_alloc(st, room + p->len);
 
+	USTACK_ASSERT(pkb_total_len(p) == p->len);  /* linear only */
 	if (!q)
 		return NULL;
 	q->data = q->head + room;
@@ -173,6 +184,7 @@ void pkb_trim(struct pkb *p, uint32_t len)
 
 void pkb_queue_push(struct pkb_queue *q, struct pkb *p)
 {
+	pkb_linearize(p);  /* queued: the pieces may move meanwhile */
 	p->next = NULL;
 	if (q->tail)
 		q->tail->next = p;

@@ -43,6 +43,14 @@ struct pkb {
 	uint8_t csum_off;     /* PARTIAL on send: field offset from th_off */
 	uint16_t gso_size;    /* send: TSO super-frame, payload bytes per
 				 segment (0: an ordinary packet) */
+	/* Send: payload that follows data[0..len) where it lies (TCP's
+	 * send ring, up to two pieces), for a device that gathers
+	 * (stack_xmit); 0 bytes: none. The buffer keeps room for it:
+	 * pkb_linearize() copies it in wherever the frame must be whole
+	 * (queued, looped back, fragmented, a device that can not gather). */
+	const uint8_t *ext[2];
+	uint32_t ext_len[2];  /* valid while ext_total is not 0 */
+	uint32_t ext_total;   /* ext_len[0] + ext_len[1] */
 	ustack_time_t ts;     /* when received or queued */
 	/* Set by ip4_input for the layers above (host byte order). */
 	struct {
@@ -109,6 +117,19 @@ uint8_t *pkb_pull(struct pkb *p, uint32_t n);
 uint8_t *pkb_put(struct pkb *p, uint32_t n);
 /* Cut to len bytes (len <= current len). */
 void pkb_trim(struct pkb *p, uint32_t len);
+
+/* Bytes of the packet: the buffer's and the pieces that follow it. */
+static inline uint32_t pkb_total_len(const struct pkb *p)
+{
+	return p->len + p->ext_total;
+}
+/* Copy the pieces in after data[0..len) (the room was kept). */
+void pkb_linearize_ext(struct pkb *p);
+static inline void pkb_linearize(struct pkb *p)
+{
+	if (p->ext_total)
+		pkb_linearize_ext(p);
+}
 
 static inline uint8_t *pkb_nh(const struct pkb *p) { return p->head + p->nh_off; }
 static inline uint8_t *pkb_th(const struct pkb *p) { return p->head + p->th_off; }

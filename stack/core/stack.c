@@ -18,8 +18,11 @@
 #include "proto/udp.h"
 #include "sock/rt.h"
 #include "sock/sock.h"
+#include "wire/bytes.h"
+#include "wire/checksum.h"
 #include "wire/eth.h"
 #include "wire/ipv4.h"
+#include "wire/tcp.h"
 
 void ustack_config_default(struct ustack_config *c)
 {
@@ -167,6 +170,9 @@ int stack_xmit(struct ustack *st, struct pkb *pkb)
 {
 	int err;
 
+	/* Only a PKB_CSUM_PARTIAL pkb may have its payload in pieces (TCP's
+	 * send ring): stack_xmit_offload sends it as it lies to a device
+	 * that gathers, or makes it whole. */
 	if (pkb->csum == PKB_CSUM_PARTIAL)
 		err = stack_xmit_offload(st, pkb);
 	else
@@ -177,7 +183,7 @@ int stack_xmit(struct ustack *st, struct pkb *pkb)
 		STAT_INC(st, ETH_TX_ERRORS);
 	} else {
 		STAT_INC(st, ETH_TX);
-		STAT_ADD(st, ETH_TX_BYTES, pkb->len);
+		STAT_ADD(st, ETH_TX_BYTES, pkb_total_len(pkb));
 	}
 	pkb_free(st, pkb);
 	return err < 0 ? err : 0;
@@ -208,18 +214,173 @@ static long rx_one(struct ustack *st, struct pkb *pkb, int meta,
 /* A small frame read into a big (GRO-sized) buffer moves to a small one,
  * so that queues bounded in bytes (UDP) do not pin 68 KiB per datagram
  * (Linux's copybreak). Returns the buffer to use. */
-static struct pkb *rx_copybreak(struct ustack *st, struct pkb *pkb)
+static struct pkb *rx_copybreak_move(struct ustack *st, struct pkb *pkb)
 {
 	struct pkb *small;
 
-	if (pkb->size <= PKB_SMALL_SIZE || pkb->len > PKB_SMALL_SIZE - PKB_HEADROOM)
-		return pkb;
 	if ((small = pkb_alloc(st, pkb->len)) == NULL)
 		return pkb;
 	memcpy(pkb_put(small, pkb->len), pkb->data, pkb->len);
 	small->csum = pkb->csum;
 	pkb_free(st, pkb);
 	return small;
+}
+
+static inline struct pkb *rx_copybreak(struct ustack *st, struct pkb *pkb)
+{
+	if (pkb->size <= PKB_SMALL_SIZE || pkb->len > PKB_SMALL_SIZE - PKB_HEADROOM)
+		return pkb;
+	return rx_copybreak_move(st, pkb);
+}
+
+/* ---- software GRO --------------------------------------------------------
+ *
+ * Consecutive in-order segments of one TCP flow read in one device batch
+ * become one segment before any layer above sees them, as Linux's GRO
+ * does (net/ipv4/tcp_offload.c tcp_gro_receive): TCP then parses, looks
+ * up and processes one segment per batch and flow, not one per frame.
+ * Merged only when nothing but the payload differs: the same Ethernet
+ * header, an option-less IPv4 header equal but for length, id and
+ * checksum (not a fragment), the same ports, ACK number, window, header
+ * length and option bytes (timestamps included), flags ACK or ACK|PSH,
+ * sequence numbers that follow on, checksums known good (the device's
+ * word, or summed here, which TCP then skips). Unlike Linux, a PSH does
+ * not end a merge: a sender writing 8 KiB at a time sets it on every
+ * frame, and the merged data reaches the socket before the application
+ * runs again anyway (RFC 1122 4.2.2.2: PSH is no record boundary; the
+ * merged segment carries it if any part did).
+ * The payload is copied onto the held frame (a frame from a plain device
+ * is moved to a 64 KiB buffer first), up to 65535 bytes of IP datagram.
+ */
+struct gro {
+	struct pkb *held;   /* frame being merged into, not yet passed up */
+	uint32_t next_seq;  /* its sequence number + payload */
+	uint16_t hl;        /* its Ethernet + IP + TCP header bytes */
+	uint8_t checked;    /* its checksums are known good */
+};
+
+#define GRO_IP_HL (ETH_HDR_LEN + IP4_HDR_LEN)
+
+/* A candidate (by its headers only): returns its header length
+ * (Ethernet to the end of TCP's options, payload after it), or 0. */
+static uint32_t gro_candidate(const struct pkb *pkb)
+{
+	const uint8_t *f = pkb->data, *ip = f + ETH_HDR_LEN, *th = f + GRO_IP_HL;
+	uint32_t thl, len = pkb->len;
+
+	if (len < GRO_IP_HL + TCP_HDR_LEN || be16_load(f + 12) != ETH_TYPE_IPV4 ||
+	    ip[IP4_OFF_VIHL] != 0x45 || ip[IP4_OFF_PROTO] != IP4_PROTO_TCP ||
+	    (tcp_flags(th) & (uint8_t)~TCP_PSH) != TCP_ACK)
+		return 0;
+	thl = tcp_hlen(th);
+	if (thl < TCP_HDR_LEN || GRO_IP_HL + thl >= len)
+		return 0;
+	return GRO_IP_HL + thl;
+}
+
+/* Before a frame is merged: its IP length (no Ethernet padding), not a
+ * fragment, its IP header checksum, and its TCP checksum unless the
+ * device vouched for it (then marked good: TCP skips it). -1: not
+ * merged (the layers above judge it as they always do). */
+static int gro_check(struct pkb *pkb)
+{
+	const uint8_t *ip = pkb->data + ETH_HDR_LEN, *th = ip + IP4_HDR_LEN;
+	uint32_t tl = pkb->len - GRO_IP_HL;
+
+	if (ip4_total_len(ip) != pkb->len - ETH_HDR_LEN ||
+	    (ip4_frag_field(ip) & (IP4_FLAG_MF | IP4_FRAG_MASK)) ||
+	    csum_fold(csum_partial(ip, IP4_HDR_LEN, 0)) != 0)
+		return -1;
+	if (pkb->csum != PKB_CSUM_VALID) {
+		if (csum_fold(csum_partial(th, tl, csum_pseudo(ip4_src(ip),
+				ip4_dst(ip), IP4_PROTO_TCP, tl))) != 0)
+			return -1;
+		pkb->csum = PKB_CSUM_VALID;
+	}
+	return 0;
+}
+
+/* Whether f (header length hl) continues g->held. */
+static int gro_follows(const struct gro *g, const uint8_t *f, uint32_t hl,
+		       uint32_t plen)
+{
+	const uint8_t *h = g->held->data;
+	const uint8_t *hi = h + ETH_HDR_LEN, *fi = f + ETH_HDR_LEN;
+	const uint8_t *ht = h + GRO_IP_HL, *ft = f + GRO_IP_HL;
+
+	return hl == g->hl && tcp_seq(ft) == g->next_seq &&
+	       g->held->len + plen <= ETH_HDR_LEN + IP4_MAX_LEN &&
+	       !memcmp(h, f, ETH_HDR_LEN) &&
+	       hi[IP4_OFF_TOS] == fi[IP4_OFF_TOS] &&
+	       !memcmp(hi + IP4_OFF_FRAG, fi + IP4_OFF_FRAG, 4) &&
+	       !memcmp(hi + IP4_OFF_SRC, fi + IP4_OFF_SRC, 8) &&
+	       !memcmp(ht, ft, TCP_OFF_SEQ) &&
+	       !memcmp(ht + TCP_OFF_ACK, ft + TCP_OFF_ACK, 4) &&
+	       !memcmp(ht + TCP_OFF_WIN, ft + TCP_OFF_WIN, 2) &&
+	       !memcmp(ht + TCP_HDR_LEN, ft + TCP_HDR_LEN,
+		       hl - GRO_IP_HL - TCP_HDR_LEN);
+}
+
+static void gro_flush(struct ustack *st, struct gro *g)
+{
+	if (g->held)
+		eth_input(st, rx_copybreak(st, g->held));
+	g->held = NULL;
+}
+
+/* Append f's payload to the held frame (moved to a big buffer first if
+ * it has no room). 0, or -1 when no buffer could be had. */
+static int gro_append(struct ustack *st, struct gro *g, const struct pkb *f,
+		      uint32_t plen)
+{
+	struct pkb *h = g->held;
+	uint8_t *ip, *th;
+
+	if (pkb_tailroom(h) < plen) {
+		struct pkb *big = pkb_alloc(st, ETH_HDR_LEN + IP4_MAX_LEN);
+
+		if (!big)
+			return -1;
+		memcpy(pkb_put(big, h->len), h->data, h->len);
+		big->csum = h->csum;
+		pkb_free(st, h);
+		g->held = h = big;
+	}
+	memcpy(pkb_put(h, plen), f->data + g->hl, plen);
+	ip = h->data + ETH_HDR_LEN;
+	th = h->data + GRO_IP_HL;
+	be16_store(ip + IP4_OFF_LEN, (uint16_t)(h->len - ETH_HDR_LEN));
+	be16_store(ip + IP4_OFF_CSUM, 0);
+	be16_store(ip + IP4_OFF_CSUM, csum_fold(csum_partial(ip, IP4_HDR_LEN, 0)));
+	th[TCP_OFF_FLAGS] |= tcp_flags(f->data + GRO_IP_HL) & TCP_PSH;
+	g->next_seq += plen;
+	STAT_INC(st, ETH_RX_GRO_MERGED);
+	return 0;
+}
+
+/* One frame of the batch: merged into the held one, held, or passed up
+ * (after the held one, so the order stays). */
+static void gro_input(struct ustack *st, struct gro *g, struct pkb *pkb)
+{
+	uint32_t hl = gro_candidate(pkb), plen = pkb->len - hl;
+
+	if (!hl) {
+		gro_flush(st, g);
+		eth_input(st, rx_copybreak(st, pkb));
+		return;
+	}
+	if (g->held && gro_follows(g, pkb->data, hl, plen) &&
+	    (g->checked || gro_check(g->held) == 0) &&
+	    (g->checked = 1, gro_check(pkb) == 0) &&
+	    gro_append(st, g, pkb, plen) == 0) {
+		pkb_free(st, pkb);
+		return;
+	}
+	gro_flush(st, g);
+	g->held = pkb;
+	g->hl = (uint16_t)hl;
+	g->checked = 0;
+	g->next_seq = tcp_seq(pkb->data + GRO_IP_HL) + plen;
 }
 
 int ustack_input(struct ustack *st, const void *frame, size_t len,
@@ -242,10 +403,13 @@ int ustack_input(struct ustack *st, const void *frame, size_t len,
 int ustack_poll_dev(struct ustack *st, ustack_time_t now, int budget)
 {
 	uint32_t cap = stack_rx_frame_max(st);
+	void (*hook)(struct ustack *, int) = st->rx_batch_hook;
 	int meta = stack_rx_meta_on(st), done = 0;
+	struct gro g = {0};
 
 	stack_set_now(st, now);
-	st->rx_batch = 1;
+	if (hook)
+		hook(st, 0);    /* a batch begins */
 	while (done < budget) {
 		struct pkb *pkb = pkb_alloc(st, cap);
 		struct ustack_frame_meta m;
@@ -269,10 +433,11 @@ int ustack_poll_dev(struct ustack *st, ustack_time_t now, int budget)
 			pkb_free(st, pkb);
 			continue;
 		}
-		eth_input(st, rx_copybreak(st, pkb));
+		gro_input(st, &g, pkb);
 	}
-	st->rx_batch = 0;
-	tcp_ack_deferred(st);
+	gro_flush(st, &g);
+	if (hook)
+		hook(st, 1);    /* ... and ends */
 	return done;
 }
 

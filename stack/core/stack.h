@@ -30,8 +30,6 @@
 
 struct rt_ops;
 
-#define STACK_ACK_DEFER_MAX 16
-
 struct ustack {
 	struct ustack_config cfg;     /* as given, defaults filled in */
 	struct ustack_dev *dev;       /* not owned */
@@ -50,12 +48,10 @@ struct ustack {
 	struct sock_table socks;
 	struct filter_state filter;  /* packet filter rules (proto/filter.c) */
 
-	/* ACKs held back to the end of the device read batch in progress
-	 * (ustack_poll_dev; tcp_in.c): one ACK for the in-order data of all
-	 * the frames a connection got in one batch. */
-	int rx_batch;
-	uint8_t nack_defer;
-	struct tcp_conn *ack_defer[STACK_ACK_DEFER_MAX];
+	/* Told when a device read batch (ustack_poll_dev) begins (end 0)
+	 * and ends (end 1), by a module that holds replies back to the end
+	 * of a batch (TCP's ACKs); NULL: nobody. */
+	void (*rx_batch_hook)(struct ustack *st, int end);
 
 	/* The runtime driving this stack (NULL: driven by hand). */
 	const struct rt_ops *rt;

@@ -393,7 +393,7 @@ static void ip4_loop_fire(struct ustack *st, struct timer *t,
 int ip4_output(struct ustack *st, struct pkb *pkb, const struct ip4_tx *tx)
 {
 	uint32_t src = tx->src ? tx->src : st->cfg.addr, nexthop;
-	uint32_t total = IP4_HDR_LEN + pkb->len;
+	uint32_t total = IP4_HDR_LEN + pkb_total_len(pkb);
 	uint16_t id, nseg = 1;
 
 	if (total > IP4_MAX_LEN) {
@@ -412,7 +412,8 @@ int ip4_output(struct ustack *st, struct pkb *pkb, const struct ip4_tx *tx)
 	 * and gives them ids id, id + 1, ...: keep those unused (RFC 6864
 	 * 4.1 asks no more of atomic datagrams, but it costs nothing). */
 	if (pkb->gso_size)
-		nseg = (uint16_t)((pkb->len + pkb->gso_size - 1) / pkb->gso_size);
+		nseg = (uint16_t)((pkb_total_len(pkb) + pkb->gso_size - 1) /
+				  pkb->gso_size);
 	id = ip4_select_id(st, src, tx->dst, tx->proto, nseg);
 	STAT_INC(st, IP4_TX);
 	if (!pkb->gso_size && total > st->cfg.mtu) {
@@ -421,6 +422,7 @@ int ip4_output(struct ustack *st, struct pkb *pkb, const struct ip4_tx *tx)
 			pkb_free(st, pkb);
 			return -EMSGSIZE;
 		}
+		pkb_linearize(pkb);
 		return ip4_fragment(st, pkb, tx, src, id, nexthop);
 	}
 	ip4_build_hdr(pkb_push(pkb, IP4_HDR_LEN), tx, src, (uint16_t)total, id,

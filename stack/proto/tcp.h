@@ -23,8 +23,6 @@ void tcp_fini(struct ustack *st);
 
 /* pkb->data at the TCP header (see ip4_input). Consumes. */
 void tcp_input(struct ustack *st, struct pkb *pkb);
-/* The device read batch is over: send the ACKs held back for it. */
-void tcp_ack_deferred(struct ustack *st);
 
 /* Errors from below (ICMP, ARP) come through IPv4's protocol table
  * (tcp_ip4_proto, registered by tcp_init), not by name. */

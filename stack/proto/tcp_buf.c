@@ -93,6 +93,12 @@ void tcp_ring_write(struct tcp_ring *r, uint32_t off, const void *src,
 	memcpy(r->buf, (const uint8_t *)src + first, n - first);
 }
 
+void tcp_ring_peek(const struct tcp_ring *r, uint32_t off, uint32_t n,
+		   const uint8_t **p0, uint32_t *n0)
+{
+	*p0 = r->buf + ring_span(r, off, n, n0);
+}
+
 void tcp_ring_read(const struct tcp_ring *r, uint32_t off, void *dst,
 		   uint32_t n)
 {

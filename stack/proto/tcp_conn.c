@@ -72,6 +72,7 @@ int tcp_init(struct ustack *st)
 	t->lhash_mask = 63;
 	t->bhash_mask = nb - 1;
 	ip4_proto_add(st, IP4_PROTO_TCP, &tcp_ip4_proto);
+	st->rx_batch_hook = tcp_rx_batch;
 	return 0;
 }
 

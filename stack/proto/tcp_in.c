@@ -698,37 +698,50 @@ static void ack_defer(struct ustack *st, struct tcp_conn *c)
 {
 	unsigned i;
 
-	if (!st->rx_batch) {
+	struct tcp_state *t = &st->tcp;
+
+	if (!t->rx_batch) {
 		c->ack_now = 1;
 		return;
 	}
-	for (i = 0; i < st->nack_defer; i++)
-		if (st->ack_defer[i] == c)
+	for (i = 0; i < t->nack_defer; i++)
+		if (t->ack_defer[i] == c)
 			return;
-	if (st->nack_defer == STACK_ACK_DEFER_MAX) {
+	if (t->nack_defer == TCP_ACK_DEFER_MAX) {
 		c->ack_now = 1;
 		return;
 	}
-	st->ack_defer[st->nack_defer++] = c;
+	t->ack_defer[t->nack_defer++] = c;
 }
 
 void tcp_ack_undefer(struct ustack *st, struct tcp_conn *c)
 {
-	for (unsigned i = 0; i < st->nack_defer; i++)
-		if (st->ack_defer[i] == c)
-			st->ack_defer[i] = NULL;
+	struct tcp_state *t = &st->tcp;
+
+	for (unsigned i = 0; i < t->nack_defer; i++)
+		if (t->ack_defer[i] == c)
+			t->ack_defer[i] = NULL;
 }
 
-void tcp_ack_deferred(struct ustack *st)
+/* st->rx_batch_hook: a device read batch begins, or ends (send the ACKs
+ * held back for it). */
+void tcp_rx_batch(struct ustack *st, int end)
 {
-	for (unsigned i = 0; i < st->nack_defer; i++) {
-		struct tcp_conn *c = st->ack_defer[i];
+	struct tcp_state *t = &st->tcp;
+
+	t->rx_batch = !end;
+	if (!end)
+		return;
+	for (unsigned i = 0; i < t->nack_defer; i++) {
+		struct tcp_conn *c = t->ack_defer[i];
 
 		/* Unless an ACK (or data with it) went out meanwhile. */
-		if (c && c->delack_bytes && TCP_SYNCHRONIZED(c->state))
+		if (c && c->delack_bytes && TCP_SYNCHRONIZED(c->state)) {
 			tcp_send_ack(st, c);
+			c->batch_acked = 1;
+		}
 	}
-	st->nack_defer = 0;
+	t->nack_defer = 0;
 }
 
 /* seventh, process the segment text */

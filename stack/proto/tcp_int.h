@@ -198,6 +198,8 @@ struct tcp_conn {
 	unsigned tlp_on : 1;             /* RFC 8985 7: a probe is out */
 	unsigned tlp_rxt : 1;            /*  and it was a retransmission */
 	unsigned rack_mark : 1;          /* rack_edge valid (see tcp_cc.c) */
+	unsigned batch_acked : 1;        /* the last segment sent was a read
+					    batch's ACK (tcp_rx_batch) */
 	unsigned syn_acked : 1;          /* our SYN was acknowledged. A flag,
 					    not seq_gt(snd_una, iss): that
 					    flips after 2^31 bytes (RFC 9293
@@ -457,6 +459,9 @@ void tcp_challenge_ack(struct ustack *st, struct tcp_conn *c);
 void tcp_quickack_enter(struct tcp_conn *c);
 /* Forget a deferred ACK of c (it leaves the tables). */
 void tcp_ack_undefer(struct ustack *st, struct tcp_conn *c);
+/* st->rx_batch_hook (set by tcp_init): a device read batch begins (end
+ * 0) or ends (end 1: the ACKs held back for it go out). */
+void tcp_rx_batch(struct ustack *st, int end);
 
 /* ---- tcp_out.c ----------------------------------------------------------- */
 /* Send what the windows, Nagle and SWS avoidance allow; ACK if pending. */
@@ -616,6 +621,10 @@ size_t tcp_conn_mem(const struct tcp_conn *c);
 int tcp_ring_reserve(struct tcp_ring *r, uint32_t need, uint32_t bound);
 void tcp_ring_write(struct tcp_ring *r, uint32_t off, const void *src,
 		    uint32_t n);
+/* Where n bytes from off lie: *p0 (*n0 bytes), then the rest from
+ * r->buf (the ring wrapped); no copy. */
+void tcp_ring_peek(const struct tcp_ring *r, uint32_t off, uint32_t n,
+		   const uint8_t **p0, uint32_t *n0);
 void tcp_ring_read(const struct tcp_ring *r, uint32_t off, void *dst,
 		   uint32_t n);
 void tcp_ring_consume(struct tcp_ring *r, uint32_t n);

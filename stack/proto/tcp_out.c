@@ -131,6 +131,7 @@ uint16_t tcp_window_field(struct tcp_conn *c)
 	uint32_t thresh = USTACK_MIN(c->rcv_cap / 2, (uint32_t)c->rcv_mss);
 	uint32_t wnd;
 
+	c->batch_acked = 0;
 	if (seq_lt(c->rcv_adv, c->rcv_nxt))
 		c->rcv_adv = c->rcv_nxt;
 	if (seq_gt(edge, c->rcv_adv) && edge - c->rcv_adv >= thresh)
@@ -143,6 +144,8 @@ void tcp_rcv_space_update(struct ustack *st, struct tcp_conn *c)
 {
 	uint32_t edge = space_edge(c);
 	uint32_t thresh = USTACK_MIN(c->rcv_cap / 2, (uint32_t)c->rcv_mss);
+	uint32_t lim = USTACK_MIN(c->rcv_cap, TCP_MAX_WIN << c->rcv_wscale);
+	uint32_t cur = c->rcv_adv - c->rcv_nxt;
 
 	/* All read and nothing out of order held: the ring goes (tcp_buf.c),
 	 * an idle connection holds no buffer memory. */
@@ -154,6 +157,14 @@ void tcp_rcv_space_update(struct ustack *st, struct tcp_conn *c)
 	    c->state != USTACK_TCP_FIN_WAIT_2)
 		return;
 	if (c->fin_rcvd)
+		return;
+	/* Right after a read batch's ACK, while the peer still has half
+	 * the window we can give, the update waits for the next batch's
+	 * ACK (Linux sends one only once the window has halved,
+	 * tcp_cleanup_rbuf): in a bulk transfer one ACK per batch, not one
+	 * for the data and one for the read. */
+	if (c->batch_acked && seq_geq(c->rcv_adv, c->rcv_nxt) &&
+	    2 * (uint64_t)cur >= lim && cur >= c->rcv_mss)
 		return;
 	if (seq_gt(edge, c->rcv_adv) && edge - c->rcv_adv >= thresh)
 		tcp_send_ack(st, c);
@@ -217,10 +228,24 @@ static int xmit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
 	USTACK_ASSERT(hl <= TCP_HDR_MAX && (hl & 3) == 0);
 	if ((pkb = pkb_alloc(st, hl + len)) == NULL)
 		return -ENOBUFS;
-	h = pkb_put(pkb, hl + len);
+	if (len && offload && st->dev->ops->transmit_gather) {
+		/* Gather: the data stays in the ring and the device takes
+		 * it from there (dev.h transmit_gather); with the checksum
+		 * partial nothing here reads it. The buffer keeps room for
+		 * it (pkb_linearize). */
+		h = pkb_put(pkb, hl);
+		tcp_ring_peek(&c->sbuf, seq - c->snd_buf_seq, len,
+			      &pkb->ext[0], &pkb->ext_len[0]);
+		pkb->ext[1] = c->sbuf.buf;
+		pkb->ext_len[1] = len - pkb->ext_len[0];
+		pkb->ext_total = len;
+	} else {
+		h = pkb_put(pkb, hl + len);
+		if (len)
+			tcp_ring_read(&c->sbuf, seq - c->snd_buf_seq, h + hl,
+				      len);
+	}
 	memcpy(h + TCP_HDR_LEN, opts, ol);
-	if (len)
-		tcp_ring_read(&c->sbuf, seq - c->snd_buf_seq, h + hl, len);
 	if (flags & TCP_ACK) {
 		if (c->delack_bytes && c->quick)
 			c->quick--;           /* one quick ACK spent */

@@ -10,6 +10,8 @@
 
 struct tcp_conn;
 
+#define TCP_ACK_DEFER_MAX 16
+
 struct tcp_state {
 	struct tcp_conn **hash;      /* connections by 4-tuple (SipHash) */
 	uint32_t hash_mask;          /* buckets - 1 (a power of two) */
@@ -31,6 +33,12 @@ struct tcp_state {
 					this, to start connections just below
 					the 2^32 wrap (tests/sim) */
 	int isn_forced;
+	/* ACKs held back to the end of the device read batch in progress
+	 * (st->rx_batch_hook, tcp_in.c): one ACK for the in-order data of
+	 * all the frames a connection got in one batch. */
+	int rx_batch;                /* a batch is in progress */
+	uint8_t nack_defer;
+	struct tcp_conn *ack_defer[TCP_ACK_DEFER_MAX];
 };
 
 #endif

@@ -72,9 +72,14 @@ static uint16_t l4_sum(const uint8_t *ip, const uint8_t *l4, size_t n)
 
 /* ---- the sink device: checks every frame the stack sends ---------------- */
 
+#define FZ_RXQ 64   /* frames of one device read batch (fz_queue) */
+
 struct fz_dev {
 	struct ustack_dev base;
 	struct fz *z;
+	uint8_t *rxq[FZ_RXQ];   /* fz_queue'd frames, received in order */
+	size_t rxlen[FZ_RXQ];
+	int rxn, rxhead;
 };
 
 __attribute__((noreturn)) static void bad_output(const uint8_t *f, size_t len,
@@ -224,12 +229,31 @@ static int dev_transmit(struct ustack_dev *d, const void *frame, size_t len,
 static long dev_receive(struct ustack_dev *d, void *buf, size_t cap,
 			ustack_time_t now)
 {
-	(void)d, (void)buf, (void)cap, (void)now;
-	return 0;
+	struct fz_dev *fd = (struct fz_dev *)d;
+	uint8_t *f;
+	size_t len;
+
+	(void)now;
+	if (fd->rxhead >= fd->rxn)
+		return 0;
+	f = fd->rxq[fd->rxhead];
+	len = fd->rxlen[fd->rxhead];
+	fd->rxq[fd->rxhead++] = NULL;
+	if (len > cap) {
+		free(f);
+		return -EMSGSIZE;
+	}
+	memcpy(buf, f, len);
+	free(f);
+	return (long)len;
 }
 
 static void dev_close(struct ustack_dev *d)
 {
+	struct fz_dev *fd = (struct fz_dev *)d;
+
+	for (int i = 0; i < fd->rxn; i++)
+		free(fd->rxq[i]);
 	free(d);
 }
 
@@ -325,6 +349,33 @@ static void serve(struct fz *z)
 void fz_input(struct fz *z, const uint8_t *frame, size_t len)
 {
 	ustack_input(z->st, frame, len, z->now);
+	ustack_run_timers(z->st, z->now);
+	serve(z);
+}
+
+void fz_queue(struct fz *z, const uint8_t *frame, size_t len)
+{
+	struct fz_dev *fd = (struct fz_dev *)ustack_get_dev(z->st);
+	uint8_t *f;
+
+	if (fd->rxn == FZ_RXQ)
+		fz_flush(z);
+	if ((f = malloc(len ? len : 1)) == NULL)
+		abort();
+	memcpy(f, frame, len);
+	fd->rxq[fd->rxn] = f;
+	fd->rxlen[fd->rxn++] = len;
+}
+
+void fz_flush(struct fz *z)
+{
+	struct fz_dev *fd = (struct fz_dev *)ustack_get_dev(z->st);
+
+	if (!fd->rxn)
+		return;
+	while (fd->rxhead < fd->rxn)
+		(void)ustack_poll_dev(z->st, z->now, FZ_RXQ);
+	fd->rxn = fd->rxhead = 0;
 	ustack_run_timers(z->st, z->now);
 	serve(z);
 }

@@ -85,6 +85,11 @@ void fz_free(struct fz *z);
 
 /* Feed one frame at the current time; timers and sockets then run. */
 void fz_input(struct fz *z, const uint8_t *frame, size_t len);
+/* Queue a frame on the device; fz_flush() has the stack read every
+ * queued frame in one device read batch (ustack_poll_dev: software GRO,
+ * the batch's ACKs), then runs the timers and the services. */
+void fz_queue(struct fz *z, const uint8_t *frame, size_t len);
+void fz_flush(struct fz *z);
 /* Move the clock forward by us, firing timers at their deadlines. */
 void fz_advance(struct fz *z, ustack_time_t us);
 

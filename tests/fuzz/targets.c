@@ -67,14 +67,19 @@ int fz_seq_one(const uint8_t *data, size_t size)
 		off += 3;
 		if (rl > size - off)
 			rl = size - off;
+		/* Records at the same time (dt 0) after the first reach the
+		 * stack as one device read batch (software GRO). */
+		if (dt & 0x7f)
+			fz_flush(z);
 		fz_advance(z, dt_us(dt));
 		len = fz_build(z, data + off, rl, f, FZ_FRAME_MAX);
 		if (len && (dt & 0x80))
 			fz_fix_checksums(f, len);
 		if (len)
-			fz_input(z, f, len);
+			fz_queue(z, f, len);
 		off += rl;
 	}
+	fz_flush(z);
 	fz_advance(z, USTACK_SEC(130));
 	fz_free(z);
 	free(z);

@@ -408,6 +408,9 @@ START_TEST(test_offload_two_stacks_tso_gro_byte_exact)
 	/* super-frames left b, arrived at a as coalesced frames, and their
 	 * checksums were never summed by either side */
 	ck_assert_uint_gt(ustack_stat(p.b, USTACK_STAT_ETH_TX_GSO), 0);
+	/* the data went down from the send ring in pieces (gather) */
+	ck_assert_uint_gt(ustack_stat(p.b, USTACK_STAT_ETH_TX_GATHER),
+			  ustack_stat(p.b, USTACK_STAT_ETH_TX_GSO) / 2);
 	ck_assert_uint_gt(ustack_stat(p.a, USTACK_STAT_ETH_RX_GRO), 0);
 	ck_assert_uint_gt(ustack_stat(p.a, USTACK_STAT_ETH_RX_CSUM_OFFLOAD), 0);
 	ck_assert_uint_lt(ustack_stat(p.b, USTACK_STAT_TCP_TX), (3u << 20) / 1448 / 4);
@@ -424,6 +427,7 @@ START_TEST(test_offload_two_stacks_checksum_offload_only)
 	pair_new(&p, USTACK_DEV_TX_CSUM | USTACK_DEV_RX_CSUM, 0);
 	ck_assert_uint_eq(pair_transfer(&p, 1u << 20, &ok), 1u << 20);
 	ck_assert(ok);
+	ck_assert_uint_gt(ustack_stat(p.b, USTACK_STAT_ETH_TX_GATHER), 0);
 	ck_assert_uint_eq(ustack_stat(p.b, USTACK_STAT_ETH_TX_GSO), 0);
 	ck_assert_uint_gt(ustack_stat(p.a, USTACK_STAT_ETH_RX_CSUM_OFFLOAD), 0);
 	pair_free(&p);
@@ -439,6 +443,8 @@ START_TEST(test_offload_two_stacks_through_faults_byte_exact)
 	ck_assert_uint_eq(pair_transfer(&p, 2u << 20, &ok), 2u << 20);
 	ck_assert(ok);
 	ck_assert_uint_gt(ustack_stat(p.b, USTACK_STAT_ETH_TX_GSO), 0);
+	/* the fault driver holds frames: no gather, made whole first */
+	ck_assert_uint_eq(ustack_stat(p.b, USTACK_STAT_ETH_TX_GATHER), 0);
 	/* corrupted super-frames were caught by the full check */
 	ck_assert_uint_gt(ustack_stat(p.a, USTACK_STAT_TCP_DROP_BAD_CHECKSUM) +
 			  ustack_stat(p.a, USTACK_STAT_IP4_DROP_BAD_CHECKSUM) +
@@ -544,7 +550,7 @@ START_TEST(test_offload_one_ack_per_read_batch)
 	struct ustack_conn_info ci;
 	struct pair p;
 	int lsd, csd, ssd = -1;
-	uint64_t tx0;
+	uint64_t tx0, rx0;
 
 	pair_new(&p, 0, 0);
 	lsd = ustack_socket(p.a, AF_INET, SOCK_STREAM, 0);
@@ -578,7 +584,15 @@ START_TEST(test_offload_one_ack_per_read_batch)
 	 * and answers with one ACK, which acknowledges all of them. */
 	ck_assert_int_eq(ustack_send(p.b, csd, buf, sizeof(buf), 0), (int)sizeof(buf));
 	tx0 = ustack_stat(p.a, USTACK_STAT_TCP_TX);
+	rx0 = ustack_stat(p.a, USTACK_STAT_TCP_RX);
 	ck_assert_int_eq(ustack_poll_dev(p.a, p.now, 64), 20);
+	ck_assert_uint_eq(ustack_stat(p.a, USTACK_STAT_TCP_TX) - tx0, 1);
+	/* software GRO: TCP saw one segment of 20 * 1448 bytes */
+	ck_assert_uint_eq(ustack_stat(p.a, USTACK_STAT_TCP_RX) - rx0, 1);
+	/* Reading it all right after sends no window update: the peer
+	 * still has more than half the buffer as window, and the next
+	 * batch's ACK carries the new edge (Linux tcp_cleanup_rbuf). */
+	ck_assert_int_eq(ustack_recv(p.a, ssd, buf, sizeof(buf), 0), (int)sizeof(buf));
 	ck_assert_uint_eq(ustack_stat(p.a, USTACK_STAT_TCP_TX) - tx0, 1);
 	ustack_poll_dev(p.b, p.now, 64);
 	ck_assert_int_eq(ustack_conn_list(p.b, &ci, 1), 1);
@@ -589,6 +603,52 @@ START_TEST(test_offload_one_ack_per_read_batch)
 	for (int i = 0; i < 100000 && (ustack_next_deadline(p.a) != USTACK_TIME_NEVER ||
 				       ustack_next_deadline(p.b) != USTACK_TIME_NEVER); i++)
 		pair_step(&p);
+	pair_free(&p);
+}
+END_TEST
+
+/* ---- software GRO ------------------------------------------------------------ */
+
+/* One frame of flow A:4000 -> B:80 (closed: every segment TCP sees is
+ * answered with a RST), full checksums, timestamps. */
+static void gro_send(struct pair *p, uint32_t seq, uint8_t flags, uint16_t win,
+		     int bad)
+{
+	static const uint8_t ts[] = {1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9};
+	static uint8_t f[2048], data[100];
+	struct pkt_tcp t = {
+		.sip = ADDR_A, .dip = ADDR_B, .sport = 4000, .dport = 80,
+		.seq = seq, .ack = 77, .flags = flags, .win = win, .opts = ts,
+		.optlen = sizeof(ts), .data = data, .len = sizeof(data),
+		.bad_csum = bad,
+	};
+	size_t len = pkt_tcp(f, MAC_B, MAC_A, &t);
+
+	ck_assert_int_eq(ustack_dev_transmit(p->la, f, len, 0), 0);
+}
+
+START_TEST(test_offload_gro_merges_in_order_segments_of_a_batch)
+{
+	struct pair p;
+	uint64_t rx0, rst0;
+
+	pair_new(&p, 0, 0);          /* a plain device: checksums summed */
+	pair_step(&p);               /* gratuitous ARPs */
+	rx0 = ustack_stat(p.b, USTACK_STAT_TCP_RX);
+	rst0 = ustack_stat(p.b, USTACK_STAT_TCP_RST_TX);
+	gro_send(&p, 1000, TCP_ACK, 500, 0);
+	gro_send(&p, 1100, TCP_ACK, 500, 0);            /* merged */
+	gro_send(&p, 1200, TCP_ACK | TCP_PSH, 500, 0);  /* merged */
+	gro_send(&p, 1300, TCP_ACK, 500, 0);            /* merged after it */
+	gro_send(&p, 1500, TCP_ACK, 500, 0);            /* a gap */
+	gro_send(&p, 1600, TCP_ACK, 500, 1);            /* a bad checksum */
+	gro_send(&p, 1700, TCP_ACK, 501, 0);            /* another window */
+	gro_send(&p, 1800, TCP_ACK | TCP_FIN, 501, 0);  /* a FIN */
+	ck_assert_int_eq(ustack_poll_dev(p.b, p.now, 64), 8);
+	ck_assert_uint_eq(ustack_stat(p.b, USTACK_STAT_ETH_RX_GRO_MERGED), 3);
+	ck_assert_uint_eq(ustack_stat(p.b, USTACK_STAT_TCP_RX) - rx0, 5);
+	ck_assert_uint_eq(ustack_stat(p.b, USTACK_STAT_TCP_DROP_BAD_CHECKSUM), 1);
+	ck_assert_uint_eq(ustack_stat(p.b, USTACK_STAT_TCP_RST_TX) - rst0, 4);
 	pair_free(&p);
 }
 END_TEST
@@ -611,6 +671,7 @@ static Suite *offload_suite(void)
 	tcase_add_test(tc, test_offload_stack_segments_in_software_without_tso);
 	tcase_add_test(tc, test_offload_partial_checksums_in_are_taken);
 	tcase_add_test(tc, test_offload_one_ack_per_read_batch);
+	tcase_add_test(tc, test_offload_gro_merges_in_order_segments_of_a_batch);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -95,21 +95,28 @@ static void run_in_netns(const char *test, int (*fn)(void))
 	ck_assert_msg(r == 0, "%s failed in its namespace (status %d)", test, r);
 }
 
-/* Make a TAP device with raw ioctls: persistent, optionally owned. */
-static void raw_tap(const char *name, int persist, int owner)
+/* Make a TAP device with raw ioctls: persistent, optionally owned, with
+ * extra flags (IFF_VNET_HDR: what `ip tuntap add ... vnet_hdr` does). */
+static void raw_tap_flags(const char *name, int persist, int owner,
+			  short flags)
 {
 	struct ifreq ifr;
 	int fd = open("/dev/net/tun", O_RDWR);
 
 	T_ASSERT(fd >= 0);
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	ifr.ifr_flags = (short)(IFF_TAP | IFF_NO_PI | flags);
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
 	T_ASSERT(ioctl(fd, TUNSETIFF, &ifr) == 0);
 	if (owner >= 0)
 		T_ASSERT(ioctl(fd, TUNSETOWNER, (unsigned long)owner) == 0);
 	T_ASSERT(ioctl(fd, TUNSETPERSIST, (unsigned long)persist) == 0);
 	close(fd);
+}
+
+static void raw_tap(const char *name, int persist, int owner)
+{
+	raw_tap_flags(name, persist, owner, 0);
 }
 
 static void write_file(const char *path, const char *s)
@@ -382,6 +389,60 @@ START_TEST(test_tap_attach_persistent_and_busy)
 }
 END_TEST
 
+/* --offload auto on an existing device: on when it was made with
+ * vnet_hdr, off when not; OFF and ON as asked either way. */
+static int offload_auto_child(void)
+{
+	const uint32_t all = USTACK_DEV_TX_CSUM | USTACK_DEV_TX_TSO4 |
+			     USTACK_DEV_RX_CSUM | USTACK_DEV_RX_GRO;
+	struct ustack_tap_config cfg;
+	struct ustack_dev *d;
+	char err[256] = "";
+	int created = -1;
+
+	raw_tap_flags("ustk2", 1, -1, IFF_VNET_HDR);
+	raw_tap("ustk3", 1, -1);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.name = "ustk2";
+	T_ASSERT(ustack_tap_open(&d, &cfg, &created, err, sizeof(err)) == 0);
+	T_ASSERT(created == 0 && d->offloads == all);
+	ustack_dev_close(d);
+	cfg.offload = USTACK_TAP_OFFLOAD_OFF;
+	T_ASSERT(ustack_tap_open(&d, &cfg, &created, err, sizeof(err)) == 0);
+	T_ASSERT(d->offloads == 0);
+	ustack_dev_close(d);
+	/* Attaching without the flag took it away from the device. */
+	cfg.offload = USTACK_TAP_OFFLOAD_AUTO;
+	T_ASSERT(ustack_tap_open(&d, &cfg, &created, err, sizeof(err)) == 0);
+	T_ASSERT(d->offloads == 0);
+	ustack_dev_close(d);
+
+	cfg.name = "ustk3";
+	T_ASSERT(ustack_tap_open(&d, &cfg, &created, err, sizeof(err)) == 0);
+	T_ASSERT(created == 0 && d->offloads == 0);
+	ustack_dev_close(d);
+	cfg.offload = USTACK_TAP_OFFLOAD_ON;
+	T_ASSERT(ustack_tap_open(&d, &cfg, &created, err, sizeof(err)) == 0);
+	T_ASSERT(d->offloads == all);
+	ustack_dev_close(d);
+
+	cfg.name = "ustk4";                      /* created: on */
+	cfg.offload = USTACK_TAP_OFFLOAD_AUTO;
+	T_ASSERT(ustack_tap_open(&d, &cfg, &created, err, sizeof(err)) == 0);
+	T_ASSERT(created == 1 && d->offloads == all);
+	ustack_dev_close(d);
+	raw_tap("ustk2", 0, -1);
+	raw_tap("ustk3", 0, -1);
+	return 0;
+}
+
+START_TEST(test_tap_offload_auto_follows_the_device)
+{
+	run_in_netns("test_tap_offload_auto_follows_the_device",
+		     offload_auto_child);
+}
+END_TEST
+
 static Suite *tap_suite(void)
 {
 	Suite *s = suite_create("tap");
@@ -392,6 +453,7 @@ static Suite *tap_suite(void)
 	tcase_add_test(tc, test_tap_no_permission_explains_itself);
 	tcase_add_test(tc, test_tap_round_trip_with_the_kernel);
 	tcase_add_test(tc, test_tap_attach_persistent_and_busy);
+	tcase_add_test(tc, test_tap_offload_auto_follows_the_device);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -99,6 +99,12 @@ int ustack_frame_segment(const void *frame, size_t len,
 			 int (*emit)(void *ctx, const void *frame, size_t len),
 			 void *ctx);
 
+/* One piece of a frame handed down in pieces (transmit_gather). */
+struct ustack_frag {
+	const void *data;
+	size_t len;
+};
+
 struct ustack_dev_ops {
 	/* Send one frame. Returns 0, or -errno (-EAGAIN: queue full, the
 	 * stack counts a drop). The driver copies; the caller keeps `frame`. */
@@ -129,7 +135,20 @@ struct ustack_dev_ops {
 	 * frame). The stack calls it instead of receive() when it is set. */
 	long (*receive_meta)(struct ustack_dev *dev, void *buf, size_t cap,
 			     struct ustack_frame_meta *meta, ustack_time_t now);
+	/* Optional (gather transmit). transmit_meta() of the frame that is
+	 * frags[0..n) end to end (n <= USTACK_FRAGS_MAX): the headers, then
+	 * the payload where it lies (TCP's send ring), so the stack need not
+	 * copy it into one buffer first. The driver copies or writes before
+	 * it returns; the pieces are the caller's again after. The stack
+	 * uses it only for frames whose checksum the device completes
+	 * (CSUM_PARTIAL), so a driver never has to sum the pieces. */
+	int (*transmit_gather)(struct ustack_dev *dev,
+			       const struct ustack_frag *frags, unsigned n,
+			       const struct ustack_frame_meta *meta,
+			       ustack_time_t now);
 };
+
+#define USTACK_FRAGS_MAX 4
 
 /* Drivers embed this first in their own struct. */
 struct ustack_dev {
@@ -213,10 +232,12 @@ struct ustack_tap_config {
 	uint8_t host_prefix_len;
 	int bring_up;             /* set the link up */
 	/* IFF_VNET_HDR offloads: checksums, TSO and GRO (one write or read
-	 * per 64 KiB super-frame). AUTO: on for a device we create, off when
-	 * attaching to an existing one (whatever else is wired to it, a
-	 * bridge or a packet-socket relay, may not expect super-frames or
-	 * partial checksums). */
+	 * per 64 KiB super-frame). AUTO: on for a device we create; on an
+	 * existing one only if it was made for them (`ip tuntap add ...
+	 * vnet_hdr`, the flag the kernel keeps for a persistent device),
+	 * else off (whatever else is wired to it, a bridge or a packet-socket
+	 * relay, may not expect super-frames or partial checksums). When the
+	 * kernel refuses the virtio header, AUTO falls back to plain frames. */
 	int offload;              /* USTACK_TAP_OFFLOAD_AUTO (0), _ON, _OFF */
 };
 
@@ -240,8 +261,8 @@ struct ustack_tap_config {
  * With offloads on, every frame carries a virtio_net_hdr on the fd
  * (TUNSETVNETHDRSZ), dev->offloads has TX_CSUM | TX_TSO4 and, if the
  * kernel took TUNSETOFFLOAD (TUN_F_CSUM | TUN_F_TSO4), RX_CSUM | RX_GRO;
- * if IFF_VNET_HDR itself is refused, ON fails and AUTO falls back to
- * plain frames.
+ * if IFF_VNET_HDR itself (or TUNSETVNETHDRSZ) is refused, ON fails and
+ * AUTO falls back to plain frames.
  */
 int ustack_tap_open(struct ustack_dev **out, const struct ustack_tap_config *cfg,
 		    int *created, char *err, size_t errlen);

@@ -27,7 +27,9 @@
 	X(PKB_EXHAUSTED, "pkb.exhausted")     /* no packet buffer free */      \
 	X(ETH_TX_GSO, "eth.tx_gso")           /* TSO super-frames handed down */\
 	X(ETH_TX_SW_GSO, "eth.tx_sw_gso")     /* ... cut up in software */     \
+	X(ETH_TX_GATHER, "eth.tx_gather")     /* sent in pieces, no copy */    \
 	X(ETH_RX_GRO, "eth.rx_gro")           /* received longer than the MTU */\
+	X(ETH_RX_GRO_MERGED, "eth.rx_gro_merged") /* merged into the frame before */\
 	X(ETH_RX_CSUM_OFFLOAD, "eth.rx_csum_offload") /* checksum vouched for */\
 	X(ETH_DROP_BAD_META, "eth.drop_bad_meta") /* offload metadata unusable */
 
