@@ -13,11 +13,24 @@
 
 #include <ustack/ustack.h>
 
+#include "core/timer.h"
+
 struct ustack;
 struct pkb;
 struct sock_ops;
 
 struct tcp_conn;
+struct tcp_tw;
+
+/* Compact TIME_WAIT records (tcp_tw.c): the table, the expiry order and
+ * the local ports they hold. Allocated with the first record. */
+struct tcp_tw_table {
+	struct tcp_tw **hash;        /* by 4-tuple, same buckets as tcp.hash */
+	struct tcp_tw *head, *tail;  /* by expiry, soonest first */
+	uint32_t *ports;             /* records per local port (65536) */
+	uint32_t n;                  /* records held */
+	struct timer t_expire;       /* armed for head's expiry */
+};
 
 struct tcp_state {
 	struct tcp_conn **hash;      /* connections by 4-tuple (SipHash) */
@@ -35,11 +48,12 @@ struct tcp_state {
 	uint32_t norphans;
 	uint32_t nconns;             /* in the 4-tuple hash, <= tcp_max_conns */
 	struct tcp_conn *lookup_hint;/* last tcp_lookup() hit, or NULL */
-	uint32_t ntcb;               /* allocated control blocks */
+	uint32_t ntcb;               /* control blocks and TIME_WAIT records */
 	uint32_t isn_force;          /* tests only (isn_forced): every ISN is
 					this, to start connections just below
 					the 2^32 wrap (tests/sim) */
 	int isn_forced;
+	struct tcp_tw_table tw;      /* TIME_WAIT records (tcp_tw.c) */
 };
 
 int tcp_init(struct ustack *st);

@@ -226,6 +226,10 @@ void tcp_enter_time_wait(struct ustack *st, struct tcp_conn *c,
 			 enum tcp_cause cause)
 {
 	tcp_set_state(st, c, S(TIME_WAIT), cause);
+	/* No socket reads it: a compact record takes its place (tcp_tw.c),
+	 * c is freed. */
+	if (!c->sk && tcp_tw_convert(st, c) == 0)
+		return;
 	tcp_rtx_stop(st, c);
 	tcp_delack_cancel(st, c);
 	tcp_keepalive_update(st, c);

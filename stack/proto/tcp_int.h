@@ -14,6 +14,8 @@
  *   tcp_buf.c     send/receive byte rings, out-of-order ranges, SACK blocks
  *   tcp_listen.c  listeners, SYN queue, SYN cookies, TIME_WAIT reuse
  *   tcp_sock.c    tcp_sock_ops, ustack_conn_list
+ *   tcp_tw.c      compact TIME_WAIT records (what is left of a closed
+ *                 connection in TIME_WAIT once no socket holds it)
  */
 #ifndef USTACK_PROTO_TCP_INT_H
 #define USTACK_PROTO_TCP_INT_H
@@ -137,9 +139,11 @@ enum tcp_queue { TCP_Q_NONE, TCP_Q_SYN, TCP_Q_ACCEPT };
  * The transmission control block. Field names follow RFC 9293 3.3.1
  * (BSD tcp_var.h). Sequence fields are compared only with seq_lt & co.
  */
-/* A TCB's place in one hash chain (tcp_conn.c: chain_insert/remove). */
+/* A TCB's place in one hash chain (tcp_conn.c: chain_insert/remove).
+ * pprev points at what points here (the bucket or the previous link's
+ * next), so leaving a chain needs no hash of the 4-tuple. */
 struct tcp_link {
-	struct tcp_conn *next, *prev;
+	struct tcp_conn *next, **pprev;
 };
 
 struct tcp_conn {
@@ -380,6 +384,14 @@ int tcp_hash_insert(struct ustack *st, struct tcp_conn *c);
 void tcp_hash_remove(struct ustack *st, struct tcp_conn *c);
 struct tcp_conn *tcp_lookup(struct ustack *st, uint32_t laddr, uint16_t lport,
 			    uint32_t raddr, uint16_t rport);
+/* The same, and on a miss the TIME_WAIT record for the tuple in *tw (the
+ * keyed hash computed once for both tables). */
+struct tcp_conn *tcp_lookup_tw(struct ustack *st, uint32_t laddr,
+			       uint16_t lport, uint32_t raddr, uint16_t rport,
+			       struct tcp_tw **tw);
+/* The tcp.hash bucket index of a 4-tuple (keyed SipHash). */
+uint64_t tcp_tuple_bucket(const struct ustack *st, uint32_t laddr,
+			  uint16_t lport, uint32_t raddr, uint16_t rport);
 void tcp_lhash_insert(struct ustack *st, struct tcp_conn *c);
 void tcp_lhash_remove(struct ustack *st, struct tcp_conn *c);
 struct tcp_conn *tcp_listener_lookup(struct ustack *st, uint32_t laddr,
@@ -428,6 +440,8 @@ void tcp_done(struct ustack *st, struct tcp_conn *c, int err,
 /* Send RST (if synchronized enough to matter) and tcp_done(). */
 void tcp_abort(struct ustack *st, struct tcp_conn *c, int err,
 	       enum tcp_cause cause);
+/* Without a socket, c becomes a TIME_WAIT record and is freed: the
+ * caller must not touch it afterwards. */
 void tcp_enter_time_wait(struct ustack *st, struct tcp_conn *c,
 			 enum tcp_cause cause);
 /* The application closed or shut down writing: queue FIN and move on. */
@@ -475,6 +489,16 @@ int tcp_send_raw(struct ustack *st, uint32_t laddr, uint16_t lport,
 		 uint32_t raddr, uint16_t rport, uint32_t seq, uint32_t ack,
 		 uint8_t flags, uint16_t wnd, const uint8_t *opts,
 		 unsigned optlen);
+/* The same with the IP TTL/TOS and the state name the trace shows (a
+ * TIME_WAIT record's segments, tcp_tw.c). */
+struct tcp_raw_tx {
+	uint8_t ttl, tos;                /* 0, 0: the defaults */
+	const char *state;               /* "-" when no connection */
+};
+int tcp_send_raw_tx(struct ustack *st, uint32_t laddr, uint16_t lport,
+		    uint32_t raddr, uint16_t rport, uint32_t seq, uint32_t ack,
+		    uint8_t flags, uint16_t wnd, const uint8_t *opts,
+		    unsigned optlen, const struct tcp_raw_tx *tx);
 
 /* ---- tcp_timer.c --------------------------------------------------------- */
 void tcp_timers_init(struct tcp_conn *c);
@@ -608,9 +632,41 @@ int tcp_child_established(struct ustack *st, struct tcp_conn *c);
 void tcp_child_unlink(struct ustack *st, struct tcp_conn *c);
 /* Close a listener: abort every child. */
 void tcp_listen_close(struct ustack *st, struct tcp_conn *lc);
-/* RFC 6191 / RFC 1122 4.2.2.13: a SYN for a TIME_WAIT 4-tuple. Returns 1
- * if it was accepted (tw freed, a new child made), else 0. */
+/* RFC 6191 / RFC 1122 4.2.2.13: may a SYN reopen a TIME_WAIT 4-tuple
+ * whose old incarnation had these values? Returns its listener (and the
+ * new ISS in *iss), or NULL. */
+struct tcp_conn *tcp_timewait_syn_ok(struct ustack *st, int ts_ok,
+				     uint32_t ts_recent, uint32_t rcv_nxt,
+				     uint32_t snd_nxt, const struct tcp_seg *seg,
+				     uint32_t *iss);
+/* The TIME_WAIT is gone: open the new incarnation from lc. */
+void tcp_timewait_reopen(struct ustack *st, struct tcp_conn *lc,
+			 struct tcp_seg *seg, uint32_t iss);
+/* The same for a TIME_WAIT that is still a full TCB (its socket is
+ * open). Returns 1 if it was accepted (tw ended, a new child made). */
 int tcp_timewait_syn(struct ustack *st, struct tcp_conn *tw,
 		     struct tcp_seg *seg);
+
+/* ---- tcp_tw.c ------------------------------------------------------------ */
+/* c (in TIME_WAIT, no socket, no listener) becomes a compact record and
+ * is freed. Keeps c (returns -1) if no memory for the record. */
+int tcp_tw_convert(struct ustack *st, struct tcp_conn *c);
+/* The record for a 4-tuple, given the tuple's tcp.hash bucket index. */
+struct tcp_tw *tcp_tw_find(struct ustack *st, uint64_t h, uint32_t laddr,
+			   uint16_t lport, uint32_t raddr, uint16_t rport);
+/* RFC 9293 3.10.7.4 in TIME_WAIT, for a record (tcp_in.c's
+ * rcv_time_wait for a TCB). */
+void tcp_tw_input(struct ustack *st, struct tcp_tw *tw, struct tcp_seg *seg);
+/* End the oldest record (table full). -1 if none. */
+int tcp_tw_evict(struct ustack *st);
+/* Expiry of the oldest record (USTACK_TIME_NEVER if none). */
+ustack_time_t tcp_tw_oldest_at(const struct ustack *st);
+/* Records on local port `port` (and, raddr != 0, towards raddr:rport
+ * from laddr: an exact 4-tuple). */
+uint32_t tcp_tw_port_count(const struct ustack *st, uint16_t port);
+int tcp_tw_rows(struct ustack *st, struct ustack_conn_info *out, int max,
+		int n);
+size_t tcp_tw_mem(void);
+void tcp_tw_fini(struct ustack *st);
 
 #endif

@@ -359,37 +359,55 @@ void tcp_listen_input(struct ustack *st, struct tcp_conn *lc,
  * 3.2). Without timestamps on the new one: when the sequence number is
  * above the old one's (RFC 1122 4.2.2.13).
  */
-static int timewait_syn_ok(struct ustack *st, const struct tcp_conn *tw,
-			   const struct tcp_seg *seg)
+struct tcp_conn *tcp_timewait_syn_ok(struct ustack *st, int ts_ok,
+				     uint32_t ts_recent, uint32_t rcv_nxt,
+				     uint32_t snd_nxt, const struct tcp_seg *seg,
+				     uint32_t *iss)
 {
-	int seq_newer = seq_gt(seg->seq, tw->rcv_nxt);
+	struct tcp_conn *lc = tcp_listener_lookup(st, seg->daddr, seg->dport);
+	int seq_newer = seq_gt(seg->seq, rcv_nxt), ok;
 
+	if (!lc)
+		return NULL;
 	if (!seg->opt.has_ts || !st->cfg.tcp_timestamps)
-		return seq_newer;
-	if (!tw->ts_ok)
-		return 1;
-	return seq_gt(seg->opt.tsval, tw->ts_recent) ||
-	       (seg->opt.tsval == tw->ts_recent && seq_newer);
+		ok = seq_newer;
+	else if (!ts_ok)
+		ok = 1;
+	else
+		ok = seq_gt(seg->opt.tsval, ts_recent) ||
+		     (seg->opt.tsval == ts_recent && seq_newer);
+	if (!ok)
+		return NULL;
+	/* The new ISS is above anything the old connection used. */
+	*iss = tcp_isn(st, seg->daddr, seg->dport, seg->saddr, seg->sport);
+	if (seq_lt(*iss, snd_nxt + TCP_MAX_WIN + 2))
+		*iss = snd_nxt + TCP_MAX_WIN + 2;
+	return lc;
+}
+
+void tcp_timewait_reopen(struct ustack *st, struct tcp_conn *lc,
+			 struct tcp_seg *seg, uint32_t iss)
+{
+	STAT_INC(st, TCP_TIME_WAIT_REUSED);
+	listen_syn(st, lc, seg, iss, 1);
 }
 
 /*
  * RFC 6191 (and RFC 1122 4.2.2.13): a SYN for a TIME_WAIT 4-tuple starts
- * a new connection when timewait_syn_ok(). The new ISS is above anything
- * the old connection used.
+ * a new connection when tcp_timewait_syn_ok(). A TIME_WAIT whose socket
+ * is still open is a TCB; the others are records (tcp_tw.c).
  */
 int tcp_timewait_syn(struct ustack *st, struct tcp_conn *tw,
 		     struct tcp_seg *seg)
 {
-	struct tcp_conn *lc = tcp_listener_lookup(st, seg->daddr, seg->dport);
 	uint32_t iss;
+	struct tcp_conn *lc = tcp_timewait_syn_ok(st, tw->ts_ok, tw->ts_recent,
+						  tw->rcv_nxt, tw->snd_nxt, seg,
+						  &iss);
 
-	if (!lc || !timewait_syn_ok(st, tw, seg))
+	if (!lc)
 		return 0;
-	iss = tcp_isn(st, seg->daddr, seg->dport, seg->saddr, seg->sport);
-	if (seq_lt(iss, tw->snd_nxt + TCP_MAX_WIN + 2))
-		iss = tw->snd_nxt + TCP_MAX_WIN + 2;
-	STAT_INC(st, TCP_TIME_WAIT_REUSED);
 	tcp_done(st, tw, 0, TCP_CAUSE_REUSE);
-	listen_syn(st, lc, seg, iss, 1);
+	tcp_timewait_reopen(st, lc, seg, iss);
 	return 1;
 }

@@ -45,6 +45,8 @@ static uint32_t count_state(struct ustack *st, int state)
 
 	for (struct tcp_conn *c = st->tcp.all; c; c = c->anext)
 		n += c->state == state;
+	if (state == USTACK_TCP_TIME_WAIT)
+		n += st->tcp.tw.n;           /* compact records (tcp_tw.c) */
 	return n;
 }
 
