@@ -202,6 +202,8 @@ struct tcp_conn {
 					    not seq_gt(snd_una, iss): that
 					    flips after 2^31 bytes (RFC 9293
 					    3.4, sequence space wraps) */
+	int soft_err;                    /* RFC 1122 4.2.3.9: reported if we
+					    time out */
 
 	struct sock *sk;                 /* owning socket, NULL if none */
 	struct tcp_conn *parent;         /* listener, until accepted */
@@ -246,8 +248,8 @@ struct tcp_conn {
 	uint32_t srtt_us, rttvar_us;
 	ustack_time_t rto_us;
 	uint32_t rtt_seq;                /* timed segment's sequence */
-	ustack_time_t rtt_at;            /* when it was sent */
 	uint32_t nrexmit;                /* consecutive timeouts */
+	ustack_time_t rtt_at;            /* when it was sent */
 	uint32_t total_retrans;          /* segments retransmitted */
 
 	/* Congestion control (RFC 5681, 6582, 6675) */
@@ -264,7 +266,6 @@ struct tcp_conn {
 					    until the first SACK block, freed
 					    when the scoreboard empties
 					    (TCP_SCORE_MAX entries) */
-	uint8_t nscore;
 
 	/* Timers: one struct timer per kind, each on its own deadline. */
 	struct timer t_rtx;              /* retransmit or persist */
@@ -273,11 +274,12 @@ struct tcp_conn {
 	struct timer t_wait;             /* TIME_WAIT, orphan FIN_WAIT_2 */
 	uint8_t rtx_kind;                /* enum tcp_rtx_kind */
 	uint8_t wait_kind;               /* enum tcp_wait_kind */
+	uint8_t nscore;                  /* entries in score */
 	uint32_t persist_probes;         /* since the window closed */
 	uint32_t probes_unanswered;      /* zero-window probes since the
 					    peer last acknowledged anything */
-	ustack_time_t persist_us;        /* current persist interval */
 	uint32_t keep_probes;
+	ustack_time_t persist_us;        /* current persist interval */
 	struct sock_conn_opts opt;        /* the socket's, copied by sync_opts
 					    (keepidle_s etc. 0: cfg default) */
 	ustack_time_t rtx_base_at;       /* TCP_USER_TIMEOUT counts from here:
@@ -292,6 +294,8 @@ struct tcp_conn {
 					    out-of-order segment, freed when
 					    none is left (TCP_OOO_MAX_RANGES) */
 	uint8_t nooo;
+	uint8_t quick;                   /* quick-ACK credits (segments to
+					    ACK at once, RFC 1122 4.2.3.2) */
 	uint32_t ooo_bytes;
 	uint32_t ooo_stamp;
 	uint32_t delack_bytes;           /* received since our last ACK */
@@ -300,8 +304,6 @@ struct tcp_conn {
 	ustack_time_t chal_slot_at;      /* RFC 5961 7: challenge ACKs */
 	uint32_t chal_count;             /*  sent in this one-second slot */
 	uint32_t rcv_mss_est;            /* largest segment seen */
-	uint8_t quick;                   /* quick-ACK credits (segments to
-					    ACK at once, RFC 1122 4.2.3.2) */
 	ustack_time_t lrcv_at;           /* last data received (idle test) */
 	struct tcp_range dsack;          /* RFC 2883: duplicate to report */
 	uint32_t snd_sml;                /* end of the last small segment
@@ -319,8 +321,6 @@ struct tcp_conn {
 					    recovery not known delivered */
 	ustack_time_t lr_at;             /*  and when it was sent */
 
-	int soft_err;                    /* RFC 1122 4.2.3.9: reported if we
-					    time out */
 };
 
 /* ---- inline helpers ----------------------------------------------------- */
