@@ -54,6 +54,14 @@ struct tcp_state {
 					the 2^32 wrap (tests/sim) */
 	int isn_forced;
 	struct tcp_tw_table tw;      /* TIME_WAIT records (tcp_tw.c) */
+	uint16_t fsm_ok[16];         /* bit `to` set in [from]: a legal
+					transition (tcp_fsm.c) */
+	struct tcp_memo {            /* the last 4-tuple hashed and its */
+		uint32_t laddr, raddr;   /*  bucket: a SYN's lookup, then its */
+		uint16_t lport, rport;   /*  child's insert, then its TIME_WAIT */
+		uint64_t h;              /*  record hash the same tuple */
+		int valid;
+	} memo;
 };
 
 int tcp_init(struct ustack *st);

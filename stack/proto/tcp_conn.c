@@ -71,6 +71,7 @@ int tcp_init(struct ustack *st)
 	t->hash_mask = n - 1;
 	t->lhash_mask = 63;
 	t->bhash_mask = nb - 1;
+	tcp_fsm_init(st);
 	return 0;
 }
 
@@ -175,11 +176,25 @@ static void chain_remove(struct tcp_conn *c, size_t off)
 
 /* ---- 4-tuple hash -------------------------------------------------------- */
 
-uint64_t tcp_tuple_bucket(const struct ustack *st, uint32_t laddr,
-			  uint16_t lport, uint32_t raddr, uint16_t rport)
+/* One entry remembered: the keyed hash costs about 400 instructions,
+ * and a new connection's tuple is hashed up to three times in a row (the
+ * SYN's lookup, the child's insert, the TIME_WAIT record's). */
+uint64_t tcp_tuple_bucket(struct ustack *st, uint32_t laddr, uint16_t lport,
+			  uint32_t raddr, uint16_t rport)
 {
-	return tuple_hash(st, laddr, lport, raddr, rport, KEY_TABLE) &
+	struct tcp_memo *m = &st->tcp.memo;
+
+	if (m->valid && m->lport == lport && m->rport == rport &&
+	    m->laddr == laddr && m->raddr == raddr)
+		return m->h;
+	m->h = tuple_hash(st, laddr, lport, raddr, rport, KEY_TABLE) &
 	       st->tcp.hash_mask;
+	m->laddr = laddr;
+	m->raddr = raddr;
+	m->lport = lport;
+	m->rport = rport;
+	m->valid = 1;
+	return m->h;
 }
 
 static struct tcp_conn **bucket(struct ustack *st, uint32_t laddr,

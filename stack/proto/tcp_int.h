@@ -390,8 +390,8 @@ struct tcp_conn *tcp_lookup_tw(struct ustack *st, uint32_t laddr,
 			       uint16_t lport, uint32_t raddr, uint16_t rport,
 			       struct tcp_tw **tw);
 /* The tcp.hash bucket index of a 4-tuple (keyed SipHash). */
-uint64_t tcp_tuple_bucket(const struct ustack *st, uint32_t laddr,
-			  uint16_t lport, uint32_t raddr, uint16_t rport);
+uint64_t tcp_tuple_bucket(struct ustack *st, uint32_t laddr, uint16_t lport,
+			  uint32_t raddr, uint16_t rport);
 void tcp_lhash_insert(struct ustack *st, struct tcp_conn *c);
 void tcp_lhash_remove(struct ustack *st, struct tcp_conn *c);
 struct tcp_conn *tcp_listener_lookup(struct ustack *st, uint32_t laddr,
@@ -430,6 +430,8 @@ void tcp_set_state(struct ustack *st, struct tcp_conn *c, int state,
 const char *tcp_cause_name(enum tcp_cause cause);
 /* Is from -> to in the transition table? */
 int tcp_transition_ok(int from, int to);
+/* The table as st->tcp.fsm_ok (tcp_init). */
+void tcp_fsm_init(struct ustack *st);
 /*
  * The connection is over: enter CLOSED, leave the tables, stop timers,
  * drop buffers, report err (positive errno, 0 = none) to the socket. If no
