@@ -139,6 +139,7 @@ void tcp_conn_free(struct ustack *st, struct tcp_conn *c)
 	tcp_ring_free(&c->rbuf);
 	tcp_ooo_release(c);
 	tcp_score_release(c);
+	free(c->lq);
 	st->tcp.ntcb--;
 	free(c);
 }

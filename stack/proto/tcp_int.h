@@ -146,6 +146,15 @@ struct tcp_link {
 	struct tcp_conn *next, **pprev;
 };
 
+/* A listener's queues: out of line, so that the TCB of every other
+ * connection does not carry them. */
+struct tcp_lq {
+	struct tcp_conn *synq;           /* half-open children */
+	struct tcp_conn *accq, *accq_tail; /* established, not yet accepted */
+	uint32_t backlog;                /* accept queue bound */
+	uint32_t nsyn, nacc;
+};
+
 struct tcp_conn {
 	/* Tables and lists (tcp_conn.c) */
 	struct tcp_link h;               /* 4-tuple hash, or listen hash */
@@ -208,11 +217,8 @@ struct tcp_conn {
 	struct sock *sk;                 /* owning socket, NULL if none */
 	struct tcp_conn *parent;         /* listener, until accepted */
 
-	/* Listener (state LISTEN) */
-	struct tcp_conn *synq;           /* half-open children */
-	struct tcp_conn *accq, *accq_tail; /* established, not yet accepted */
-	uint32_t backlog;                /* accept queue bound */
-	uint32_t nsyn, nacc;
+	struct tcp_lq *lq;               /* a listener's queues (LISTEN only,
+					    made by listen(): tcp_sock.c) */
 
 	/* Send sequence space (RFC 9293 3.3.1) */
 	uint32_t iss;

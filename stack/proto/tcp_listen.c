@@ -65,13 +65,13 @@ void tcp_child_unlink(struct ustack *st, struct tcp_conn *c)
 	if (!lc)
 		return;
 	if (c->queue == TCP_Q_SYN) {
-		q_unlink(&lc->synq, c);
-		lc->nsyn--;
+		q_unlink(&lc->lq->synq, c);
+		lc->lq->nsyn--;
 	} else if (c->queue == TCP_Q_ACCEPT) {
-		if (lc->accq_tail == c)
-			lc->accq_tail = c->qprev;
-		q_unlink(&lc->accq, c);
-		lc->nacc--;
+		if (lc->lq->accq_tail == c)
+			lc->lq->accq_tail = c->qprev;
+		q_unlink(&lc->lq->accq, c);
+		lc->lq->nacc--;
 	}
 	c->queue = TCP_Q_NONE;
 	c->parent = NULL;
@@ -83,20 +83,20 @@ int tcp_child_established(struct ustack *st, struct tcp_conn *c)
 
 	if (!lc)
 		return 0;
-	if (lc->nacc >= lc->backlog) {
+	if (lc->lq->nacc >= lc->lq->backlog) {
 		STAT_INC(st, TCP_LISTEN_OVERFLOW);
 		return -1;
 	}
-	q_unlink(&lc->synq, c);
-	lc->nsyn--;
+	q_unlink(&lc->lq->synq, c);
+	lc->lq->nsyn--;
 	c->qnext = NULL;
-	c->qprev = lc->accq_tail;
-	if (lc->accq_tail)
-		lc->accq_tail->qnext = c;
+	c->qprev = lc->lq->accq_tail;
+	if (lc->lq->accq_tail)
+		lc->lq->accq_tail->qnext = c;
 	else
-		lc->accq = c;
-	lc->accq_tail = c;
-	lc->nacc++;
+		lc->lq->accq = c;
+	lc->lq->accq_tail = c;
+	lc->lq->nacc++;
 	c->queue = TCP_Q_ACCEPT;
 	if (lc->sk)
 		sock_wakeup(st, lc->sk);
@@ -106,10 +106,10 @@ int tcp_child_established(struct ustack *st, struct tcp_conn *c)
 void tcp_listen_close(struct ustack *st, struct tcp_conn *lc)
 {
 	/* Children nobody accepted are reset (as Linux does on close()). */
-	while (lc->synq)
-		tcp_abort(st, lc->synq, 0, TCP_CAUSE_ABORT);
-	while (lc->accq)
-		tcp_abort(st, lc->accq, 0, TCP_CAUSE_ABORT);
+	while (lc->lq->synq)
+		tcp_abort(st, lc->lq->synq, 0, TCP_CAUSE_ABORT);
+	while (lc->lq->accq)
+		tcp_abort(st, lc->lq->accq, 0, TCP_CAUSE_ABORT);
 	tcp_lhash_remove(st, lc);
 }
 
@@ -158,11 +158,11 @@ static struct tcp_conn *new_child(struct ustack *st, struct tcp_conn *lc,
 	c->parent = lc;
 	c->queue = TCP_Q_SYN;
 	c->qprev = NULL;
-	c->qnext = lc->synq;
-	if (lc->synq)
-		lc->synq->qprev = c;
-	lc->synq = c;
-	lc->nsyn++;
+	c->qnext = lc->lq->synq;
+	if (lc->lq->synq)
+		lc->lq->synq->qprev = c;
+	lc->lq->synq = c;
+	lc->lq->nsyn++;
 	tcp_set_state(st, c, USTACK_TCP_SYN_RCVD, cause);
 	return c;
 }
@@ -267,7 +267,7 @@ static int cookie_check(struct ustack *st, struct tcp_conn *lc,
 		STAT_INC(st, TCP_SYNCOOKIES_FAILED);
 		return 0;
 	}
-	if (lc->nacc >= lc->backlog) {
+	if (lc->lq->nacc >= lc->lq->backlog) {
 		STAT_INC(st, TCP_LISTEN_OVERFLOW);
 		return 1;
 	}
@@ -308,11 +308,11 @@ static void listen_syn(struct ustack *st, struct tcp_conn *lc,
 {
 	struct tcp_conn *c;
 
-	if (lc->nacc >= lc->backlog) {
+	if (lc->lq->nacc >= lc->lq->backlog) {
 		STAT_INC(st, TCP_LISTEN_OVERFLOW);
 		return;
 	}
-	if (lc->nsyn >= st->cfg.tcp_syn_backlog) {
+	if (lc->lq->nsyn >= st->cfg.tcp_syn_backlog) {
 		if (st->cfg.tcp_syncookies)
 			cookie_send(st, lc, seg);
 		else

@@ -14,6 +14,7 @@
  * the TCP tables and TCBs.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/assert.h"
@@ -235,7 +236,7 @@ static int tcp_sock_listen(struct ustack *st, struct sock *sk, int backlog)
 	if (!c)
 		return -ENOBUFS;
 	if (c->state == USTACK_TCP_LISTEN) {
-		c->backlog = bl;
+		c->lq->backlog = bl;
 		return 0;
 	}
 	if (c->state != USTACK_TCP_CLOSED || c->hashed || c->was_synchronized)
@@ -247,7 +248,9 @@ static int tcp_sock_listen(struct ustack *st, struct sock *sk, int backlog)
 		    o->state == USTACK_TCP_LISTEN &&
 		    (!o->laddr || !c->laddr || o->laddr == c->laddr))
 			return -EADDRINUSE;
-	c->backlog = bl;
+	if (!c->lq && (c->lq = calloc(1, sizeof(*c->lq))) == NULL)
+		return -ENOBUFS;
+	c->lq->backlog = bl;
 	sync_opts(st, sk, c);
 	tcp_lhash_insert(st, c);
 	tcp_set_state(st, c, USTACK_TCP_LISTEN, TCP_CAUSE_LISTEN);
@@ -262,7 +265,7 @@ static int tcp_sock_accept(struct ustack *st, struct sock *sk,
 
 	if (!lc || lc->state != USTACK_TCP_LISTEN)
 		return -EINVAL;
-	if ((c = lc->accq) == NULL)
+	if ((c = lc->lq->accq) == NULL)
 		return -EAGAIN;
 	if ((nsk = sock_alloc(st, SOCK_STREAM, IPPROTO_TCP, &tcp_sock_ops)) == NULL)
 		return -EMFILE;
@@ -579,7 +582,7 @@ static short tcp_sock_poll(struct ustack *st, struct sock *sk)
 		return (short)(ev | POLLOUT | POLLHUP | SOCK_POLL_SENT);
 	switch (c->state) {
 	case USTACK_TCP_LISTEN:
-		return (short)(ev | (c->accq ? POLLIN : 0));
+		return (short)(ev | (c->lq->accq ? POLLIN : 0));
 	case USTACK_TCP_SYN_SENT:
 	case USTACK_TCP_SYN_RCVD:
 		return ev;
