@@ -595,7 +595,7 @@ static int ack_closing_states(struct ustack *st, struct tcp_conn *c)
 	case USTACK_TCP_CLOSING:
 		if (tcp_fin_acked(c)) {
 			tcp_enter_time_wait(st, c, TCP_CAUSE_ACK);
-			return STEP_STOP;
+			return STEP_GONE;      /* c may be a record now */
 		}
 		/* Not yet: data (or the FIN itself) may still wait to be
 		 * sent behind the window; carry on to tcp_output(). */
@@ -827,11 +827,11 @@ static int step_fin(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 		}
 		tcp_send_ack(st, c);
 		tcp_enter_time_wait(st, c, TCP_CAUSE_FINACK);
-		return STEP_STOP;
+		return STEP_GONE;              /* c may be a record now */
 	case USTACK_TCP_FIN_WAIT_2:
 		tcp_send_ack(st, c);
 		tcp_enter_time_wait(st, c, TCP_CAUSE_FIN);
-		return STEP_STOP;
+		return STEP_GONE;              /* c may be a record now */
 	}
 	return STEP_CONT;
 }
