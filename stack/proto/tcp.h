@@ -23,10 +23,14 @@ struct tcp_conn;
 struct tcp_tw;
 
 /* Compact TIME_WAIT records (tcp_tw.c): the table, the expiry order and
- * the local ports they hold. Allocated with the first record. */
+ * the local ports they hold. Records live in slabs and name each other by
+ * reference (index + 1; 0 is none). Made with the first record. */
 struct tcp_tw_table {
-	struct tcp_tw **hash;        /* by 4-tuple, same buckets as tcp.hash */
-	struct tcp_tw *head, *tail;  /* by expiry, soonest first */
+	uint32_t *hash;              /* by 4-tuple, same buckets as tcp.hash */
+	struct tcp_tw **slabs;       /* TCP_TW_SLAB records each */
+	uint32_t nslabs;
+	uint32_t head, tail;         /* by expiry, soonest first */
+	uint32_t free;               /* free records (through lnext) */
 	uint32_t *ports;             /* records per local port (65536) */
 	uint32_t n;                  /* records held */
 	struct timer t_expire;       /* armed for head's expiry */

@@ -212,7 +212,7 @@ static int evict_time_wait(struct ustack *st)
 
 	/* The one that expires first: a compact record, or a TCB whose
 	 * socket is still open. */
-	if (!tw || (st->tcp.tw.head &&
+	if (!tw || (st->tcp.tw.n &&
 		    tcp_tw_oldest_at(st) <= tw->t_wait.at))
 		return tcp_tw_evict(st);
 	tcp_done(st, tw, 0, TCP_CAUSE_ABORT);

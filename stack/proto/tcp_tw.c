@@ -7,8 +7,11 @@
  * other SYNs with a rate-limited challenge ACK (RFC 5961 4.2) and
  * anything else unacceptable with an ACK. Once no socket holds it (the
  * application closed first, or closes while in TIME_WAIT), what that
- * needs fits in 80 bytes, so the TCB (~800 B) is freed and a struct
+ * needs fits in 64 bytes, so the TCB (~800 B) is freed and a struct
  * tcp_tw takes its place:
+ *   - in slabs of 1024 records (64 KiB), linked by 32-bit references, so
+ *     a record costs its 64 bytes and no malloc header; the slabs go back
+ *     when the last record does,
  *   - in a hash by 4-tuple beside tcp.hash (same bucket index: one keyed
  *     hash finds either; tcp_lookup_tw),
  *   - on one list in expiry order, soonest first, with one timer for the
@@ -37,17 +40,22 @@
 
 #define TW_PORTS 65536u
 #define TW_CHAL_MAX 2047u          /* chal_count's 11 bits */
+#define TW_SLAB_SHIFT 10
+#define TCP_TW_SLAB (1u << TW_SLAB_SHIFT) /* records per slab (64 KiB) */
 
+/* Links are references: slab * TCP_TW_SLAB + slot + 1, 0 for none (4
+ * bytes, not 8, and no malloc header per record). */
 struct tcp_tw {
-	struct tcp_tw *hnext, **hpprev;  /* hash chain (pprev: O(1) unlink) */
-	struct tcp_tw *lnext, *lprev;    /* expiry list */
+	uint32_t hnext, hprev;           /* hash chain */
+	uint32_t lnext, lprev;           /* expiry list (lnext: free list) */
 	ustack_time_t expire_at;         /* 2*MSL after entry or restart */
 	uint32_t laddr, raddr;           /* host order */
 	uint16_t lport, rport;
 	uint32_t snd_nxt;                /* SND.NXT (our FIN acked: = SND.UNA) */
 	uint32_t rcv_nxt;                /* RCV.NXT (past the peer's FIN) */
 	uint32_t ts_recent;              /* RFC 7323 TS.Recent */
-	uint32_t ts_offset;              /* our TSval clock's offset */
+	uint32_t bucket;                 /* its tcp.hash index (unlinked
+					    without hashing again) */
 	uint32_t chal_slot_us;           /* RFC 5961 7: the one-second slot's
 					    start (low 32 bits of st->now) */
 	uint16_t wnd;                    /* the window field our ACKs carry */
@@ -58,11 +66,25 @@ struct tcp_tw {
 	uint8_t ttl, tos;                /* IP_TTL, IP_TOS of the socket */
 };
 
-/* 80 bytes: what malloc hands out for it is 96 (glibc's header, 16-byte
- * steps); tests/unit/check_tcp_conns.c measures it. */
-_Static_assert(sizeof(struct tcp_tw) <= 80, "struct tcp_tw grew");
+/* 64 bytes, in slabs of 1024 (tests/unit/check_tcp_conns.c measures the
+ * heap per record). Our timestamp offset is not kept: it is a keyed hash
+ * of the 4-tuple (tcp_ts_offset), computed again for the rare ACK. */
+_Static_assert(sizeof(struct tcp_tw) <= 64, "struct tcp_tw grew");
 
 static void expire_fire(struct ustack *st, struct timer *t, ustack_time_t now);
+
+static struct tcp_tw *rec(const struct tcp_tw_table *tt, uint32_t ref)
+{
+	uint32_t id = ref - 1;
+
+	return &tt->slabs[id >> TW_SLAB_SHIFT][id & (TCP_TW_SLAB - 1)];
+}
+
+/* r's own reference, from its neighbour on the expiry list. */
+static uint32_t ref_of(const struct tcp_tw_table *tt, const struct tcp_tw *r)
+{
+	return r->lprev ? rec(tt, r->lprev)->lnext : tt->head;
+}
 
 static int table_init(struct ustack *st)
 {
@@ -83,18 +105,58 @@ static int table_init(struct ustack *st)
 	return 0;
 }
 
+/* A free record's reference, 0 if no memory. A new slab's records go on
+ * the free list lowest first. */
+static uint32_t rec_alloc(struct tcp_tw_table *tt)
+{
+	struct tcp_tw **slabs, *slab;
+	uint32_t ref;
+
+	if (!tt->free) {
+		if (tt->nslabs >= (UINT32_MAX >> TW_SLAB_SHIFT) - 1)
+			return 0;
+		slabs = realloc(tt->slabs, (tt->nslabs + 1) * sizeof(*slabs));
+		if (!slabs)
+			return 0;
+		tt->slabs = slabs;
+		if ((slab = malloc(TCP_TW_SLAB * sizeof(*slab))) == NULL)
+			return 0;
+		tt->slabs[tt->nslabs] = slab;
+		for (uint32_t i = TCP_TW_SLAB; i-- > 0;) {
+			slab[i].lnext = tt->free;
+			tt->free = tt->nslabs * TCP_TW_SLAB + i + 1;
+		}
+		tt->nslabs++;
+	}
+	ref = tt->free;
+	tt->free = rec(tt, ref)->lnext;
+	return ref;
+}
+
+/* Slabs stay while any record lives; the last one gives them all back. */
+static void rec_free(struct tcp_tw_table *tt, uint32_t ref)
+{
+	rec(tt, ref)->lnext = tt->free;
+	tt->free = ref;
+	if (tt->n)
+		return;
+	for (uint32_t i = 0; i < tt->nslabs; i++)
+		free(tt->slabs[i]);
+	free(tt->slabs);
+	tt->slabs = NULL;
+	tt->nslabs = 0;
+	tt->free = 0;
+}
+
 void tcp_tw_fini(struct ustack *st)
 {
 	struct tcp_tw_table *tt = &st->tcp.tw;
 
-	while (tt->head) {
-		struct tcp_tw *r = tt->head;
-
-		tt->head = r->lnext;
-		free(r);
-	}
 	if (tt->hash)
 		timer_cancel(st, &tt->t_expire);
+	for (uint32_t i = 0; i < tt->nslabs; i++)
+		free(tt->slabs[i]);
+	free(tt->slabs);
 	free(tt->hash);
 	free(tt->ports);
 	memset(tt, 0, sizeof(*tt));
@@ -112,46 +174,48 @@ size_t tcp_tw_mem(void)
  * its place (a few steps when the socket closes soon after the FIN; O(n)
  * at worst). */
 
-static void list_insert(struct ustack *st, struct tcp_tw *r)
+static void list_insert(struct ustack *st, uint32_t ref)
 {
 	struct tcp_tw_table *tt = &st->tcp.tw;
-	struct tcp_tw *after = tt->tail;
+	struct tcp_tw *r = rec(tt, ref);
+	uint32_t after = tt->tail;
 
-	while (after && after->expire_at > r->expire_at)
-		after = after->lprev;
+	while (after && rec(tt, after)->expire_at > r->expire_at)
+		after = rec(tt, after)->lprev;
 	r->lprev = after;
-	r->lnext = after ? after->lnext : tt->head;
+	r->lnext = after ? rec(tt, after)->lnext : tt->head;
 	if (r->lnext)
-		r->lnext->lprev = r;
+		rec(tt, r->lnext)->lprev = ref;
 	else
-		tt->tail = r;
+		tt->tail = ref;
 	if (after)
-		after->lnext = r;
+		rec(tt, after)->lnext = ref;
 	else
-		tt->head = r;
-	if (tt->head == r)
+		tt->head = ref;
+	if (tt->head == ref)
 		timer_arm(st, &tt->t_expire, r->expire_at);
 }
 
 /* Off the list; the timer follows the head unless `rearm` is 0 (the
  * expiry loop arms it once at the end). */
-static void list_remove(struct ustack *st, struct tcp_tw *r, int rearm)
+static void list_remove(struct ustack *st, uint32_t ref, int rearm)
 {
 	struct tcp_tw_table *tt = &st->tcp.tw;
-	int was_head = tt->head == r;
+	struct tcp_tw *r = rec(tt, ref);
+	int was_head = tt->head == ref;
 
 	if (r->lprev)
-		r->lprev->lnext = r->lnext;
+		rec(tt, r->lprev)->lnext = r->lnext;
 	else
 		tt->head = r->lnext;
 	if (r->lnext)
-		r->lnext->lprev = r->lprev;
+		rec(tt, r->lnext)->lprev = r->lprev;
 	else
 		tt->tail = r->lprev;
 	if (!rearm || !was_head)
 		return;
 	if (tt->head)
-		timer_arm(st, &tt->t_expire, tt->head->expire_at);
+		timer_arm(st, &tt->t_expire, rec(tt, tt->head)->expire_at);
 	else
 		timer_cancel(st, &tt->t_expire);
 }
@@ -177,30 +241,35 @@ static void tw_end(struct ustack *st, struct tcp_tw *r, enum tcp_cause cause,
 		   int rearm)
 {
 	struct tcp_tw_table *tt = &st->tcp.tw;
+	uint32_t ref = ref_of(tt, r);
 
 	trace_closed(st, r, cause);
-	*r->hpprev = r->hnext;
+	if (r->hprev)
+		rec(tt, r->hprev)->hnext = r->hnext;
+	else
+		tt->hash[r->bucket] = r->hnext;
 	if (r->hnext)
-		r->hnext->hpprev = r->hpprev;
-	list_remove(st, r, rearm);
+		rec(tt, r->hnext)->hprev = r->hprev;
+	list_remove(st, ref, rearm);
 	tt->ports[r->lport]--;
 	tt->n--;
 	st->tcp.nconns--;
 	st->tcp.ntcb--;
-	free(r);
+	rec_free(tt, ref);
 }
 
 int tcp_tw_convert(struct ustack *st, struct tcp_conn *c)
 {
 	struct tcp_tw_table *tt = &st->tcp.tw;
 	struct tcp_tw *r;
-	uint64_t h;
+	uint32_t ref;
 
 	if (c->state != USTACK_TCP_TIME_WAIT || c->sk || c->parent ||
 	    c->bound || !c->hashed || table_init(st) < 0)
 		return -1;
-	if ((r = malloc(sizeof(*r))) == NULL)
+	if ((ref = rec_alloc(tt)) == 0)
 		return -1;           /* the TCB goes on as it was */
+	r = rec(tt, ref);
 	memset(r, 0, sizeof(*r));
 	r->laddr = c->laddr;
 	r->raddr = c->raddr;
@@ -209,7 +278,6 @@ int tcp_tw_convert(struct ustack *st, struct tcp_conn *c)
 	r->snd_nxt = c->snd_max;
 	r->rcv_nxt = c->rcv_nxt;
 	r->ts_recent = c->ts_recent;
-	r->ts_offset = c->ts_offset;
 	r->ts_ok = c->ts_ok;
 	r->rcv_wscale = c->rcv_wscale & 15u;
 	r->chal_slot_us = (uint32_t)c->chal_slot_at;
@@ -226,14 +294,14 @@ int tcp_tw_convert(struct ustack *st, struct tcp_conn *c)
 		r->expire_at = c->t_wait.at;
 	else
 		r->expire_at = tcp_time_add(st->now, 2 * st->cfg.tcp_msl_us);
-	h = tcp_tuple_bucket(st, c->laddr, c->lport, c->raddr, c->rport);
+	r->bucket = (uint32_t)tcp_tuple_bucket(st, c->laddr, c->lport, c->raddr,
+					       c->rport);
 	tcp_conn_free(st, c);         /* leaves tcp.hash: nconns - 1 */
-	r->hnext = tt->hash[h];
-	r->hpprev = &tt->hash[h];
+	r->hnext = tt->hash[r->bucket];
 	if (r->hnext)
-		r->hnext->hpprev = &r->hnext;
-	tt->hash[h] = r;
-	list_insert(st, r);
+		rec(tt, r->hnext)->hprev = ref;
+	tt->hash[r->bucket] = ref;
+	list_insert(st, ref);
 	tt->ports[r->lport]++;
 	tt->n++;
 	st->tcp.nconns++;
@@ -244,12 +312,17 @@ int tcp_tw_convert(struct ustack *st, struct tcp_conn *c)
 struct tcp_tw *tcp_tw_find(struct ustack *st, uint64_t h, uint32_t laddr,
 			   uint16_t lport, uint32_t raddr, uint16_t rport)
 {
-	if (!st->tcp.tw.hash)
+	const struct tcp_tw_table *tt = &st->tcp.tw;
+
+	if (!tt->hash)
 		return NULL;
-	for (struct tcp_tw *r = st->tcp.tw.hash[h]; r; r = r->hnext)
+	for (uint32_t ref = tt->hash[h]; ref; ref = rec(tt, ref)->hnext) {
+		struct tcp_tw *r = rec(tt, ref);
+
 		if (r->lport == lport && r->rport == rport &&
 		    r->laddr == laddr && r->raddr == raddr)
 			return r;
+	}
 	return NULL;
 }
 
@@ -258,23 +331,25 @@ static void expire_fire(struct ustack *st, struct timer *t, ustack_time_t now)
 	struct tcp_tw_table *tt = &st->tcp.tw;
 
 	(void)t;
-	while (tt->head && tt->head->expire_at <= now)
-		tw_end(st, tt->head, TCP_CAUSE_2MSL, 0);
+	while (tt->head && rec(tt, tt->head)->expire_at <= now)
+		tw_end(st, rec(tt, tt->head), TCP_CAUSE_2MSL, 0);
 	if (tt->head)
-		timer_arm(st, &tt->t_expire, tt->head->expire_at);
+		timer_arm(st, &tt->t_expire, rec(tt, tt->head)->expire_at);
 }
 
 int tcp_tw_evict(struct ustack *st)
 {
 	if (!st->tcp.tw.head)
 		return -1;
-	tw_end(st, st->tcp.tw.head, TCP_CAUSE_ABORT, 1);
+	tw_end(st, rec(&st->tcp.tw, st->tcp.tw.head), TCP_CAUSE_ABORT, 1);
 	return 0;
 }
 
 ustack_time_t tcp_tw_oldest_at(const struct ustack *st)
 {
-	return st->tcp.tw.head ? st->tcp.tw.head->expire_at : USTACK_TIME_NEVER;
+	const struct tcp_tw_table *tt = &st->tcp.tw;
+
+	return tt->head ? rec(tt, tt->head)->expire_at : USTACK_TIME_NEVER;
 }
 
 uint32_t tcp_tw_port_count(const struct ustack *st, uint16_t port)
@@ -297,7 +372,8 @@ static void send_ack(struct ustack *st, const struct tcp_tw *r)
 		o[1] = TCP_OPT_NOP;
 		o[2] = TCP_OPT_TIMESTAMP;
 		o[3] = TCP_OPTLEN_TIMESTAMP;
-		be32_store(o + 4, tcp_ts_clock(st, r->ts_offset));
+		be32_store(o + 4, tcp_ts_clock(st, tcp_ts_offset(st, r->laddr,
+				r->lport, r->raddr, r->rport)));
 		be32_store(o + 8, r->ts_recent);
 		ol = TCP_OPTLEN_TS_ALIGNED;
 	}
@@ -350,13 +426,16 @@ void tcp_tw_input(struct ustack *st, struct tcp_tw *r, struct tcp_seg *seg)
 	/* RFC 9293 3.10.7.4: the peer retransmitted its FIN (our last ACK
 	 * was lost): acknowledge it and restart the 2 MSL timeout. */
 	if ((seg->flags & TCP_FIN) && seg->seq + seg->len + 1 == r->rcv_nxt) {
+		struct tcp_tw_table *tt = &st->tcp.tw;
+		uint32_t ref = ref_of(tt, r);
+
 		send_ack(st, r);
-		list_remove(st, r, 0);
+		list_remove(st, ref, 0);
 		r->expire_at = tcp_time_add(st->now, 2 * st->cfg.tcp_msl_us);
-		list_insert(st, r);
-		if (st->tcp.tw.head != r)      /* list_insert armed it if so */
-			timer_arm(st, &st->tcp.tw.t_expire,
-				  st->tcp.tw.head->expire_at);
+		list_insert(st, ref);
+		if (tt->head != ref)           /* list_insert armed it if so */
+			timer_arm(st, &tt->t_expire,
+				  rec(tt, tt->head)->expire_at);
 		return;
 	}
 	/* Anything else that is not a bare in-sequence ACK is unacceptable:
@@ -373,7 +452,10 @@ void tcp_tw_input(struct ustack *st, struct tcp_tw *r, struct tcp_seg *seg)
 int tcp_tw_rows(struct ustack *st, struct ustack_conn_info *out, int max,
 		int n)
 {
-	for (struct tcp_tw *r = st->tcp.tw.head; r; r = r->lnext, n++) {
+	const struct tcp_tw_table *tt = &st->tcp.tw;
+
+	for (uint32_t ref = tt->head; ref; ref = rec(tt, ref)->lnext, n++) {
+		const struct tcp_tw *r = rec(tt, ref);
 		struct ustack_conn_info *o = &out[n];
 
 		if (n >= max)
