@@ -3,7 +3,8 @@
  * hash (keyed SipHash, so remote peers can not aim at one chain), the
  * listen hash by local port, the bind hash by local port (bind conflicts,
  * ephemeral ports), the list of every TCB, and the TIME_WAIT list (oldest
- * first, evicted when the table is full). Also initial sequence numbers
+ * first, evicted when the table is full; only TCBs whose socket is still
+ * open: the others are compact records, tcp_tw.c). Also initial sequence numbers
  * (RFC 6528) and per-connection set-up.
  *
  * May touch: st->tcp, st->rand, timers (through tcp_timer.c), malloc.
@@ -73,6 +74,7 @@ int tcp_init(struct ustack *st)
 	t->bhash_mask = nb - 1;
 	ip4_proto_add(st, IP4_PROTO_TCP, &tcp_ip4_proto);
 	st->rx_batch_hook = tcp_rx_batch;
+	tcp_fsm_init(st);
 	return 0;
 }
 
@@ -88,6 +90,7 @@ void tcp_fini(struct ustack *st)
 		c->sk = NULL;
 		tcp_conn_free(st, c);
 	}
+	tcp_tw_fini(st);
 	free(t->hash);
 	free(t->lhash);
 	free(t->bhash);
@@ -140,6 +143,7 @@ void tcp_conn_free(struct ustack *st, struct tcp_conn *c)
 	tcp_ooo_release(c);
 	tcp_score_release(c);
 	tcp_rack_free(c);
+	free(c->lq);
 	st->tcp.ntcb--;
 	free(c);
 }
@@ -157,35 +161,51 @@ static void chain_insert(struct tcp_conn **head, struct tcp_conn *c,
 {
 	struct tcp_link *l = LINK(c, off);
 
-	l->prev = NULL;
+	l->pprev = head;
 	l->next = *head;
 	if (*head)
-		LINK(*head, off)->prev = c;
+		LINK(*head, off)->pprev = &l->next;
 	*head = c;
 }
 
-static void chain_remove(struct tcp_conn **head, struct tcp_conn *c,
-			 size_t off)
+static void chain_remove(struct tcp_conn *c, size_t off)
 {
 	struct tcp_link *l = LINK(c, off);
 
-	if (l->prev)
-		LINK(l->prev, off)->next = l->next;
-	else
-		*head = l->next;
+	*l->pprev = l->next;
 	if (l->next)
-		LINK(l->next, off)->prev = l->prev;
-	l->next = l->prev = NULL;
+		LINK(l->next, off)->pprev = l->pprev;
+	l->next = NULL;
+	l->pprev = NULL;
 }
 
 /* ---- 4-tuple hash -------------------------------------------------------- */
 
+/* One entry remembered: the keyed hash costs about 400 instructions,
+ * and a new connection's tuple is hashed up to three times in a row (the
+ * SYN's lookup, the child's insert, the TIME_WAIT record's). */
+uint64_t tcp_tuple_bucket(struct ustack *st, uint32_t laddr, uint16_t lport,
+			  uint32_t raddr, uint16_t rport)
+{
+	struct tcp_memo *m = &st->tcp.memo;
+
+	if (m->valid && m->lport == lport && m->rport == rport &&
+	    m->laddr == laddr && m->raddr == raddr)
+		return m->h;
+	m->h = tuple_hash(st, laddr, lport, raddr, rport, KEY_TABLE) &
+	       st->tcp.hash_mask;
+	m->laddr = laddr;
+	m->raddr = raddr;
+	m->lport = lport;
+	m->rport = rport;
+	m->valid = 1;
+	return m->h;
+}
+
 static struct tcp_conn **bucket(struct ustack *st, uint32_t laddr,
 				uint16_t lport, uint32_t raddr, uint16_t rport)
 {
-	uint64_t h = tuple_hash(st, laddr, lport, raddr, rport, KEY_TABLE);
-
-	return &st->tcp.hash[h & st->tcp.hash_mask];
+	return &st->tcp.hash[tcp_tuple_bucket(st, laddr, lport, raddr, rport)];
 }
 
 /* Make room in a full table by ending the oldest TIME_WAIT connection
@@ -194,8 +214,11 @@ static int evict_time_wait(struct ustack *st)
 {
 	struct tcp_conn *tw = st->tcp.tw_head;
 
-	if (!tw)
-		return -1;
+	/* The one that expires first: a compact record, or a TCB whose
+	 * socket is still open. */
+	if (!tw || (st->tcp.tw.n &&
+		    tcp_tw_oldest_at(st) <= tw->t_wait.at))
+		return tcp_tw_evict(st);
 	tcp_done(st, tw, 0, TCP_CAUSE_ABORT);
 	return 0;
 }
@@ -237,8 +260,7 @@ void tcp_hash_remove(struct ustack *st, struct tcp_conn *c)
 {
 	if (!c->hashed)
 		return;
-	chain_remove(bucket(st, c->laddr, c->lport, c->raddr, c->rport), c,
-		     H_LINK);
+	chain_remove(c, H_LINK);
 	c->hashed = 0;
 	st->tcp.nconns--;
 	if (st->tcp.lookup_hint == c)
@@ -250,21 +272,34 @@ void tcp_hash_remove(struct ustack *st, struct tcp_conn *c)
  * in runs for one connection, and the keyed hash of the 4-tuple costs
  * about 400 instructions. The hint is always a hashed TCB (cleared in
  * tcp_hash_remove). */
-struct tcp_conn *tcp_lookup(struct ustack *st, uint32_t laddr, uint16_t lport,
-			    uint32_t raddr, uint16_t rport)
+struct tcp_conn *tcp_lookup_tw(struct ustack *st, uint32_t laddr,
+			       uint16_t lport, uint32_t raddr, uint16_t rport,
+			       struct tcp_tw **tw)
 {
 	struct tcp_conn *c = st->tcp.lookup_hint;
+	uint64_t h;
 
+	if (tw)
+		*tw = NULL;
 	if (c && c->lport == lport && c->rport == rport &&
 	    c->laddr == laddr && c->raddr == raddr)
 		return c;
-	for (c = *bucket(st, laddr, lport, raddr, rport); c; c = c->h.next)
+	h = tcp_tuple_bucket(st, laddr, lport, raddr, rport);
+	for (c = st->tcp.hash[h]; c; c = c->h.next)
 		if (c->lport == lport && c->rport == rport &&
 		    c->laddr == laddr && c->raddr == raddr) {
 			st->tcp.lookup_hint = c;
 			return c;
 		}
+	if (tw && st->tcp.tw.n)
+		*tw = tcp_tw_find(st, h, laddr, lport, raddr, rport);
 	return NULL;
+}
+
+struct tcp_conn *tcp_lookup(struct ustack *st, uint32_t laddr, uint16_t lport,
+			    uint32_t raddr, uint16_t rport)
+{
+	return tcp_lookup_tw(st, laddr, lport, raddr, rport, NULL);
 }
 
 /* ---- listen hash --------------------------------------------------------- */
@@ -283,9 +318,10 @@ void tcp_lhash_insert(struct ustack *st, struct tcp_conn *c)
 
 void tcp_lhash_remove(struct ustack *st, struct tcp_conn *c)
 {
+	(void)st;
 	if (!c->lhashed)
 		return;
-	chain_remove(lbucket(st, c->lport), c, H_LINK);
+	chain_remove(c, H_LINK);
 	c->lhashed = 0;
 }
 
@@ -322,9 +358,10 @@ void tcp_bhash_insert(struct ustack *st, struct tcp_conn *c)
 
 void tcp_bhash_remove(struct ustack *st, struct tcp_conn *c)
 {
+	(void)st;
 	if (!c->bhashed)
 		return;
-	chain_remove(bbucket(st, c->lport), c, B_LINK);
+	chain_remove(c, B_LINK);
 	c->bhashed = 0;
 }
 

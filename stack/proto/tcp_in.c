@@ -6,7 +6,8 @@
  *   no connection  -> 3.10.7.1, RST (tcp_reply_rst)
  *   LISTEN         -> 3.10.7.2, tcp_listen.c
  *   SYN_SENT       -> 3.10.7.3, rcv_syn_sent()
- *   TIME_WAIT      -> rcv_time_wait() (RFC 1337, RFC 6191)
+ *   TIME_WAIT      -> rcv_time_wait() (RFC 1337, RFC 6191), or
+ *                     tcp_tw_input() for a compact record (tcp_tw.c)
  *   other states   -> 3.10.7.4, tcp_rcv_established(): the steps in the
  *                     RFC's order, one function each: PAWS (RFC 7323 5.3),
  *                     first sequence number, second RST, (third security:
@@ -597,7 +598,7 @@ static int ack_closing_states(struct ustack *st, struct tcp_conn *c)
 	case USTACK_TCP_CLOSING:
 		if (tcp_fin_acked(c)) {
 			tcp_enter_time_wait(st, c, TCP_CAUSE_ACK);
-			return STEP_STOP;
+			return STEP_GONE;      /* c may be a record now */
 		}
 		/* Not yet: data (or the FIN itself) may still wait to be
 		 * sent behind the window; carry on to tcp_output(). */
@@ -852,11 +853,11 @@ static int step_fin(struct ustack *st, struct tcp_conn *c, struct tcp_seg *seg)
 		}
 		tcp_send_ack(st, c);
 		tcp_enter_time_wait(st, c, TCP_CAUSE_FINACK);
-		return STEP_STOP;
+		return STEP_GONE;              /* c may be a record now */
 	case USTACK_TCP_FIN_WAIT_2:
 		tcp_send_ack(st, c);
 		tcp_enter_time_wait(st, c, TCP_CAUSE_FIN);
-		return STEP_STOP;
+		return STEP_GONE;              /* c may be a record now */
 	}
 	return STEP_CONT;
 }
@@ -888,12 +889,18 @@ void tcp_input(struct ustack *st, struct pkb *pkb)
 {
 	struct tcp_seg seg;
 	struct tcp_conn *c;
+	struct tcp_tw *tw;
 
 	STAT_INC(st, TCP_RX);
 	if (parse(st, pkb, &seg) < 0)
 		goto out;
-	c = tcp_lookup(st, seg.daddr, seg.dport, seg.saddr, seg.sport);
-	trace_in(st, &seg, c ? ustack_tcp_state_name(c->state) : "-");
+	c = tcp_lookup_tw(st, seg.daddr, seg.dport, seg.saddr, seg.sport, &tw);
+	trace_in(st, &seg, c ? ustack_tcp_state_name(c->state) :
+			   tw ? "TIME_WAIT" : "-");
+	if (tw) {
+		tcp_tw_input(st, tw, &seg);     /* a TIME_WAIT record */
+		goto out;
+	}
 	if (!c) {
 		struct tcp_conn *lc = tcp_listener_lookup(st, seg.daddr, seg.dport);
 

@@ -15,6 +15,8 @@
  *   tcp_buf.c     send/receive byte rings, out-of-order ranges, SACK blocks
  *   tcp_listen.c  listeners, SYN queue, SYN cookies, TIME_WAIT reuse
  *   tcp_sock.c    tcp_sock_ops, ustack_conn_list
+ *   tcp_tw.c      compact TIME_WAIT records (what is left of a closed
+ *                 connection in TIME_WAIT once no socket holds it)
  */
 #ifndef USTACK_PROTO_TCP_INT_H
 #define USTACK_PROTO_TCP_INT_H
@@ -142,9 +144,20 @@ enum tcp_queue { TCP_Q_NONE, TCP_Q_SYN, TCP_Q_ACCEPT };
  * The transmission control block. Field names follow RFC 9293 3.3.1
  * (BSD tcp_var.h). Sequence fields are compared only with seq_lt & co.
  */
-/* A TCB's place in one hash chain (tcp_conn.c: chain_insert/remove). */
+/* A TCB's place in one hash chain (tcp_conn.c: chain_insert/remove).
+ * pprev points at what points here (the bucket or the previous link's
+ * next), so leaving a chain needs no hash of the 4-tuple. */
 struct tcp_link {
-	struct tcp_conn *next, *prev;
+	struct tcp_conn *next, **pprev;
+};
+
+/* A listener's queues: out of line, so that the TCB of every other
+ * connection does not carry them. */
+struct tcp_lq {
+	struct tcp_conn *synq;           /* half-open children */
+	struct tcp_conn *accq, *accq_tail; /* established, not yet accepted */
+	uint32_t backlog;                /* accept queue bound */
+	uint32_t nsyn, nacc;
 };
 
 struct tcp_conn {
@@ -204,15 +217,14 @@ struct tcp_conn {
 					    not seq_gt(snd_una, iss): that
 					    flips after 2^31 bytes (RFC 9293
 					    3.4, sequence space wraps) */
+	int soft_err;                    /* RFC 1122 4.2.3.9: reported if we
+					    time out */
 
 	struct sock *sk;                 /* owning socket, NULL if none */
 	struct tcp_conn *parent;         /* listener, until accepted */
 
-	/* Listener (state LISTEN) */
-	struct tcp_conn *synq;           /* half-open children */
-	struct tcp_conn *accq, *accq_tail; /* established, not yet accepted */
-	uint32_t backlog;                /* accept queue bound */
-	uint32_t nsyn, nacc;
+	struct tcp_lq *lq;               /* a listener's queues (LISTEN only,
+					    made by listen(): tcp_sock.c) */
 
 	/* Send sequence space (RFC 9293 3.3.1) */
 	uint32_t iss;
@@ -248,8 +260,8 @@ struct tcp_conn {
 	uint32_t srtt_us, rttvar_us;
 	ustack_time_t rto_us;
 	uint32_t rtt_seq;                /* timed segment's sequence */
-	ustack_time_t rtt_at;            /* when it was sent */
 	uint32_t nrexmit;                /* consecutive timeouts */
+	ustack_time_t rtt_at;            /* when it was sent */
 	uint32_t total_retrans;          /* segments retransmitted */
 
 	/* Congestion control (RFC 5681, 6582, 6675) */
@@ -266,7 +278,6 @@ struct tcp_conn {
 					    until the first SACK block, freed
 					    when the scoreboard empties
 					    (TCP_SCORE_MAX entries) */
-	uint8_t nscore;
 
 	/* Timers: one struct timer per kind, each on its own deadline. */
 	struct timer t_rtx;              /* retransmit or persist */
@@ -275,11 +286,12 @@ struct tcp_conn {
 	struct timer t_wait;             /* TIME_WAIT, orphan FIN_WAIT_2 */
 	uint8_t rtx_kind;                /* enum tcp_rtx_kind */
 	uint8_t wait_kind;               /* enum tcp_wait_kind */
+	uint8_t nscore;                  /* entries in score */
 	uint32_t persist_probes;         /* since the window closed */
 	uint32_t probes_unanswered;      /* zero-window probes since the
 					    peer last acknowledged anything */
-	ustack_time_t persist_us;        /* current persist interval */
 	uint32_t keep_probes;
+	ustack_time_t persist_us;        /* current persist interval */
 	struct sock_conn_opts opt;        /* the socket's, copied by sync_opts
 					    (keepidle_s etc. 0: cfg default) */
 	ustack_time_t rtx_base_at;       /* TCP_USER_TIMEOUT counts from here:
@@ -294,6 +306,8 @@ struct tcp_conn {
 					    out-of-order segment, freed when
 					    none is left (TCP_OOO_MAX_RANGES) */
 	uint8_t nooo;
+	uint8_t quick;                   /* quick-ACK credits (segments to
+					    ACK at once, RFC 1122 4.2.3.2) */
 	uint32_t ooo_bytes;
 	uint32_t ooo_stamp;
 	uint32_t delack_bytes;           /* received since our last ACK */
@@ -302,8 +316,6 @@ struct tcp_conn {
 	ustack_time_t chal_slot_at;      /* RFC 5961 7: challenge ACKs */
 	uint32_t chal_count;             /*  sent in this one-second slot */
 	uint32_t rcv_mss_est;            /* largest segment seen */
-	uint8_t quick;                   /* quick-ACK credits (segments to
-					    ACK at once, RFC 1122 4.2.3.2) */
 	ustack_time_t lrcv_at;           /* last data received (idle test) */
 	struct tcp_range dsack;          /* RFC 2883: duplicate to report */
 	uint32_t snd_sml;                /* end of the last small segment
@@ -324,8 +336,6 @@ struct tcp_conn {
 	uint8_t reo_wnd_mult;            /* RACK.reo_wnd_mult */
 	uint8_t reo_wnd_persist;         /* RACK.reo_wnd_persist */
 
-	int soft_err;                    /* RFC 1122 4.2.3.9: reported if we
-					    time out */
 };
 
 /* ---- inline helpers ----------------------------------------------------- */
@@ -389,6 +399,14 @@ int tcp_hash_insert(struct ustack *st, struct tcp_conn *c);
 void tcp_hash_remove(struct ustack *st, struct tcp_conn *c);
 struct tcp_conn *tcp_lookup(struct ustack *st, uint32_t laddr, uint16_t lport,
 			    uint32_t raddr, uint16_t rport);
+/* The same, and on a miss the TIME_WAIT record for the tuple in *tw (the
+ * keyed hash computed once for both tables). */
+struct tcp_conn *tcp_lookup_tw(struct ustack *st, uint32_t laddr,
+			       uint16_t lport, uint32_t raddr, uint16_t rport,
+			       struct tcp_tw **tw);
+/* The tcp.hash bucket index of a 4-tuple (keyed SipHash). */
+uint64_t tcp_tuple_bucket(struct ustack *st, uint32_t laddr, uint16_t lport,
+			  uint32_t raddr, uint16_t rport);
 void tcp_lhash_insert(struct ustack *st, struct tcp_conn *c);
 void tcp_lhash_remove(struct ustack *st, struct tcp_conn *c);
 struct tcp_conn *tcp_listener_lookup(struct ustack *st, uint32_t laddr,
@@ -427,6 +445,8 @@ void tcp_set_state(struct ustack *st, struct tcp_conn *c, int state,
 const char *tcp_cause_name(enum tcp_cause cause);
 /* Is from -> to in the transition table? */
 int tcp_transition_ok(int from, int to);
+/* The table as st->tcp.fsm_ok (tcp_init). */
+void tcp_fsm_init(struct ustack *st);
 /*
  * The connection is over: enter CLOSED, leave the tables, stop timers,
  * drop buffers, report err (positive errno, 0 = none) to the socket. If no
@@ -437,6 +457,8 @@ void tcp_done(struct ustack *st, struct tcp_conn *c, int err,
 /* Send RST (if synchronized enough to matter) and tcp_done(). */
 void tcp_abort(struct ustack *st, struct tcp_conn *c, int err,
 	       enum tcp_cause cause);
+/* Without a socket, c becomes a TIME_WAIT record and is freed: the
+ * caller must not touch it afterwards. */
 void tcp_enter_time_wait(struct ustack *st, struct tcp_conn *c,
 			 enum tcp_cause cause);
 /* The application closed or shut down writing: queue FIN and move on. */
@@ -492,6 +514,16 @@ int tcp_send_raw(struct ustack *st, uint32_t laddr, uint16_t lport,
 		 uint32_t raddr, uint16_t rport, uint32_t seq, uint32_t ack,
 		 uint8_t flags, uint16_t wnd, const uint8_t *opts,
 		 unsigned optlen);
+/* The same with the IP TTL/TOS and the state name the trace shows (a
+ * TIME_WAIT record's segments, tcp_tw.c). */
+struct tcp_raw_tx {
+	uint8_t ttl, tos;                /* 0, 0: the defaults */
+	const char *state;               /* "-" when no connection */
+};
+int tcp_send_raw_tx(struct ustack *st, uint32_t laddr, uint16_t lport,
+		    uint32_t raddr, uint16_t rport, uint32_t seq, uint32_t ack,
+		    uint8_t flags, uint16_t wnd, const uint8_t *opts,
+		    unsigned optlen, const struct tcp_raw_tx *tx);
 
 /* ---- tcp_timer.c --------------------------------------------------------- */
 void tcp_timers_init(struct tcp_conn *c);
@@ -660,9 +692,41 @@ int tcp_child_established(struct ustack *st, struct tcp_conn *c);
 void tcp_child_unlink(struct ustack *st, struct tcp_conn *c);
 /* Close a listener: abort every child. */
 void tcp_listen_close(struct ustack *st, struct tcp_conn *lc);
-/* RFC 6191 / RFC 1122 4.2.2.13: a SYN for a TIME_WAIT 4-tuple. Returns 1
- * if it was accepted (tw freed, a new child made), else 0. */
+/* RFC 6191 / RFC 1122 4.2.2.13: may a SYN reopen a TIME_WAIT 4-tuple
+ * whose old incarnation had these values? Returns its listener (and the
+ * new ISS in *iss), or NULL. */
+struct tcp_conn *tcp_timewait_syn_ok(struct ustack *st, int ts_ok,
+				     uint32_t ts_recent, uint32_t rcv_nxt,
+				     uint32_t snd_nxt, const struct tcp_seg *seg,
+				     uint32_t *iss);
+/* The TIME_WAIT is gone: open the new incarnation from lc. */
+void tcp_timewait_reopen(struct ustack *st, struct tcp_conn *lc,
+			 struct tcp_seg *seg, uint32_t iss);
+/* The same for a TIME_WAIT that is still a full TCB (its socket is
+ * open). Returns 1 if it was accepted (tw ended, a new child made). */
 int tcp_timewait_syn(struct ustack *st, struct tcp_conn *tw,
 		     struct tcp_seg *seg);
+
+/* ---- tcp_tw.c ------------------------------------------------------------ */
+/* c (in TIME_WAIT, no socket, no listener) becomes a compact record and
+ * is freed. Keeps c (returns -1) if no memory for the record. */
+int tcp_tw_convert(struct ustack *st, struct tcp_conn *c);
+/* The record for a 4-tuple, given the tuple's tcp.hash bucket index. */
+struct tcp_tw *tcp_tw_find(struct ustack *st, uint64_t h, uint32_t laddr,
+			   uint16_t lport, uint32_t raddr, uint16_t rport);
+/* RFC 9293 3.10.7.4 in TIME_WAIT, for a record (tcp_in.c's
+ * rcv_time_wait for a TCB). */
+void tcp_tw_input(struct ustack *st, struct tcp_tw *tw, struct tcp_seg *seg);
+/* End the oldest record (table full). -1 if none. */
+int tcp_tw_evict(struct ustack *st);
+/* Expiry of the oldest record (USTACK_TIME_NEVER if none). */
+ustack_time_t tcp_tw_oldest_at(const struct ustack *st);
+/* Records on local port `port` (and, raddr != 0, towards raddr:rport
+ * from laddr: an exact 4-tuple). */
+uint32_t tcp_tw_port_count(const struct ustack *st, uint16_t port);
+int tcp_tw_rows(struct ustack *st, struct ustack_conn_info *out, int max,
+		int n);
+size_t tcp_tw_mem(void);
+void tcp_tw_fini(struct ustack *st);
 
 #endif

@@ -65,13 +65,13 @@ void tcp_child_unlink(struct ustack *st, struct tcp_conn *c)
 	if (!lc)
 		return;
 	if (c->queue == TCP_Q_SYN) {
-		q_unlink(&lc->synq, c);
-		lc->nsyn--;
+		q_unlink(&lc->lq->synq, c);
+		lc->lq->nsyn--;
 	} else if (c->queue == TCP_Q_ACCEPT) {
-		if (lc->accq_tail == c)
-			lc->accq_tail = c->qprev;
-		q_unlink(&lc->accq, c);
-		lc->nacc--;
+		if (lc->lq->accq_tail == c)
+			lc->lq->accq_tail = c->qprev;
+		q_unlink(&lc->lq->accq, c);
+		lc->lq->nacc--;
 	}
 	c->queue = TCP_Q_NONE;
 	c->parent = NULL;
@@ -83,20 +83,20 @@ int tcp_child_established(struct ustack *st, struct tcp_conn *c)
 
 	if (!lc)
 		return 0;
-	if (lc->nacc >= lc->backlog) {
+	if (lc->lq->nacc >= lc->lq->backlog) {
 		STAT_INC(st, TCP_LISTEN_OVERFLOW);
 		return -1;
 	}
-	q_unlink(&lc->synq, c);
-	lc->nsyn--;
+	q_unlink(&lc->lq->synq, c);
+	lc->lq->nsyn--;
 	c->qnext = NULL;
-	c->qprev = lc->accq_tail;
-	if (lc->accq_tail)
-		lc->accq_tail->qnext = c;
+	c->qprev = lc->lq->accq_tail;
+	if (lc->lq->accq_tail)
+		lc->lq->accq_tail->qnext = c;
 	else
-		lc->accq = c;
-	lc->accq_tail = c;
-	lc->nacc++;
+		lc->lq->accq = c;
+	lc->lq->accq_tail = c;
+	lc->lq->nacc++;
 	c->queue = TCP_Q_ACCEPT;
 	if (lc->sk)
 		sock_wakeup(st, lc->sk);
@@ -106,10 +106,10 @@ int tcp_child_established(struct ustack *st, struct tcp_conn *c)
 void tcp_listen_close(struct ustack *st, struct tcp_conn *lc)
 {
 	/* Children nobody accepted are reset (as Linux does on close()). */
-	while (lc->synq)
-		tcp_abort(st, lc->synq, 0, TCP_CAUSE_ABORT);
-	while (lc->accq)
-		tcp_abort(st, lc->accq, 0, TCP_CAUSE_ABORT);
+	while (lc->lq->synq)
+		tcp_abort(st, lc->lq->synq, 0, TCP_CAUSE_ABORT);
+	while (lc->lq->accq)
+		tcp_abort(st, lc->lq->accq, 0, TCP_CAUSE_ABORT);
 	tcp_lhash_remove(st, lc);
 }
 
@@ -158,11 +158,11 @@ static struct tcp_conn *new_child(struct ustack *st, struct tcp_conn *lc,
 	c->parent = lc;
 	c->queue = TCP_Q_SYN;
 	c->qprev = NULL;
-	c->qnext = lc->synq;
-	if (lc->synq)
-		lc->synq->qprev = c;
-	lc->synq = c;
-	lc->nsyn++;
+	c->qnext = lc->lq->synq;
+	if (lc->lq->synq)
+		lc->lq->synq->qprev = c;
+	lc->lq->synq = c;
+	lc->lq->nsyn++;
 	tcp_set_state(st, c, USTACK_TCP_SYN_RCVD, cause);
 	return c;
 }
@@ -269,7 +269,7 @@ static int cookie_check(struct ustack *st, struct tcp_conn *lc,
 		STAT_INC(st, TCP_SYNCOOKIES_FAILED);
 		return 0;
 	}
-	if (lc->nacc >= lc->backlog) {
+	if (lc->lq->nacc >= lc->lq->backlog) {
 		STAT_INC(st, TCP_LISTEN_OVERFLOW);
 		return 1;
 	}
@@ -310,11 +310,11 @@ static void listen_syn(struct ustack *st, struct tcp_conn *lc,
 {
 	struct tcp_conn *c;
 
-	if (lc->nacc >= lc->backlog) {
+	if (lc->lq->nacc >= lc->lq->backlog) {
 		STAT_INC(st, TCP_LISTEN_OVERFLOW);
 		return;
 	}
-	if (lc->nsyn >= st->cfg.tcp_syn_backlog) {
+	if (lc->lq->nsyn >= st->cfg.tcp_syn_backlog) {
 		if (st->cfg.tcp_syncookies)
 			cookie_send(st, lc, seg);
 		else
@@ -361,37 +361,55 @@ void tcp_listen_input(struct ustack *st, struct tcp_conn *lc,
  * 3.2). Without timestamps on the new one: when the sequence number is
  * above the old one's (RFC 1122 4.2.2.13).
  */
-static int timewait_syn_ok(struct ustack *st, const struct tcp_conn *tw,
-			   const struct tcp_seg *seg)
+struct tcp_conn *tcp_timewait_syn_ok(struct ustack *st, int ts_ok,
+				     uint32_t ts_recent, uint32_t rcv_nxt,
+				     uint32_t snd_nxt, const struct tcp_seg *seg,
+				     uint32_t *iss)
 {
-	int seq_newer = seq_gt(seg->seq, tw->rcv_nxt);
+	struct tcp_conn *lc = tcp_listener_lookup(st, seg->daddr, seg->dport);
+	int seq_newer = seq_gt(seg->seq, rcv_nxt), ok;
 
+	if (!lc)
+		return NULL;
 	if (!seg->opt.has_ts || !st->cfg.tcp_timestamps)
-		return seq_newer;
-	if (!tw->ts_ok)
-		return 1;
-	return seq_gt(seg->opt.tsval, tw->ts_recent) ||
-	       (seg->opt.tsval == tw->ts_recent && seq_newer);
+		ok = seq_newer;
+	else if (!ts_ok)
+		ok = 1;
+	else
+		ok = seq_gt(seg->opt.tsval, ts_recent) ||
+		     (seg->opt.tsval == ts_recent && seq_newer);
+	if (!ok)
+		return NULL;
+	/* The new ISS is above anything the old connection used. */
+	*iss = tcp_isn(st, seg->daddr, seg->dport, seg->saddr, seg->sport);
+	if (seq_lt(*iss, snd_nxt + TCP_MAX_WIN + 2))
+		*iss = snd_nxt + TCP_MAX_WIN + 2;
+	return lc;
+}
+
+void tcp_timewait_reopen(struct ustack *st, struct tcp_conn *lc,
+			 struct tcp_seg *seg, uint32_t iss)
+{
+	STAT_INC(st, TCP_TIME_WAIT_REUSED);
+	listen_syn(st, lc, seg, iss, 1);
 }
 
 /*
  * RFC 6191 (and RFC 1122 4.2.2.13): a SYN for a TIME_WAIT 4-tuple starts
- * a new connection when timewait_syn_ok(). The new ISS is above anything
- * the old connection used.
+ * a new connection when tcp_timewait_syn_ok(). A TIME_WAIT whose socket
+ * is still open is a TCB; the others are records (tcp_tw.c).
  */
 int tcp_timewait_syn(struct ustack *st, struct tcp_conn *tw,
 		     struct tcp_seg *seg)
 {
-	struct tcp_conn *lc = tcp_listener_lookup(st, seg->daddr, seg->dport);
 	uint32_t iss;
+	struct tcp_conn *lc = tcp_timewait_syn_ok(st, tw->ts_ok, tw->ts_recent,
+						  tw->rcv_nxt, tw->snd_nxt, seg,
+						  &iss);
 
-	if (!lc || !timewait_syn_ok(st, tw, seg))
+	if (!lc)
 		return 0;
-	iss = tcp_isn(st, seg->daddr, seg->dport, seg->saddr, seg->sport);
-	if (seq_lt(iss, tw->snd_nxt + TCP_MAX_WIN + 2))
-		iss = tw->snd_nxt + TCP_MAX_WIN + 2;
-	STAT_INC(st, TCP_TIME_WAIT_REUSED);
 	tcp_done(st, tw, 0, TCP_CAUSE_REUSE);
-	listen_syn(st, lc, seg, iss, 1);
+	tcp_timewait_reopen(st, lc, seg, iss);
 	return 1;
 }

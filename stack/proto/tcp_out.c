@@ -91,6 +91,17 @@ int tcp_send_raw(struct ustack *st, uint32_t laddr, uint16_t lport,
 		 uint8_t flags, uint16_t wnd, const uint8_t *opts,
 		 unsigned optlen)
 {
+	struct tcp_raw_tx tx = {0, 0, "-"};
+
+	return tcp_send_raw_tx(st, laddr, lport, raddr, rport, seq, ack, flags,
+			       wnd, opts, optlen, &tx);
+}
+
+int tcp_send_raw_tx(struct ustack *st, uint32_t laddr, uint16_t lport,
+		    uint32_t raddr, uint16_t rport, uint32_t seq, uint32_t ack,
+		    uint8_t flags, uint16_t wnd, const uint8_t *opts,
+		    unsigned optlen, const struct tcp_raw_tx *tx)
+{
 	unsigned hl = TCP_HDR_LEN + ((optlen + 3u) & ~3u);
 	struct pkb *pkb = pkb_alloc(st, hl);
 	uint8_t *h;
@@ -105,8 +116,8 @@ int tcp_send_raw(struct ustack *st, uint32_t laddr, uint16_t lport,
 		       0);
 	if (flags & TCP_RST)
 		STAT_INC(st, TCP_RST_TX);
-	trace_out(st, laddr, lport, raddr, rport, h, 0, "-");
-	return send_pkb(st, pkb, laddr, raddr, 0, 0);
+	trace_out(st, laddr, lport, raddr, rport, h, 0, tx->state);
+	return send_pkb(st, pkb, laddr, raddr, tx->ttl, tx->tos);
 }
 
 /* ---- the receive window -------------------------------------------------- */

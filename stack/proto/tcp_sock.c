@@ -14,6 +14,7 @@
  * the TCP tables and TCBs.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/assert.h"
@@ -97,6 +98,10 @@ static void tcp_sock_release(struct ustack *st, struct sock *sk)
 		return;
 	}
 	tcp_ring_free(&c->rbuf);
+	/* Nothing reads it any more: what TIME_WAIT needs fits a compact
+	 * record (tcp_tw.c). */
+	if (c->state == USTACK_TCP_TIME_WAIT && tcp_tw_convert(st, c) == 0)
+		return;
 	tcp_keepalive_update(st, c);
 	if (c->state == USTACK_TCP_FIN_WAIT_2)
 		tcp_wait_arm(st, c, TCP_WAIT_FIN2,
@@ -108,14 +113,29 @@ static void tcp_sock_release(struct ustack *st, struct sock *sk)
 /* ---- ports ------------------------------------------------------------- */
 
 struct port_ctx {
-	uint32_t raddr;
+	uint32_t laddr, raddr;
 	uint16_t rport;
 };
 
-/* For bind(port 0): any TCB on the port takes it. */
+/* A compact TIME_WAIT record on laddr:lport to raddr:rport (records are
+ * found by 4-tuple and counted per local port, tcp_tw.c). */
+static int tw_tuple_in_use(struct ustack *st, uint32_t laddr, uint16_t lport,
+			   uint32_t raddr, uint16_t rport)
+{
+	struct tcp_tw *tw;
+
+	if (!tcp_tw_port_count(st, lport))
+		return 0;
+	tcp_lookup_tw(st, laddr, lport, raddr, rport, &tw);
+	return tw != NULL;
+}
+
+/* For bind(port 0): any TCB or TIME_WAIT record on the port takes it. */
 static int bind_port_in_use(struct ustack *st, uint16_t port, void *ctx)
 {
 	(void)ctx;
+	if (tcp_tw_port_count(st, port))
+		return 1;
 	for (struct tcp_conn *o = tcp_bhash_first(st, port); o; o = o->b.next)
 		if (o->lport == port)
 			return 1;
@@ -124,11 +144,14 @@ static int bind_port_in_use(struct ustack *st, uint16_t port, void *ctx)
 
 /* For connect(): a port is free for this peer unless bound explicitly,
  * listening, or already used towards the same peer (RFC 6056 allows the
- * same port towards different peers). */
+ * same port towards different peers). TIME_WAIT records never come from
+ * explicit binds: only their 4-tuple is taken. */
 static int connect_port_in_use(struct ustack *st, uint16_t port, void *ctx)
 {
 	const struct port_ctx *p = ctx;
 
+	if (tw_tuple_in_use(st, p->laddr, port, p->raddr, p->rport))
+		return 1;
 	for (struct tcp_conn *o = tcp_bhash_first(st, port); o; o = o->b.next) {
 		if (o->lport != port)
 			continue;
@@ -140,10 +163,14 @@ static int connect_port_in_use(struct ustack *st, uint16_t port, void *ctx)
 }
 
 /* Another TCB on laddr:port that forbids binding it (SO_REUSEADDR allows
- * it unless that TCB listens). */
+ * it unless that TCB listens). A TIME_WAIT record on the port forbids it
+ * without SO_REUSEADDR, whatever its local address (records are counted
+ * per port only). */
 static int bind_conflict(struct ustack *st, const struct tcp_conn *self,
 			 uint32_t laddr, uint16_t port, int reuse)
 {
+	if (!reuse && tcp_tw_port_count(st, port))
+		return 1;
 	for (struct tcp_conn *o = tcp_bhash_first(st, port); o; o = o->b.next) {
 		if (o == self || o->lport != port)
 			continue;
@@ -209,7 +236,7 @@ static int tcp_sock_listen(struct ustack *st, struct sock *sk, int backlog)
 	if (!c)
 		return -ENOBUFS;
 	if (c->state == USTACK_TCP_LISTEN) {
-		c->backlog = bl;
+		c->lq->backlog = bl;
 		return 0;
 	}
 	if (c->state != USTACK_TCP_CLOSED || c->hashed || c->was_synchronized)
@@ -221,7 +248,9 @@ static int tcp_sock_listen(struct ustack *st, struct sock *sk, int backlog)
 		    o->state == USTACK_TCP_LISTEN &&
 		    (!o->laddr || !c->laddr || o->laddr == c->laddr))
 			return -EADDRINUSE;
-	c->backlog = bl;
+	if (!c->lq && (c->lq = calloc(1, sizeof(*c->lq))) == NULL)
+		return -ENOBUFS;
+	c->lq->backlog = bl;
 	sync_opts(st, sk, c);
 	tcp_lhash_insert(st, c);
 	tcp_set_state(st, c, USTACK_TCP_LISTEN, TCP_CAUSE_LISTEN);
@@ -236,7 +265,7 @@ static int tcp_sock_accept(struct ustack *st, struct sock *sk,
 
 	if (!lc || lc->state != USTACK_TCP_LISTEN)
 		return -EINVAL;
-	if ((c = lc->accq) == NULL)
+	if ((c = lc->lq->accq) == NULL)
 		return -EAGAIN;
 	if ((nsk = sock_alloc(st, SOCK_STREAM, IPPROTO_TCP, &tcp_sock_ops)) == NULL)
 		return -EMFILE;
@@ -287,8 +316,8 @@ static struct tcp_conn *renew(struct ustack *st, struct sock *sk,
 static int connect_bind(struct ustack *st, struct tcp_conn *c, uint32_t raddr,
 			uint16_t rport)
 {
-	struct port_ctx pc = {.raddr = raddr, .rport = rport};
 	uint32_t laddr = c->laddr ? c->laddr : st->cfg.addr;
+	struct port_ctx pc = {.laddr = laddr, .raddr = raddr, .rport = rport};
 	uint16_t lport = c->lport;
 	int err;
 
@@ -297,7 +326,8 @@ static int connect_bind(struct ustack *st, struct tcp_conn *c, uint32_t raddr,
 					  connect_port_in_use, &pc, &lport);
 		if (err < 0)
 			return err;
-	} else if (tcp_lookup(st, laddr, lport, raddr, rport)) {
+	} else if (tcp_lookup(st, laddr, lport, raddr, rport) ||
+		   tw_tuple_in_use(st, laddr, lport, raddr, rport)) {
 		return -EADDRNOTAVAIL;
 	}
 	if (c->bhashed)
@@ -552,7 +582,7 @@ static short tcp_sock_poll(struct ustack *st, struct sock *sk)
 		return (short)(ev | POLLOUT | POLLHUP | SOCK_POLL_SENT);
 	switch (c->state) {
 	case USTACK_TCP_LISTEN:
-		return (short)(ev | (c->accq ? POLLIN : 0));
+		return (short)(ev | (c->lq->accq ? POLLIN : 0));
 	case USTACK_TCP_SYN_SENT:
 	case USTACK_TCP_SYN_RCVD:
 		return ev;
@@ -748,7 +778,8 @@ static void tcp_info(const struct tcp_conn *c, struct ustack_conn_info *o)
 }
 
 /* TCP's rows of ustack_conn_list() (stack/sock/sock.c owns the call):
- * every TCB not CLOSED, with or without a socket. Fills out[0..max) and
+ * every TCB not CLOSED, with or without a socket, then the TIME_WAIT
+ * records. Fills out[0..max) and
  * returns how many rows there are. O(connections). */
 int tcp_conn_rows(struct ustack *st, struct ustack_conn_info *out, int max)
 {
@@ -761,5 +792,5 @@ int tcp_conn_rows(struct ustack *st, struct ustack_conn_info *out, int max)
 			tcp_info(c, &out[n]);
 		n++;
 	}
-	return n;
+	return tcp_tw_rows(st, out, max, n);
 }

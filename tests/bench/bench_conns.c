@@ -19,7 +19,10 @@
  * The servers print "held K rss_kib R heap B stack S" every 10,000
  * accepts and at MAX: R the process's VmRSS, B the heap in use
  * (mallinfo2), S the stack's own count (tcp_conn_mem + socket, summed
- * over the TCBs; ustack only). The client prints
+ * over the TCBs; ustack only). The ustack server then closes them all
+ * ("closed N") and, once the client's FINs have made every one a
+ * TIME_WAIT record (or 60 s after the first), prints "tw K rss_kib R
+ * heap B tcbs T stack S": K records, T control blocks left (S bytes). The client prints
  * "rate0 X rateN Y" (connections per second). Bounded: every wait has a
  * deadline (the script runs each side under timeout).
  */
@@ -118,6 +121,48 @@ static void report_drops(struct ustack *st)
 				(unsigned long long)v[i]);
 }
 
+/*
+ * Then the server closes every connection first (the daytime pattern):
+ * FIN_WAIT_2 until the client's processes end and their FINs come, then
+ * TIME_WAIT, each a compact record once its socket is gone (tcp_tw.c).
+ * Prints "closed N" at once and "tw K rss_kib R heap B" when every
+ * connection is a record (the script kills the client in between); then
+ * serves the stack (ACKs, expiry) until killed.
+ */
+static void time_wait_phase(struct ustack *st, int ls, unsigned held)
+{
+	double deadline = 0;
+	int reported = 0;
+
+	/* 200 FINs at a time: a burst of 100,000 overflows the TAP's queue
+	 * and leaves them to retransmission timers. */
+	for (int sd = 0; sd < (int)st->cfg.max_sockets; sd++) {
+		if (sd != ls)
+			ustack_close(st, sd);   /* -EBADF for free descriptors */
+		if (sd % 200 == 0)
+			ustack_loop_run_once(st, 10);
+	}
+	printf("closed %u\n", held);
+	fflush(stdout);
+	for (;;) {
+		ustack_loop_run_once(st, 100);
+		if (reported)
+			continue;
+		/* When every connection is a record (+ the listener), or 60 s
+		 * after the first record with what there is. */
+		if (st->tcp.tw.n && !deadline)
+			deadline = now_s() + 60;
+		if ((st->tcp.tw.n && st->tcp.ntcb == st->tcp.tw.n + 1) ||
+		    (deadline && now_s() > deadline)) {
+			printf("tw %u rss_kib %ld heap %zu tcbs %u stack %zu\n",
+			       st->tcp.tw.n, rss_kib(), mallinfo2().uordblks,
+			       st->tcp.ntcb - st->tcp.tw.n, stack_count(st));
+			fflush(stdout);
+			reported = 1;
+		}
+	}
+}
+
 static int ustack_server(const char *tap_name, unsigned port, unsigned max)
 {
 	struct ustack_tap_config tap = {.name = tap_name, .bring_up = 1};
@@ -171,13 +216,7 @@ static int ustack_server(const char *tap_name, unsigned port, unsigned max)
 		if (++held % 10000 == 0 || held == max)
 			report(held, st);
 	}
-	/* Keep serving the stack (ACKs, TIME_WAIT) until killed. */
-	for (;;) {
-		int sd = ustack_accept(st, ls, NULL, NULL);
-
-		if (sd >= 0)
-			ustack_close(st, sd);
-	}
+	time_wait_phase(st, ls, held);
 	return 0;
 }
 

@@ -14,6 +14,10 @@
 # heap in use (mallinfo2) / count, and by the stack's own count
 # (tcp_conn_mem + socket; target <= 1 KiB); the kernel's slab bytes per
 # idle connection end from bench_peer -m for comparison.
+# Then the ustack server closes every connection first and the client's
+# processes end: N + M TIME_WAITs, each a compact record (tcp_tw.c);
+# reported as the heap in use per record (not RSS: it keeps the
+# high-water mark of the connections before).
 # Everything runs in namespaces this script makes and removes. Root only.
 #
 # Usage: tests/bench/conns100k.sh [BUILD]   (CONNS_N=100000 CONNS_M=5000)
@@ -78,6 +82,14 @@ run_side() {
 	PIDS="$PIDS $cpid"
 	wait_for 300 "$DIR/$name.cli" '^rate0 ' "$cpid" || { cat "$DIR/$name.cli" "$DIR/$name.srv" >&2; return 1; }
 	wait_for 60 "$DIR/$name.srv" "^held $MAX " "$spid" || { cat "$DIR/$name.cli" "$DIR/$name.srv" >&2; return 1; }
+	if [ "$name" = ustack ]; then
+		# the server closed first: the client's FINs (its processes
+		# end) make $MAX TIME_WAIT records
+		wait_for 60 "$DIR/$name.srv" '^closed ' "$spid" || return 1
+		kill -TERM "$cpid" 2>/dev/null
+		wait "$cpid" 2>/dev/null
+		wait_for 120 "$DIR/$name.srv" '^tw ' "$spid" || { cat "$DIR/$name.srv" >&2; return 1; }
+	fi
 	kill -TERM "$cpid" "$spid" 2>/dev/null
 	wait "$cpid" "$spid" 2>/dev/null
 	PIDS=""
@@ -101,6 +113,9 @@ last() { grep "^held $MAX " "$1"; }
 rss0=$(first "$DIR/ustack.srv" | awk '{ print $4 }') rss1=$(last "$DIR/ustack.srv" | awk '{ print $4 }')
 heap0=$(first "$DIR/ustack.srv" | awk '{ print $6 }') heap1=$(last "$DIR/ustack.srv" | awk '{ print $6 }')
 stk1=$(last "$DIR/ustack.srv" | awk '{ print $8 }')
+tw=$(grep '^tw ' "$DIR/ustack.srv")
+twn=$(echo "$tw" | awk '{ print $2 }') twheap=$(echo "$tw" | awk '{ print $6 }')
+twtcb=$(echo "$tw" | awk '{ print $10 }')   # bytes of TCBs not yet records
 
 echo
 echo "$MAX idle connections in one stack ($N open, then $M more), from 4 source addresses"
@@ -112,3 +127,6 @@ printf '%-40s %12s %14s\n' "B/idle conn, RSS delta / count" "$(per "$rss0" "$rss
 printf '%-40s %12s %14s\n' "B/idle conn, heap in use / count" "$(per "$heap0" "$heap1" "$MAX" 1)" "-"
 printf '%-40s %12s %14s\n' "B/idle conn, stack's own count" "$(per 0 "$stk1" "$MAX" 1)" "-"
 printf '%-40s %12s %14s\n' "B/idle conn end, kernel slab (bench_peer)" "" "${k_mem:-?}"
+printf '%-40s %12s %14s\n' "TIME_WAIT records held (server closed first)" "${twn:-?}" "-"
+printf '%-40s %12s %14s\n' "  connections still closing then" "$(echo "$tw" | awk '{ print $8 - 1 }')" "-"
+printf '%-40s %12s %14s\n' "B/TIME_WAIT, heap in use / count" "$(per "$heap0" "$((${twheap:-0} - ${twtcb:-0}))" "${twn:-1}" 1)" "-"

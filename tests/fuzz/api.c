@@ -172,7 +172,9 @@ static void check_invariants(struct api *a)
 		nhashed += c->hashed;
 		check_tcb(st, c, a->max_sndbuf);
 	}
-	if (ntcb != st->tcp.ntcb || nhashed != st->tcp.nconns ||
+	/* TIME_WAIT records (tcp_tw.c) count as control blocks, hashed. */
+	if (ntcb + st->tcp.tw.n != st->tcp.ntcb ||
+	    nhashed + st->tcp.tw.n != st->tcp.nconns ||
 	    st->tcp.nconns > st->cfg.tcp_max_conns)
 		broken("TCB counts", ntcb, nhashed);
 	if (st->pool.bytes > st->pool.max_bytes)

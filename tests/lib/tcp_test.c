@@ -285,6 +285,17 @@ struct tcp_conn *tt_find(struct tt *t)
 	return tcp_lookup(tt_st(t), TB_ADDR, t->port, TB_PEER, t->pport);
 }
 
+int tt_find_state(struct tt *t)
+{
+	struct tcp_tw *tw;
+	struct tcp_conn *c = tcp_lookup_tw(tt_st(t), TB_ADDR, t->port, TB_PEER,
+					   t->pport, &tw);
+
+	if (c)
+		return c->state;
+	return tw ? USTACK_TCP_TIME_WAIT : USTACK_TCP_CLOSED;
+}
+
 int tt_so_error(struct tt *t, int sd)
 {
 	int err = -1;

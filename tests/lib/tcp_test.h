@@ -119,6 +119,9 @@ int tt_state(struct tt *t, int sd);
 
 /* The TCB for the test's 4-tuple, wherever it is (orphans too). */
 struct tcp_conn *tt_find(struct tt *t);
+/* The state of the test connection's 4-tuple: its TCB's, TIME_WAIT for a
+ * compact TIME_WAIT record (tcp_tw.c), CLOSED when there is neither. */
+int tt_find_state(struct tt *t);
 int tt_so_error(struct tt *t, int sd);
 short tt_poll(struct tt *t, int sd, short events);
 

@@ -316,7 +316,7 @@ START_TEST(test_tcp_sock_conn_limit_evicts_time_wait)
 	ck_assert_uint_eq(tt_st(t)->tcp.nconns, 2);
 	tt_in_full(t, TB_PEER, 5002, TT_PORT, TCP_SYN, IRS, 0, 1000, NULL, 0, 0);
 	tt_expect(t, "S.", &s);                           /* TIME_WAIT evicted */
-	ck_assert_ptr_null(tt_find(t));
+	ck_assert_int_eq(tt_find_state(t), USTACK_TCP_CLOSED);
 	ck_assert_uint_eq(tt_st(t)->tcp.nconns, 2);
 	tt_in_full(t, TB_PEER, 5003, TT_PORT, TCP_SYN, IRS, 0, 1000, NULL, 0, 0);
 	tt_expect_none(t);                                /* full: dropped */
@@ -344,13 +344,62 @@ START_TEST(test_tcp_sock_time_wait_reuse_by_timestamp)
 	tt_opt_ts(t, 1002, s.opt.tsval);
 	tt_in(t, "F.", IRS + 1, iss + 2, 8000, NULL, 0);
 	tt_expect(t, ".", &s);
-	ck_assert_int_eq(tt_find(t)->state, USTACK_TCP_TIME_WAIT);
+	ck_assert_int_eq(tt_find_state(t), USTACK_TCP_TIME_WAIT);
 	/* A lower sequence number, but a newer timestamp: accepted. */
 	tt_opt_ts(t, 2000, 0);
 	tt_in(t, "S", IRS - 50000, 0, 8000, NULL, 0);
 	tt_expect(t, "S.", &s);
 	ck_assert_uint_eq(s.ack, IRS - 50000 + 1);
 	/* An old timestamp does not reopen. */
+	tt_free(t);
+}
+END_TEST
+
+/* A TIME_WAIT record (no socket left: tcp_tw.c) still holds its local
+ * port as the TCB did: bind() without SO_REUSEADDR fails, with it
+ * succeeds; the connection table shows the record; after 2*MSL the port
+ * is free. */
+START_TEST(test_tcp_sock_time_wait_record_holds_port)
+{
+	struct tt *t = tt_new();
+	struct sockaddr_in a = tt_sin(0, TT_PORT);
+	struct ustack_conn_info rows[4];
+	struct ustack *st = tt_st(t);
+	struct tt_seg s;
+	uint32_t iss;
+	int l, sd, one = 1, n, tw = -1;
+
+	sd = tt_passive(t, IRS, 8000, &iss, &l);
+	ustack_close(st, sd);
+	tt_expect(t, "F.", &s);
+	tt_in(t, "F.", IRS + 1, iss + 2, 8000, NULL, 0);
+	tt_expect(t, ".", &s);
+	ck_assert_uint_eq(st->tcp.tw.n, 1);            /* a record now */
+	ck_assert_int_eq(ustack_close(st, l), 0);
+	n = ustack_conn_list(st, rows, 4);
+	for (int i = 0; i < n && i < 4; i++)
+		if (rows[i].proto == IPPROTO_TCP &&
+		    rows[i].state == USTACK_TCP_TIME_WAIT)
+			tw = i;
+	ck_assert_int_ge(tw, 0);
+	ck_assert_int_eq(rows[tw].sd, -1);
+	ck_assert_uint_eq(rows[tw].lport, TT_PORT);
+	ck_assert_uint_eq(rows[tw].rport, t->pport);
+
+	sd = ustack_socket(st, AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(ustack_bind(st, sd, (struct sockaddr *)&a, sizeof(a)),
+			 -EADDRINUSE);
+	ustack_close(st, sd);
+	sd = ustack_socket(st, AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(ustack_setsockopt(st, sd, SOL_SOCKET, SO_REUSEADDR,
+					   &one, sizeof(one)), 0);
+	ck_assert_int_eq(ustack_bind(st, sd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ustack_close(st, sd);
+	tt_advance(t, 2 * USTACK_SEC(30));
+	ck_assert_uint_eq(st->tcp.tw.n, 0);
+	sd = ustack_socket(st, AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(ustack_bind(st, sd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ustack_close(st, sd);
 	tt_free(t);
 }
 END_TEST
@@ -374,6 +423,7 @@ static Suite *tcp_sock_suite(void)
 	tcase_add_test(tc, test_tcp_sock_syn_queue_full_without_cookies);
 	tcase_add_test(tc, test_tcp_sock_conn_limit_evicts_time_wait);
 	tcase_add_test(tc, test_tcp_sock_time_wait_reuse_by_timestamp);
+	tcase_add_test(tc, test_tcp_sock_time_wait_record_holds_port);
 	suite_add_tcase(s, tc);
 	return s;
 }
