@@ -2,9 +2,10 @@
  * loop.c - the event-loop runtime: one thread, and every blocking socket
  * call and ustack_poll() drives the stack while it waits.
  *
- * A pass reads the clock, reads the device (at most RT_DEV_BUDGET frames),
- * fires due timers and evaluates readiness; if nothing is ready it sleeps in
- * ppoll(2) on the device fd, the caller's OS fds and the wakeup eventfd
+ * A pass reads the clock, reads the device (at most RT_DEV_BUDGET frames;
+ * one after a wakeup from an idle sleep, rt_dev_budget), fires due timers
+ * and evaluates readiness; if nothing is ready it sleeps in ppoll(2) on
+ * the device fd, the caller's OS fds and the wakeup eventfd
  * until the caller's timeout or the stack's next deadline, whichever comes
  * first. A device without an fd has nothing to wake us when a frame
  * arrives (nor has one whose fd keeps reporting an error), so the sleep is
@@ -45,7 +46,7 @@ static ustack_time_t loop_clock(struct loop_rt *lr)
 /* One pass of the stack; returns nonzero if the device may have more. */
 static int loop_drive(struct ustack *st, struct loop_rt *lr)
 {
-	int n = rt_drive(st, loop_clock(lr));
+	int n = rt_drive(st, loop_clock(lr), &lr->dw);
 
 	rt_dev_drained(st, &lr->dw, n);
 	return n >= RT_DEV_BUDGET;
@@ -142,7 +143,7 @@ static int loop_poll(struct ustack *st, struct ustack_pollfd *fds, unsigned n,
 		if (os > 0) {
 			/* Also report what the device brought meanwhile;
 			 * the OS revents stay as ppoll set them. */
-			rt_drive(st, loop_clock(lr));
+			rt_drive(st, loop_clock(lr), &lr->dw);
 			return (int)sock_poll_eval(st, fds, n) + os;
 		}
 	}

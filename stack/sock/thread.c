@@ -222,7 +222,7 @@ static void *thr_main(void *arg)
 
 	pthread_mutex_lock(&rt->mu);
 	while (!rt->stopping) {
-		int n = rt_drive(st, thr_clock(rt));
+		int n = rt_drive(st, thr_clock(rt), &rt->dw);
 
 		rt_dev_drained(st, &rt->dw, n);
 		if (rt->stopping)
