@@ -99,10 +99,15 @@ static int loop_wait(struct ustack *st, struct sock *sk, short events,
 	struct loop_rt *lr = loop_of(st);
 	int sd = sk->sd;
 	uint32_t gen = sk->gen;
-	int busy, r;
+	int busy = 0, r, first = rt_dev_fd(st, &lr->dw) >= 0;
 
 	for (;;) {
-		busy = loop_drive(st, lr);
+		/* The caller found nothing: sleep first, without a read that
+		 * would only say EAGAIN (a queued frame ends the ppoll; a
+		 * device without an fd is read first, as it can not). */
+		if (!first)
+			busy = loop_drive(st, lr);
+		first = 0;
 		sk = sock_get(st, sd);
 		if (!sk || sk->gen != gen)
 			return 0; /* gone: the caller finds out */
@@ -128,10 +133,16 @@ static int loop_poll(struct ustack *st, struct ustack_pollfd *fds, unsigned n,
 	struct loop_rt *lr = loop_of(st);
 	ustack_time_t end = timeout_ms < 0 ? USTACK_TIME_NEVER :
 			    st->now + USTACK_MS(timeout_ms);
-	int busy, ready, os;
+	int busy = 0, ready, os;
+	int first = timeout_ms != 0 && rt_dev_fd(st, &lr->dw) >= 0;
 
 	for (;;) {
-		busy = loop_drive(st, lr);
+		/* With a timeout, look at the sockets before reading the
+		 * device: if nothing is ready, the ppoll sees a queued frame,
+		 * and the read that would only say EAGAIN is saved. */
+		if (!first)
+			busy = loop_drive(st, lr);
+		first = 0;
 		ready = (int)sock_poll_eval(st, fds, n);
 		if (ready || st->now >= end) {
 			os = rt_poll_os_now(fds, n);

@@ -44,21 +44,25 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/assert.h"
 #include "core/stack.h"
 #include "sock/rt.h"
 #include "sock/sock.h"
 
 #define THR_EFD_CACHE 16
 #define THR_MATCH_SCAN_MAX 64   /* larger poll sets wake on any change */
+#define THR_PARK_US 1000        /* the stack thread's first park slice */
+#define THR_PARK_MAX_US 8000    /* ... doubling while callers drive */
 
 struct thr_waiter {
 	struct thr_waiter *next, *prev;
 	struct sock *sk;                   /* blocking call: its socket */
 	const struct ustack_pollfd *fds;   /* poller: its set */
 	unsigned nfds;
-	int efd;                           /* poller: written on a match */
-	pthread_cond_t cond;               /* blocking call */
+	int efd;                           /* poller, leader: written on a match */
+	pthread_cond_t cond;               /* blocking call (not the leader) */
 	int fired;
+	int efd_sig;                       /* efd written: drain before reuse */
 	uint32_t intr_gen;
 };
 
@@ -78,6 +82,13 @@ struct thr_rt {
 	struct thr_waiter *waiters;
 	int efd_cache[THR_EFD_CACHE];
 	unsigned nefd;
+	/* Caller drives: a blocking call that drives the device itself. */
+	struct thr_waiter *leader;         /* NULL: the stack thread drives */
+	int leading;                       /* the leader is in its own pass */
+	pthread_cond_t park;               /* the stack thread while parked */
+	int parked;
+	ustack_time_t park_us;             /* its current park slice */
+	ustack_time_t park_until;          /* ... ends then (st->now's clock) */
 };
 
 static struct thr_rt *thr_of(struct ustack *st)
@@ -113,14 +124,20 @@ static void waiter_del(struct thr_rt *rt, struct thr_waiter *w)
 		w->next->prev = w->prev;
 }
 
-static void waiter_fire(struct thr_waiter *w)
+static void waiter_fire(struct thr_rt *rt, struct thr_waiter *w)
 {
 	if (w->fired)
 		return;
 	w->fired = 1;
-	if (w->efd >= 0)
+	if (w == rt->leader && rt->leading)
+		return; /* its own pass: it looks at `fired` next */
+	if (w->efd >= 0) {
+		/* A poller, a leader, or a former leader that may still
+		 * sleep in ppoll before it finds it no longer leads. */
+		w->efd_sig = 1;
 		rt_efd_signal(w->efd);
-	else
+	}
+	if (!w->fds)
 		pthread_cond_signal(&w->cond);
 }
 
@@ -128,7 +145,7 @@ static int waiter_matches(const struct thr_waiter *w, const struct sock *sk)
 {
 	if (!sk)
 		return 1;
-	if (w->efd < 0)
+	if (!w->fds)
 		return w->sk == sk;
 	if (w->nfds > THR_MATCH_SCAN_MAX)
 		return 1;
@@ -141,7 +158,7 @@ static int waiter_matches(const struct thr_waiter *w, const struct sock *sk)
 static void fire_all(struct thr_rt *rt)
 {
 	for (struct thr_waiter *w = rt->waiters; w; w = w->next)
-		waiter_fire(w);
+		waiter_fire(rt, w);
 }
 
 /* ustack_wakeup() seen by the stack thread. */
@@ -182,10 +199,40 @@ static int wait_precheck(struct thr_rt *rt)
  * wake-up: kick it once so it replans. */
 static void thr_kick(struct ustack *st, struct thr_rt *rt)
 {
-	if (rt->running && ustack_next_deadline(st) < rt->sleep_until) {
-		rt->sleep_until = 0;
+	if (!rt->running || ustack_next_deadline(st) >= rt->sleep_until)
+		return;
+	rt->sleep_until = 0;
+	if (rt->leader) {
+		rt->leader->efd_sig = 1;
+		rt_efd_signal(rt->leader->efd);
+	} else if (rt->parked)
+		pthread_cond_signal(&rt->park);
+	else
 		rt_efd_signal(rt->kick_efd);
-	}
+}
+
+/*
+ * A caller drives: the stack thread stays off the device, in slices that
+ * double (THR_PARK_US up to THR_PARK_MAX_US) while callers keep driving.
+ * A leader that leaves does not wake it (the next request's caller will
+ * most often lead again) unless other calls wait or a deadline comes
+ * before the slice ends (lead_done): timers stay exact, and frames that
+ * nobody waits for wait at most THR_PARK_MAX_US for the stack thread.
+ */
+static void thr_park(struct ustack *st, struct thr_rt *rt)
+{
+	ustack_time_t now = thr_clock(rt);
+	struct timespec ts = rt_cond_deadline(rt->clock, now, rt->park_us);
+	int r = 0;
+
+	rt->park_until = now + rt->park_us;
+	rt->parked = 1;
+	while (rt->leader && !rt->stopping && r != ETIMEDOUT)
+		r = pthread_cond_timedwait(&rt->park, &rt->mu, &ts);
+	rt->parked = 0;
+	if (r == ETIMEDOUT && rt->leader)
+		rt->park_us = USTACK_MIN(rt->park_us * 2, THR_PARK_MAX_US);
+	(void)st;
 }
 
 static void thr_sleep(struct ustack *st, struct thr_rt *rt, int busy)
@@ -222,8 +269,14 @@ static void *thr_main(void *arg)
 
 	pthread_mutex_lock(&rt->mu);
 	while (!rt->stopping) {
-		int n = rt_drive(st, thr_clock(rt), &rt->dw);
+		int n;
 
+		if (rt->leader) {
+			thr_park(st, rt);
+			continue;
+		}
+		rt->park_us = THR_PARK_US;
+		n = rt_drive(st, thr_clock(rt), &rt->dw);
 		rt_dev_drained(st, &rt->dw, n);
 		if (rt->stopping)
 			break;
@@ -252,6 +305,126 @@ static void thr_leave(struct ustack *st)
 	pthread_mutex_unlock(&rt->mu);
 }
 
+/* ---- caller drives ------------------------------------------------------ */
+
+static int efd_get(struct thr_rt *rt);
+static void efd_put(struct thr_rt *rt, int fd, int sig);
+
+/* May a blocking call drive the device itself? The newest blocked call
+ * takes the lead (the one whose answer is most likely next: a worker's
+ * recv rather than a long accept); a former leader finds out when it
+ * next wakes and waits on its condition variable from then on. */
+static int lead_ok(struct ustack *st, struct thr_rt *rt)
+{
+	return rt->running && !rt->stopping && rt_dev_fd(st, &rt->dw) >= 0;
+}
+
+static void lead_take(struct thr_rt *rt, struct thr_waiter *w)
+{
+	int was_driving = !rt->leader && !rt->parked;
+
+	rt->leader = w;
+	if (was_driving)
+		rt_efd_signal(rt->kick_efd); /* off the device, and park */
+}
+
+/* The leader's sleep: the device, its eventfd (its socket changed, or a
+ * deadline moved: thr_kick), the ustack_wakeup() eventfd. */
+static void lead_sleep(struct ustack *st, struct thr_rt *rt,
+		       struct thr_waiter *w, int busy, ustack_time_t deadline)
+{
+	struct rt_pollset ps;
+	ustack_time_t us;
+	int dev_i, efd_i, wake_i, r;
+
+	us = rt_sleep_us(st, busy ? st->now : deadline, &rt->dw);
+	rt->sleep_until = us == USTACK_TIME_NEVER ? USTACK_TIME_NEVER :
+			  st->now + us;
+	rt_pollset_init(&ps, 3); /* small: can not fail */
+	dev_i = rt_pollset_add(&ps, rt_dev_fd(st, &rt->dw), POLLIN);
+	efd_i = rt_pollset_add(&ps, w->efd, POLLIN);
+	wake_i = rt_pollset_add(&ps, rt->wake_efd, POLLIN);
+	pthread_mutex_unlock(&rt->mu);
+	r = rt_ppoll(&ps, us);
+	pthread_mutex_lock(&rt->mu);
+	if (r > 0 && dev_i >= 0)
+		rt_dev_polled(&rt->dw, ps.p[dev_i].revents);
+	if (r > 0 && ps.p[efd_i].revents) {
+		rt_efd_drain(w->efd); /* fired (seen next) or a kick */
+		w->efd_sig = 0;
+	}
+	if (r > 0 && ps.p[wake_i].revents) {
+		rt_efd_drain(rt->wake_efd);
+		thr_interrupt(rt);
+	}
+	rt_pollset_fini(&ps);
+}
+
+/* One turn of the leader: a pass, then sleep unless done. Returns 1 when
+ * the deadline passed. */
+static int lead_turn(struct ustack *st, struct thr_rt *rt,
+		     struct thr_waiter *w, ustack_time_t deadline)
+{
+	int n;
+
+	rt->leading = 1;
+	n = rt_drive(st, thr_clock(rt), &rt->dw);
+	rt->leading = 0;
+	rt_dev_drained(st, &rt->dw, n);
+	if (w->fired || rt->stopping)
+		return 0;
+	if (st->now >= deadline)
+		return 1;
+	lead_sleep(st, rt, w, n >= RT_DEV_BUDGET, deadline);
+	return 0;
+}
+
+/* The leader leaves: wake the stack thread now if a deadline comes
+ * before its park slice ends; else let it find out when the slice ends
+ * (or the next blocking call leads): calls still waiting are served by
+ * the next leader or the stack thread within one slice. */
+static void lead_done(struct ustack *st, struct thr_rt *rt)
+{
+	rt->leader = NULL;
+	rt->sleep_until = 0;
+	rt->park_us = THR_PARK_US; /* busy: short slices */
+	if (!rt->parked)
+		return;
+	if (ustack_next_deadline(st) < rt->park_until)
+		pthread_cond_signal(&rt->park);
+	else
+		rt->sleep_until = rt->park_until; /* thr_kick's bound */
+}
+
+/* A follower's sleep on its condition variable; 1 when the deadline
+ * passed. */
+static int follow_turn(struct thr_rt *rt, struct thr_waiter *w,
+		       ustack_time_t deadline)
+{
+	ustack_time_t now;
+	struct timespec ts;
+
+	if (deadline == USTACK_TIME_NEVER) {
+		pthread_cond_wait(&w->cond, &rt->mu);
+		return 0;
+	}
+	now = thr_clock(rt);
+	if (now >= deadline)
+		return 1;
+	ts = rt_cond_deadline(rt->clock, now, deadline - now);
+	pthread_cond_timedwait(&w->cond, &rt->mu, &ts);
+	return 0;
+}
+
+/*
+ * A blocking call waits. If it may, it leads: it drives the stack itself
+ * while it waits, as the event loop does (read the device, fire timers,
+ * sleep in ppoll on the device fd), so the frame that answers it is read
+ * by this thread and the answer costs one wakeup (the caller's), not two
+ * (the stack thread's, then the condition variable's). The stack thread
+ * meanwhile parks (thr_park). Otherwise it follows: it sleeps on its
+ * condition variable until whoever drives says its socket changed.
+ */
 static int thr_wait(struct ustack *st, struct sock *sk, short events,
 		    ustack_time_t deadline)
 {
@@ -262,23 +435,23 @@ static int thr_wait(struct ustack *st, struct sock *sk, short events,
 	(void)events; /* any change of sk wakes us; the caller re-checks */
 	if ((err = wait_precheck(rt)) < 0)
 		return err;
-	thr_kick(st, rt);
 	pthread_cond_init(&w.cond, &rt->cattr);
 	waiter_add(rt, &w);
-	while (!w.fired && !rt->stopping) {
-		if (deadline == USTACK_TIME_NEVER) {
-			pthread_cond_wait(&w.cond, &rt->mu);
-			continue;
-		}
-		ustack_time_t now = thr_clock(rt);
-		if (now >= deadline) {
-			timedout = 1;
-			break;
-		}
-		struct timespec ts = rt_cond_deadline(rt->clock, now, deadline - now);
-		pthread_cond_timedwait(&w.cond, &rt->mu, &ts);
-	}
+	if (lead_ok(st, rt) && (w.efd = efd_get(rt)) >= 0)
+		lead_take(rt, &w);
+	else
+		thr_kick(st, rt);
+	if (rt->leader == &w && st->now < deadline)
+		lead_sleep(st, rt, &w, 0, deadline); /* no read in front: the
+						       * ppoll sees a queued frame */
+	while (!w.fired && !rt->stopping && !timedout)
+		timedout = rt->leader == &w ? lead_turn(st, rt, &w, deadline)
+					    : follow_turn(rt, &w, deadline);
 	waiter_del(rt, &w);
+	if (rt->leader == &w)
+		lead_done(st, rt);
+	if (w.efd >= 0)
+		efd_put(rt, w.efd, w.efd_sig);
 	pthread_cond_destroy(&w.cond);
 	stack_set_now(st, thr_clock(rt));
 	if ((err = waiter_verdict(rt, &w)) < 0)
@@ -290,7 +463,7 @@ static void thr_notify(struct ustack *st, struct sock *sk)
 {
 	for (struct thr_waiter *w = thr_of(st)->waiters; w; w = w->next)
 		if (!w->fired && waiter_matches(w, sk))
-			waiter_fire(w);
+			waiter_fire(thr_of(st), w);
 }
 
 static int efd_get(struct thr_rt *rt)
@@ -300,9 +473,11 @@ static int efd_get(struct thr_rt *rt)
 	return rt_efd_open();
 }
 
-static void efd_put(struct thr_rt *rt, int fd)
+/* Back to the cache; drained first if it may have been written (sig). */
+static void efd_put(struct thr_rt *rt, int fd, int sig)
 {
-	rt_efd_drain(fd);
+	if (sig)
+		rt_efd_drain(fd);
 	if (rt->nefd < THR_EFD_CACHE)
 		rt->efd_cache[rt->nefd++] = fd;
 	else
@@ -323,7 +498,7 @@ static int poll_sleep(struct ustack *st, struct thr_rt *rt,
 	if ((w.efd = efd_get(rt)) < 0)
 		return w.efd;
 	if ((r = rt_pollset_init(&ps, n + 1)) < 0) {
-		efd_put(rt, w.efd);
+		efd_put(rt, w.efd, 1);
 		return r;
 	}
 	rt_pollset_add(&ps, w.efd, POLLIN);
@@ -336,7 +511,7 @@ static int poll_sleep(struct ustack *st, struct thr_rt *rt,
 			  end > now ? end - now : 0);
 	pthread_mutex_lock(&rt->mu);
 	waiter_del(rt, &w);
-	efd_put(rt, w.efd);
+	efd_put(rt, w.efd, w.efd_sig);
 	stack_set_now(st, thr_clock(rt));
 	if (r >= 0)
 		r = (int)rt_pollset_collect_os(&ps, first, fds, n);
@@ -388,6 +563,7 @@ static void thr_stop(struct ustack *st)
 	rt->stopping = 1;
 	rt->joining = 1;
 	fire_all(rt);
+	pthread_cond_signal(&rt->park);
 	pthread_mutex_unlock(&rt->mu);
 	rt_efd_signal(rt->kick_efd);
 	pthread_join(rt->thread, NULL);
@@ -406,6 +582,7 @@ static void thr_detach(struct ustack *st)
 		close(rt->efd_cache[--rt->nefd]);
 	close(rt->kick_efd);
 	close(rt->wake_efd);
+	pthread_cond_destroy(&rt->park);
 	pthread_condattr_destroy(&rt->cattr);
 	pthread_mutex_destroy(&rt->mu);
 	free(rt);
@@ -447,6 +624,8 @@ static struct thr_rt *thr_new(void)
 	pthread_mutex_init(&rt->mu, NULL);
 	pthread_condattr_init(&rt->cattr);
 	pthread_condattr_setclock(&rt->cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&rt->park, &rt->cattr);
+	rt->park_us = THR_PARK_US;
 	return rt;
 }
 
