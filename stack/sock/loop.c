@@ -139,11 +139,18 @@ static int loop_poll(struct ustack *st, struct ustack_pollfd *fds, unsigned n,
 	for (;;) {
 		/* With a timeout, look at the sockets before reading the
 		 * device: if nothing is ready, the ppoll sees a queued frame,
-		 * and the read that would only say EAGAIN is saved. */
+		 * and the read that would only say EAGAIN is saved. If
+		 * something is, read the device before returning all the
+		 * same: a socket that is always ready (POLLOUT) must not keep
+		 * the device from being read. */
 		if (!first)
 			busy = loop_drive(st, lr);
-		first = 0;
 		ready = (int)sock_poll_eval(st, fds, n);
+		if (first) {
+			first = 0;
+			if (ready)
+				continue;
+		}
 		if (ready || st->now >= end) {
 			os = rt_poll_os_now(fds, n);
 			return os < 0 ? os : ready + os;

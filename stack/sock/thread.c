@@ -379,10 +379,20 @@ static int lead_turn(struct ustack *st, struct thr_rt *rt,
 	return 0;
 }
 
+/* Does a ustack_poll() wait (an event loop serving many sockets)? */
+static int pollers_wait(const struct thr_rt *rt)
+{
+	for (const struct thr_waiter *w = rt->waiters; w; w = w->next)
+		if (w->fds)
+			return 1;
+	return 0;
+}
+
 /* The leader leaves: wake the stack thread now if a deadline comes
- * before its park slice ends; else let it find out when the slice ends
- * (or the next blocking call leads): calls still waiting are served by
- * the next leader or the stack thread within one slice. */
+ * before its park slice ends or a ustack_poll() waits; else let it find
+ * out when the slice ends (or the next blocking call leads): blocking
+ * calls still waiting are served by the next leader or the stack thread
+ * within one slice. */
 static void lead_done(struct ustack *st, struct thr_rt *rt)
 {
 	rt->leader = NULL;
@@ -390,7 +400,7 @@ static void lead_done(struct ustack *st, struct thr_rt *rt)
 	rt->park_us = THR_PARK_US; /* busy: short slices */
 	if (!rt->parked)
 		return;
-	if (ustack_next_deadline(st) < rt->park_until)
+	if (ustack_next_deadline(st) < rt->park_until || pollers_wait(rt))
 		pthread_cond_signal(&rt->park);
 	else
 		rt->sleep_until = rt->park_until; /* thr_kick's bound */
