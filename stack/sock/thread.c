@@ -11,10 +11,16 @@
  * send) kicks the thread on its way out, so it recomputes its sleep; calls
  * that change nothing cost no system call.
  *
+ * Caller drives: a blocking call drives the stack itself while it waits
+ * (the leader: passes and ppoll on the device fd, like the event loop),
+ * so the frame that answers it costs its own wakeup only, not the stack
+ * thread's and then a condition variable's. The newest blocked call
+ * leads; the stack thread parks meanwhile (thr_park, lead_done).
+ *
  * Waiting: one waiter record per blocked call, on the caller's stack, in a
- * list in the runtime. A blocking call's waiter has its own condition
- * variable and names its socket; sock_wakeup(sk) signals exactly the
- * waiters of sk (all of them for sk == NULL). Why not a condition variable
+ * list in the runtime. A blocking call's waiter names its socket and has
+ * its own condition variable (a leader: an eventfd too); sock_wakeup(sk)
+ * signals exactly the waiters of sk (all of them for sk == NULL). Why not a condition variable
  * per socket: a socket closed by another thread while calls wait on it
  * would take its condition variable with it; the waiter outlives nothing.
  * Why not one broadcast for everything: a thread-per-connection server
@@ -215,9 +221,9 @@ static void thr_kick(struct ustack *st, struct thr_rt *rt)
  * A caller drives: the stack thread stays off the device, in slices that
  * double (THR_PARK_US up to THR_PARK_MAX_US) while callers keep driving.
  * A leader that leaves does not wake it (the next request's caller will
- * most often lead again) unless other calls wait or a deadline comes
+ * most often lead again) unless a ustack_poll() waits or a deadline comes
  * before the slice ends (lead_done): timers stay exact, and frames that
- * nobody waits for wait at most THR_PARK_MAX_US for the stack thread.
+ * nobody waits for wait at most one slice for the stack thread.
  */
 static void thr_park(struct ustack *st, struct thr_rt *rt)
 {
