@@ -54,8 +54,9 @@ static int loop_drive(struct ustack *st, struct loop_rt *lr)
 
 /*
  * Sleep until `until` (or the next deadline) for the device, the wakeup
- * eventfd and the OS entries of fds. Returns -EINTR for a wakeup, the
- * number of OS entries ready (revents filled), or 0.
+ * eventfd and the OS entries of fds. Returns -EINTR for a wakeup, or the
+ * number of OS entries ready, 0 included: the OS entries' revents are
+ * then what this ppoll saw.
  */
 static int loop_sleep(struct ustack *st, struct loop_rt *lr,
 		      ustack_time_t until, struct ustack_pollfd *fds,
@@ -76,7 +77,7 @@ static int loop_sleep(struct ustack *st, struct loop_rt *lr,
 	if (r > 0 && ps.p[efd_i].revents) {
 		rt_efd_drain(lr->efd);
 		r = -EINTR;
-	} else if (r > 0) {
+	} else if (r >= 0) {
 		r = (int)rt_pollset_collect_os(&ps, first, fds, n);
 	}
 	rt_pollset_fini(&ps);
@@ -133,7 +134,7 @@ static int loop_poll(struct ustack *st, struct ustack_pollfd *fds, unsigned n,
 	struct loop_rt *lr = loop_of(st);
 	ustack_time_t end = timeout_ms < 0 ? USTACK_TIME_NEVER :
 			    st->now + USTACK_MS(timeout_ms);
-	int busy = 0, ready, os;
+	int busy = 0, ready, os, os_seen = 0;
 	int first = timeout_ms != 0 && rt_dev_fd(st, &lr->dw) >= 0;
 
 	for (;;) {
@@ -152,12 +153,15 @@ static int loop_poll(struct ustack *st, struct ustack_pollfd *fds, unsigned n,
 				continue;
 		}
 		if (ready || st->now >= end) {
-			os = rt_poll_os_now(fds, n);
+			/* The OS entries as the last sleep's ppoll saw them
+			 * (none ready, microseconds ago), or ask now. */
+			os = os_seen ? 0 : rt_poll_os_now(fds, n);
 			return os < 0 ? os : ready + os;
 		}
 		os = loop_sleep(st, lr, busy ? st->now : end, fds, n);
 		if (os < 0)
 			return os;
+		os_seen = 1;
 		if (os > 0) {
 			/* Also report what the device brought meanwhile;
 			 * the OS revents stay as ppoll set them. */
