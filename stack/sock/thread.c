@@ -500,37 +500,91 @@ static void efd_put(struct thr_rt *rt, int fd, int sig)
 		close(fd);
 }
 
-/* One sleep of a poller, without the mutex: its eventfd + the OS fds.
- * Returns the OS entries ready, or -errno (incl. the verdict). */
+/* A leading poller's sleep length (the stack's deadlines count too). */
+static ustack_time_t poll_sleep_us(struct ustack *st, struct thr_rt *rt,
+				   struct thr_waiter *w, int busy,
+				   ustack_time_t end)
+{
+	ustack_time_t us, now;
+
+	if (rt->leader == w) {
+		us = rt_sleep_us(st, busy ? st->now : end, &rt->dw);
+		rt->sleep_until = us == USTACK_TIME_NEVER ? USTACK_TIME_NEVER :
+				  st->now + us;
+		return us;
+	}
+	now = thr_clock(rt);
+	return end == USTACK_TIME_NEVER ? USTACK_TIME_NEVER :
+	       end > now ? end - now : 0;
+}
+
+/*
+ * A poller waits, without the mutex, in ppoll on its eventfd and the OS
+ * fds. If nobody leads it leads (it never takes the lead from another:
+ * two pollers would take it from each other at every frame): then the
+ * device fd and the wakeup eventfd are in the set too, and it runs the
+ * passes itself until one of its sockets or OS fds is ready, its time is
+ * up, or a blocking call takes the lead. Returns the OS entries ready, 0
+ * (look again), or -errno (incl. the verdict).
+ */
 static int poll_sleep(struct ustack *st, struct thr_rt *rt,
 		      struct ustack_pollfd *fds, unsigned n, ustack_time_t end)
 {
 	struct thr_waiter w = {.fds = fds, .nfds = n};
+	int lead = lead_ok(st, rt) && !rt->leader, busy = 0;
+	int dev_i, efd_i, wake_i, r, frames;
 	struct rt_pollset ps;
-	ustack_time_t now;
 	unsigned first;
-	int r;
 
 	if ((w.efd = efd_get(rt)) < 0)
 		return w.efd;
-	if ((r = rt_pollset_init(&ps, n + 1)) < 0) {
+	if ((r = rt_pollset_init(&ps, n + 3)) < 0) {
 		efd_put(rt, w.efd, 1);
 		return r;
 	}
-	rt_pollset_add(&ps, w.efd, POLLIN);
+	efd_i = rt_pollset_add(&ps, w.efd, POLLIN);
+	dev_i = lead ? rt_pollset_add(&ps, rt_dev_fd(st, &rt->dw), POLLIN) : -1;
+	wake_i = lead ? rt_pollset_add(&ps, rt->wake_efd, POLLIN) : -1;
 	first = rt_pollset_add_os(&ps, fds, n);
 	waiter_add(rt, &w);
-	thr_kick(st, rt);
-	pthread_mutex_unlock(&rt->mu);
-	now = thr_clock(rt);
-	r = rt_ppoll(&ps, end == USTACK_TIME_NEVER ? USTACK_TIME_NEVER :
-			  end > now ? end - now : 0);
-	pthread_mutex_lock(&rt->mu);
+	if (lead)
+		lead_take(rt, &w);
+	else
+		thr_kick(st, rt);
+	for (;;) {
+		ustack_time_t us = poll_sleep_us(st, rt, &w, busy, end);
+
+		pthread_mutex_unlock(&rt->mu);
+		r = rt_ppoll(&ps, us);
+		pthread_mutex_lock(&rt->mu);
+		if (r < 0)
+			break;
+		if (r > 0 && dev_i >= 0)
+			rt_dev_polled(&rt->dw, ps.p[dev_i].revents);
+		if (r > 0 && ps.p[efd_i].revents) {
+			rt_efd_drain(w.efd);
+			w.efd_sig = 0;
+		}
+		if (r > 0 && wake_i >= 0 && ps.p[wake_i].revents) {
+			rt_efd_drain(rt->wake_efd);
+			thr_interrupt(rt);
+		}
+		r = (int)rt_pollset_collect_os(&ps, first, fds, n);
+		if (r > 0 || w.fired || rt->stopping || rt->leader != &w)
+			break;
+		rt->leading = 1;
+		frames = rt_drive(st, thr_clock(rt), &rt->dw);
+		rt->leading = 0;
+		rt_dev_drained(st, &rt->dw, frames);
+		busy = frames >= RT_DEV_BUDGET;
+		if (w.fired || rt->stopping || st->now >= end)
+			break;
+	}
 	waiter_del(rt, &w);
+	if (rt->leader == &w)
+		lead_done(st, rt);
 	efd_put(rt, w.efd, w.efd_sig);
 	stack_set_now(st, thr_clock(rt));
-	if (r >= 0)
-		r = (int)rt_pollset_collect_os(&ps, first, fds, n);
 	rt_pollset_fini(&ps);
 	if (r >= 0 && (w.fired || r == 0)) {
 		int v = waiter_verdict(rt, &w);
