@@ -59,6 +59,8 @@
 #define THR_MATCH_SCAN_MAX 64   /* larger poll sets wake on any change */
 #define THR_PARK_US 1000        /* the stack thread's first park slice */
 #define THR_PARK_MAX_US 8000    /* ... doubling while callers drive */
+#define THR_LEAD_POLL_MAX 4     /* a poller leads with at most this many
+				 * stack sockets */
 
 struct thr_waiter {
 	struct thr_waiter *next, *prev;
@@ -518,10 +520,24 @@ static ustack_time_t poll_sleep_us(struct ustack *st, struct thr_rt *rt,
 	       end > now ? end - now : 0;
 }
 
+/* Stack sockets in a poll set. */
+static unsigned poll_socks(const struct ustack_pollfd *fds, unsigned n)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		k += fds[i].sd >= 0;
+	return k;
+}
+
 /*
  * A poller waits, without the mutex, in ppoll on its eventfd and the OS
- * fds. If nobody leads it leads (it never takes the lead from another:
- * two pollers would take it from each other at every frame): then the
+ * fds. If nobody leads and it waits for few sockets (a blocking call
+ * written as a poll, as the preload library does: request/response), it
+ * leads; an event loop over many sockets does not, so the stack thread
+ * keeps working the device beside it (on two CPUs the pipeline is worth
+ * more than the wakeup it costs). It never takes the lead from another
+ * call (two pollers would take it from each other at every frame): then the
  * device fd and the wakeup eventfd are in the set too, and it runs the
  * passes itself until one of its sockets or OS fds is ready, its time is
  * up, or a blocking call takes the lead. Returns the OS entries ready, 0
@@ -531,7 +547,8 @@ static int poll_sleep(struct ustack *st, struct thr_rt *rt,
 		      struct ustack_pollfd *fds, unsigned n, ustack_time_t end)
 {
 	struct thr_waiter w = {.fds = fds, .nfds = n};
-	int lead = lead_ok(st, rt) && !rt->leader, busy = 0;
+	int lead = lead_ok(st, rt) && !rt->leader &&
+		   poll_socks(fds, n) <= THR_LEAD_POLL_MAX, busy = 0;
 	int dev_i, efd_i, wake_i, r, frames;
 	struct rt_pollset ps;
 	unsigned first;
