@@ -42,12 +42,13 @@ struct timespec rt_cond_deadline(ustack_clock_fn clock, ustack_time_t now,
 	return ts;
 }
 
-int rt_drive(struct ustack *st, ustack_time_t now)
+int rt_drive(struct ustack *st, ustack_time_t now, struct rt_devwait *dw)
 {
 	int n;
 
 	stack_set_now(st, now);
-	n = ustack_poll_dev(st, st->now, RT_DEV_BUDGET);
+	n = ustack_poll_dev(st, st->now,
+			    dw ? rt_dev_budget(dw, st->now) : RT_DEV_BUDGET);
 	ustack_run_timers(st, st->now);
 	return n;
 }
@@ -57,6 +58,17 @@ void rt_devwait_init(struct rt_devwait *dw)
 	dw->idle_us = RT_NOFD_MIN_US;
 	dw->suspect = 0;
 	dw->broken = 0;
+	dw->dev_woke = 0;
+	dw->pass_at = 0;
+}
+
+int rt_dev_budget(struct rt_devwait *dw, ustack_time_t now)
+{
+	int sparse = dw->dev_woke && now - dw->pass_at >= RT_SPARSE_US;
+
+	dw->dev_woke = 0;
+	dw->pass_at = now;
+	return sparse ? 1 : RT_DEV_BUDGET;
 }
 
 int rt_dev_fd(struct ustack *st, const struct rt_devwait *dw)
@@ -68,6 +80,8 @@ void rt_dev_polled(struct rt_devwait *dw, short revents)
 {
 	if (revents & (POLLERR | POLLHUP | POLLNVAL))
 		dw->suspect = 1;
+	else if (revents & POLLIN)
+		dw->dev_woke = 1;
 }
 
 void rt_dev_drained(struct ustack *st, struct rt_devwait *dw, int frames)

@@ -2,9 +2,10 @@
  * loop.c - the event-loop runtime: one thread, and every blocking socket
  * call and ustack_poll() drives the stack while it waits.
  *
- * A pass reads the clock, reads the device (at most RT_DEV_BUDGET frames),
- * fires due timers and evaluates readiness; if nothing is ready it sleeps in
- * ppoll(2) on the device fd, the caller's OS fds and the wakeup eventfd
+ * A pass reads the clock, reads the device (at most RT_DEV_BUDGET frames;
+ * one after a wakeup from an idle sleep, rt_dev_budget), fires due timers
+ * and evaluates readiness; if nothing is ready it sleeps in ppoll(2) on
+ * the device fd, the caller's OS fds and the wakeup eventfd
  * until the caller's timeout or the stack's next deadline, whichever comes
  * first. A device without an fd has nothing to wake us when a frame
  * arrives (nor has one whose fd keeps reporting an error), so the sleep is
@@ -45,7 +46,7 @@ static ustack_time_t loop_clock(struct loop_rt *lr)
 /* One pass of the stack; returns nonzero if the device may have more. */
 static int loop_drive(struct ustack *st, struct loop_rt *lr)
 {
-	int n = rt_drive(st, loop_clock(lr));
+	int n = rt_drive(st, loop_clock(lr), &lr->dw);
 
 	rt_dev_drained(st, &lr->dw, n);
 	return n >= RT_DEV_BUDGET;
@@ -53,8 +54,9 @@ static int loop_drive(struct ustack *st, struct loop_rt *lr)
 
 /*
  * Sleep until `until` (or the next deadline) for the device, the wakeup
- * eventfd and the OS entries of fds. Returns -EINTR for a wakeup, the
- * number of OS entries ready (revents filled), or 0.
+ * eventfd and the OS entries of fds. Returns -EINTR for a wakeup, or the
+ * number of OS entries ready, 0 included: the OS entries' revents are
+ * then what this ppoll saw.
  */
 static int loop_sleep(struct ustack *st, struct loop_rt *lr,
 		      ustack_time_t until, struct ustack_pollfd *fds,
@@ -75,7 +77,7 @@ static int loop_sleep(struct ustack *st, struct loop_rt *lr,
 	if (r > 0 && ps.p[efd_i].revents) {
 		rt_efd_drain(lr->efd);
 		r = -EINTR;
-	} else if (r > 0) {
+	} else if (r >= 0) {
 		r = (int)rt_pollset_collect_os(&ps, first, fds, n);
 	}
 	rt_pollset_fini(&ps);
@@ -98,10 +100,15 @@ static int loop_wait(struct ustack *st, struct sock *sk, short events,
 	struct loop_rt *lr = loop_of(st);
 	int sd = sk->sd;
 	uint32_t gen = sk->gen;
-	int busy, r;
+	int busy = 0, r, first = rt_dev_fd(st, &lr->dw) >= 0;
 
 	for (;;) {
-		busy = loop_drive(st, lr);
+		/* The caller found nothing: sleep first, without a read that
+		 * would only say EAGAIN (a queued frame ends the ppoll; a
+		 * device without an fd is read first, as it can not). */
+		if (!first)
+			busy = loop_drive(st, lr);
+		first = 0;
 		sk = sock_get(st, sd);
 		if (!sk || sk->gen != gen)
 			return 0; /* gone: the caller finds out */
@@ -127,22 +134,38 @@ static int loop_poll(struct ustack *st, struct ustack_pollfd *fds, unsigned n,
 	struct loop_rt *lr = loop_of(st);
 	ustack_time_t end = timeout_ms < 0 ? USTACK_TIME_NEVER :
 			    st->now + USTACK_MS(timeout_ms);
-	int busy, ready, os;
+	int busy = 0, ready, os, os_seen = 0;
+	int first = timeout_ms != 0 && rt_dev_fd(st, &lr->dw) >= 0;
 
 	for (;;) {
-		busy = loop_drive(st, lr);
+		/* With a timeout, look at the sockets before reading the
+		 * device: if nothing is ready, the ppoll sees a queued frame,
+		 * and the read that would only say EAGAIN is saved. If
+		 * something is, read the device before returning all the
+		 * same: a socket that is always ready (POLLOUT) must not keep
+		 * the device from being read. */
+		if (!first)
+			busy = loop_drive(st, lr);
 		ready = (int)sock_poll_eval(st, fds, n);
+		if (first) {
+			first = 0;
+			if (ready)
+				continue;
+		}
 		if (ready || st->now >= end) {
-			os = rt_poll_os_now(fds, n);
+			/* The OS entries as the last sleep's ppoll saw them
+			 * (none ready, microseconds ago), or ask now. */
+			os = os_seen ? 0 : rt_poll_os_now(fds, n);
 			return os < 0 ? os : ready + os;
 		}
 		os = loop_sleep(st, lr, busy ? st->now : end, fds, n);
 		if (os < 0)
 			return os;
+		os_seen = 1;
 		if (os > 0) {
 			/* Also report what the device brought meanwhile;
 			 * the OS revents stay as ppoll set them. */
-			rt_drive(st, loop_clock(lr));
+			rt_drive(st, loop_clock(lr), &lr->dw);
 			return (int)sock_poll_eval(st, fds, n) + os;
 		}
 	}

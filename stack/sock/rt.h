@@ -48,10 +48,15 @@ struct rt_ops {
 #define RT_DEV_BUDGET 64        /* frames read per pass before looking up */
 #define RT_NOFD_MIN_US 50       /* fd-less device: first sleep slice */
 #define RT_NOFD_MAX_US 1000     /* ... doubling up to this */
+#define RT_SPARSE_US 20         /* a device wakeup after this long idle
+				 * reads one frame (rt_dev_budget) */
 
-/* One pass: bring st->now to `now`, read up to RT_DEV_BUDGET frames, fire
- * due timers. Returns the number of frames read. */
-int rt_drive(struct ustack *st, ustack_time_t now);
+struct rt_devwait;
+
+/* One pass: bring st->now to `now`, read up to rt_dev_budget(dw) frames
+ * (RT_DEV_BUDGET with dw NULL), fire due timers. Returns the number of
+ * frames read. */
+int rt_drive(struct ustack *st, ustack_time_t now, struct rt_devwait *dw);
 
 /*
  * Waiting for the device. A device without an fd has nothing to wake us
@@ -64,6 +69,8 @@ struct rt_devwait {
 	ustack_time_t idle_us;   /* the next slice */
 	int suspect;             /* the fd reported POLLERR/POLLHUP/POLLNVAL */
 	int broken;              /* ... and then had nothing: not polled */
+	int dev_woke;            /* the last sleep ended with the fd readable */
+	ustack_time_t pass_at;   /* when the last pass began */
 };
 void rt_devwait_init(struct rt_devwait *dw);
 /* The fd to sleep on, or -1 (none, or broken). */
@@ -72,6 +79,16 @@ int rt_dev_fd(struct ustack *st, const struct rt_devwait *dw);
 void rt_dev_polled(struct rt_devwait *dw, short revents);
 /* After a pass, with the frames it read. */
 void rt_dev_drained(struct ustack *st, struct rt_devwait *dw, int frames);
+/*
+ * Frames to read in a pass beginning at `now`. A device that woke us
+ * after at least RT_SPARSE_US without a pass has, as a rule, one frame
+ * (the kernel writes the TAP a frame at a time and we woke on the first):
+ * read that one and skip the read that would only say EAGAIN. If more
+ * came, the next ppoll returns at once and that pass drains the queue
+ * (RT_DEV_BUDGET): a burst costs one ppoll more, a lone frame one readv
+ * less. Consumes the wakeup.
+ */
+int rt_dev_budget(struct rt_devwait *dw, ustack_time_t now);
 
 /*
  * How long to sleep from st->now: until `until` and the stack's next

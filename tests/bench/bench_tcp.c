@@ -3,7 +3,7 @@
  * joined by memlink, in virtual time, so the same build gives the same
  * frames and (under callgrind) the same instruction counts on every run.
  *
- *   bench_tcp [-m MB] [-n CONNS] [-M MTU] [-o] [-p PHASES]
+ *   bench_tcp [-m MB] [-n CONNS] [-r EXCHANGES] [-M MTU] [-o] [-p PHASES]
  *
  *   bulk   the client sends MB MiB (default 64) to the server, which reads
  *          and discards; connection set-up and teardown are outside the
@@ -11,6 +11,10 @@
  *   conns  CONNS (default 1000) times: connect, accept, the server sends a
  *          daytime line and closes, the client reads to EOF and closes
  *          (measure_conns).
+ *   rr     EXCHANGES (default 1000) request/response exchanges on one
+ *          keep-alive connection: the client sends a RR_REQ-byte request,
+ *          the server reads it and answers RR_RESP bytes, the client reads
+ *          them (measure_rr; set-up and teardown outside it).
  *   mem    memory (malloc'd bytes, mallinfo2): of one stack with the
  *          default configuration, and per idle established connection end
  *          (CONNS connections open at once, both ends counted, each end a
@@ -49,6 +53,9 @@
 #define ADDR_CLI 0x0a000002u
 #define PORT_BULK 5001
 #define PORT_DAYTIME 13
+#define PORT_RR 8080
+#define RR_REQ 100
+#define RR_RESP 1024
 #define BENCH_TICK_US 1
 #define BENCH_BUDGET 64
 #define CHUNK (256u << 10)
@@ -312,6 +319,63 @@ static void run_bulk(struct bench *b, uint64_t mb)
 	       (t1 - t0) * 1e3, (double)r.bytes / 1048576.0 / (t1 - t0));
 }
 
+/* Drive until `want` bytes have arrived on sd of st (into b->buf). */
+static void rr_read(struct bench *b, struct ustack *st, int sd, size_t want)
+{
+	size_t have = 0;
+
+	while (have < want) {
+		ssize_t n = ustack_recv(st, sd, b->buf + have, want - have, 0);
+
+		if (n > 0) {
+			have += (size_t)n;
+			continue;
+		}
+		if (n != -EAGAIN)
+			die("rr recv", (long)n);
+		if (!pass(b))
+			idle(b);
+	}
+}
+
+/* The measured part of rr: `n` exchanges, each a request the server reads
+ * whole, then a response the client reads whole. */
+__attribute__((noinline))
+static void measure_rr(struct bench *b, int csd, int ssd, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (ustack_send(b->cli, csd, b->buf, RR_REQ, 0) != RR_REQ)
+			die("rr send request", 0);
+		rr_read(b, b->srv, ssd, RR_REQ);
+		if (ustack_send(b->srv, ssd, b->buf, RR_RESP, 0) != RR_RESP)
+			die("rr send response", 0);
+		rr_read(b, b->cli, csd, RR_RESP);
+	}
+}
+
+static void run_rr(struct bench *b, unsigned n)
+{
+	int lsd = listen_on(b->srv, PORT_RR, 4), csd, ssd;
+	uint64_t p0, f0;
+	double t0, t1;
+
+	open_pair(b, lsd, PORT_RR, &csd, &ssd);
+	p0 = b->passes;
+	f0 = ustack_stat(b->srv, USTACK_STAT_ETH_TX) +
+	     ustack_stat(b->cli, USTACK_STAT_ETH_TX);
+	t0 = wall_s();
+	measure_rr(b, csd, ssd, n);
+	t1 = wall_s();
+	printf("rr exchanges=%u req=%u resp=%u frames=%llu passes=%llu "
+	       "wall_ms=%.1f per_s=%.0f\n", n, RR_REQ, RR_RESP,
+	       (unsigned long long)(ustack_stat(b->srv, USTACK_STAT_ETH_TX) +
+				    ustack_stat(b->cli, USTACK_STAT_ETH_TX) - f0),
+	       (unsigned long long)(b->passes - p0), (t1 - t0) * 1e3,
+	       n / (t1 - t0));
+	close_and_drain(b, csd, ssd);
+	ustack_close(b->srv, lsd);
+}
+
 /* Drive until the server has a connection to accept. */
 static int accept_one(struct bench *b, int lsd)
 {
@@ -465,32 +529,33 @@ static void run_mem(struct bench *b, unsigned n)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_tcp [-m MB] [-n CONNS] [-M MTU] [-o] "
-		"[-w N] [-p bulk,conns,mem]\n");
+	fprintf(stderr, "usage: bench_tcp [-m MB] [-n CONNS] [-r EXCHANGES] "
+		"[-M MTU] [-o] [-w N] [-p bulk,conns,rr,mem]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	struct bench b;
-	unsigned long mb = 64, conns = 1000, mtu = 1500, waits = 0;
+	unsigned long mb = 64, conns = 1000, mtu = 1500, waits = 0, rr = 1000;
 	const char *phases = "bulk,conns";
 	int c;
 
 	memset(&b, 0, sizeof(b));
-	while ((c = getopt(argc, argv, "m:n:M:op:w:")) != -1) {
+	while ((c = getopt(argc, argv, "m:n:M:op:r:w:")) != -1) {
 		switch (c) {
 		case 'm': mb = strtoul(optarg, NULL, 0); break;
 		case 'n': conns = strtoul(optarg, NULL, 0); break;
 		case 'M': mtu = strtoul(optarg, NULL, 0); break;
 		case 'o': b.offload = 1; break;
 		case 'p': phases = optarg; break;
+		case 'r': rr = strtoul(optarg, NULL, 0); break;
 		case 'w': waits = strtoul(optarg, NULL, 0); break;
 		default: usage();
 		}
 	}
 	if (mb == 0 || mb > 65536 || conns > 60000 || waits > 60000 ||
-	    mtu < 576 || mtu > 65535)
+	    rr == 0 || rr > 10000000 || mtu < 576 || mtu > 65535)
 		usage();
 	b.mtu = (uint16_t)mtu;
 	bench_init(&b);
@@ -505,6 +570,8 @@ int main(int argc, char **argv)
 		run_bulk(&b, mb);
 	if (strstr(phases, "conns"))
 		run_conns(&b, (unsigned)conns);
+	if (strstr(phases, "rr"))
+		run_rr(&b, (unsigned)rr);
 	if (strstr(phases, "mem"))
 		run_mem(&b, (unsigned)conns);
 	bench_fini(&b);

@@ -6,7 +6,8 @@
 # same build gives the same counts on every run and every machine with the
 # same compiler, so before/after comparisons need no repetitions.
 #
-#   BENCH_MB=16 BENCH_CONNS=500 BENCH_OFFLOAD=1 (also a run with -o: memlink
+#   BENCH_MB=16 BENCH_CONNS=500 BENCH_RR=2000 (request/response exchanges:
+#   100 bytes up, 1 KiB back, on one keep-alive connection) BENCH_OFFLOAD=1 (also a run with -o: memlink
 #   with checksum offload and TSO/GRO) BENCH_MTU=1500 BENCH_WAITS=2000 (a
 #   bulk run next to that many TIME_WAIT timers; 0: none)
 #
@@ -18,6 +19,7 @@ BUILD=${1:-build}
 BIN=$BUILD/tests/bench_tcp
 MB=${BENCH_MB:-16}
 CONNS=${BENCH_CONNS:-500}
+RR=${BENCH_RR:-2000}
 MTU=${BENCH_MTU:-1500}
 OFFLOAD=${BENCH_OFFLOAD:-1}
 
@@ -67,8 +69,12 @@ bulk_row "bulk ${MB} MiB"
 [ "${BENCH_WAITS:-2000}" -gt 0 ] && bulk_row "bulk, ${BENCH_WAITS:-2000} TIME_WAITs" -w "${BENCH_WAITS:-2000}"
 ir=$(run conns measure_conns -p conns -n "$CONNS")
 printf '%-22s %14s %12s %10s\n' "connections" "$ir" "$CONNS" "$(div "$ir" "$CONNS") Ir/conn"
+ir=$(run rr measure_rr -p rr -r "$RR")
+printf '%-22s %14s %12s %10s\n' "request/response" "$ir" "$RR" "$(div "$ir" "$RR") Ir/exch"
 echo "(bulk: the client sends, the server reads; both stacks and the copies in and"
 echo " out of the socket API counted; MSS-segs = bytes / (MTU - 52), the 1448-byte"
 echo " segments the data would take on an ordinary link; conns: connect, accept,"
 echo " 42 bytes, server closes, client reads to EOF and closes; both stacks;"
-echo " TIME_WAITs: the bulk run with the server's timer heap that full)"
+echo " TIME_WAITs: the bulk run with the server's timer heap that full; rr: one"
+echo " keep-alive connection, a 100-byte request read whole by the server, a"
+echo " 1 KiB response read whole by the client, both stacks)"

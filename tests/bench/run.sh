@@ -7,11 +7,15 @@
 #   kernel: the kernel talks to the kernel over a veth pair between
 #           namespaces B (10.9.0.1) and C (10.9.0.2)
 #
-# Measures ping RTT (200 pings, 10 ms apart) and, when the stack has TCP,
-# bulk throughput (BENCH_MB MiB, default 400) kernel->peer with `head | nc`
-# and with 1 MiB writes (bench_peer -w), peer->kernel with ustack-nc vs nc,
-# and connections per second (BENCH_CONNS sequential connect/read/close
-# from bench_peer -c, default 3000). Each TCP figure is the median of
+# Measures ping RTT (200 pings 10 ms apart: every echo finds both sides
+# asleep; and 2000 with -i 0.0002, which ping sends in bursts, mostly the
+# next echo right after the last reply: the hot path) and, when the stack
+# has TCP, bulk throughput (BENCH_MB MiB, default 400) kernel->peer with
+# `head | nc` and with 1 MiB writes (bench_peer -w), peer->kernel with
+# ustack-nc vs nc, connections per second (BENCH_CONNS sequential
+# connect/read/close from bench_peer -c, default 3000) and HTTP keep-alive
+# requests per second (tests/bench/rr.sh: wrk -c1 and -c50 against one
+# small server built for both, RR_SECS s each). Each TCP figure is the median of
 # BENCH_REPS runs (default 3): single runs of a fraction of a second
 # wobble by 20% on a small machine. BENCH_OFFLOAD=auto|on|off is passed to
 # the ustack programs (--offload; auto: TSO/GRO on the TAP they create;
@@ -75,19 +79,23 @@ wait_until 5 "veth" ip netns exec "$B" ping -c 1 -W 1 10.9.0.2
 start_inetd
 
 # ---- ping RTT -------------------------------------------------------------
+# ping_rtt NS HOST COUNT INTERVAL:
 # "rtt min/avg/max/mdev = a/b/c/d ms" -> "b d"
 ping_rtt() {
-	ip netns exec "$1" ping -q -c 200 -i 0.01 "$2" 2>/dev/null |
+	ip netns exec "$1" ping -q -c "$3" -i "$4" "$2" 2>/dev/null |
 		awk -F'[ /]' '/^rtt/ { print $8, $10 }'
 }
-read -r u_avg u_mdev <<<"$(ping_rtt "$A" 10.0.0.2)"
-read -r k_avg k_mdev <<<"$(ping_rtt "$B" 10.9.0.2)"
+read -r u_avg u_mdev <<<"$(ping_rtt "$A" 10.0.0.2 200 0.01)"
+read -r k_avg k_mdev <<<"$(ping_rtt "$B" 10.9.0.2 200 0.01)"
+read -r u_bavg _ <<<"$(ping_rtt "$A" 10.0.0.2 2000 0.0002)"
+read -r k_bavg _ <<<"$(ping_rtt "$B" 10.9.0.2 2000 0.0002)"
 
 ROWS=()
 row() { ROWS+=("$(printf '%-34s %12s %14s %8s' "$@")"); }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
 row "ping RTT avg, ms (lower better)" "${u_avg:-?}" "${k_avg:-?}" "$(ratio "${u_avg:-0}" "${k_avg:-0}")"
 row "ping RTT mdev, ms" "${u_mdev:-?}" "${k_mdev:-?}" "$(ratio "${u_mdev:-0}" "${k_mdev:-0}")"
+row "ping RTT avg -i 0.0002, ms" "${u_bavg:-?}" "${k_bavg:-?}" "$(ratio "${u_bavg:-0}" "${k_bavg:-0}")"
 
 # ---- TCP --------------------------------------------------------------------
 has_tcp() { "$BIN/ustack-stat" "$CTL" conns | grep -q '^tcp .*LISTEN'; }
@@ -186,6 +194,16 @@ if has_tcp; then
 	k_mem=$(rep ip netns exec "$B" "$PEER" -m 2000)
 	row "memory/idle conn end, B (lower)" "${u_mem:-?}" "${k_mem:-?}" "$(ratio "${u_mem:-0}" "${k_mem:-0}")"
 
+	# HTTP keep-alive request/response: the same server (bench_rr) on
+	# both, wrk -c1 and -c50 (tests/bench/rr.sh: its own namespaces)
+	if [ -x "$BUILD/tests/bench_rr" ] && command -v wrk >/dev/null; then
+		rr=$(tests/bench/rr.sh "$BUILD")
+		read -r _ u_rr1 k_rr1 <<<"$(grep '^c1 ' <<<"$rr")"
+		read -r _ u_rr50 k_rr50 <<<"$(grep '^c50 ' <<<"$rr")"
+		row "HTTP keep-alive wrk -c1, req/s" "${u_rr1:-fail}" "${k_rr1:-fail}" "$(ratio "${u_rr1:-0}" "${k_rr1:-0}")"
+		row "HTTP keep-alive wrk -c50, req/s" "${u_rr50:-fail}" "${k_rr50:-fail}" "$(ratio "${u_rr50:-0}" "${k_rr50:-0}")"
+	fi
+
 	# a legitimate client's connects during a random-source SYN flood
 	# (tests/bench/synflood.sh: its own namespaces, flood rate = the most
 	# the flooder reaches into a veth, the same for both sides)
@@ -214,7 +232,9 @@ echo " the kernel's slab objects per socket (tcp_sock, inode, file, ...); a whol
 echo " stack with the default configuration: ${u_stack:-?} bytes; SYN flood: random"
 echo " sources from bench_synflood -f, ustack-inetd with --gateway, the kernel with"
 echo " tcp_syncookies=1; ${FLOOD_CONNS:-100} connects to daytime one every 20 ms, a failed one"
-echo " (no answer in 5 s) counted as 5000 ms)"
+echo " (no answer in 5 s) counted as 5000 ms; ping -i 0.0002: 2000 echoes in"
+echo " bursts; HTTP: tests/bench/bench_rr.c on both sides,"
+echo " ${RR_BODY:-100}-byte body in one gather send, wrk -t1 for ${RR_SECS:-5} s)"
 
 # 100,000 idle connections in one stack vs the kernel (its own namespaces;
 # BENCH_CONNS100K=0 skips it, CONNS_N/CONNS_M size it).

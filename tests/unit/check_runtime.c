@@ -6,7 +6,9 @@
  * the stack, timeouts, OS fds, ustack_wakeup. Threaded: blocking recvfrom
  * in one thread while another sends, ustack_thread_stop cancelling a
  * blocked call, close and wakeup of a blocked call, ustack_poll over an OS
- * pipe and a stack socket, timer deadlines moved by a call (the kick).
+ * pipe and a stack socket, timer deadlines moved by a call (the kick), a
+ * blocked call and a poller reading their own answers from the device
+ * (caller drives).
  *
  * Everything is bounded by deadlines (SO_RCVTIMEO, poll timeouts, Check's
  * per-test timeout); nothing sleeps for a fixed time to "let things
@@ -39,6 +41,9 @@ struct spdev {
 	struct ustack_dev base;
 	int fd;
 	int hide_fd;          /* pretend to have no fd (like an fd-less link) */
+	pthread_t owner;      /* frames read by this thread are counted: */
+	int owner_set;
+	unsigned long owner_frames, frames; /* (under the stack's mutex) */
 };
 
 static int sp_transmit(struct ustack_dev *d, const void *f, size_t len,
@@ -62,6 +67,9 @@ static long sp_receive(struct ustack_dev *d, void *buf, size_t cap,
 	(void)now;
 	if (n < 0)
 		return errno == EAGAIN ? 0 : -errno;
+	s->frames++;
+	if (s->owner_set && pthread_equal(s->owner, pthread_self()))
+		s->owner_frames++;
 	return (size_t)n > cap ? -EMSGSIZE : (long)n;
 }
 
@@ -449,6 +457,85 @@ START_TEST(test_runtime_thread_recv_in_one_thread_send_in_another)
 }
 END_TEST
 
+/* Caller drives: a blocking recvfrom reads the frame that answers it
+ * itself instead of waiting for the stack thread to read it and signal
+ * it (before, the stack thread read every frame: 0 here). */
+START_TEST(test_runtime_thread_blocked_call_reads_its_answer)
+{
+	enum { N = 20 };
+	struct spdev *da;
+	struct pair p;
+	struct echo e;
+	unsigned long mine;
+	int sd;
+
+	pair_new(&p, 0, NULL);
+	da = (struct spdev *)p.da;
+	ck_assert_int_eq(ustack_thread_start(p.a, NULL, NULL), 0);
+	ck_assert_int_eq(ustack_thread_start(p.b, NULL, NULL), 0);
+	echo_start(&e, p.b, N);
+	sd = udp_on(p.a, 5000, 5000);
+	ustack_lock(p.a);
+	da->owner = pthread_self();
+	da->owner_set = 1;
+	ustack_unlock(p.a);
+	echo_exchange(p.a, sd, N);
+	pthread_join(e.th, NULL);
+	ustack_lock(p.a);
+	mine = da->owner_frames;
+	ck_assert_uint_ge(da->frames, N);
+	ustack_unlock(p.a);
+	/* Most answers; not necessarily all: one that comes before the
+	 * call blocks is read by whoever drives then. */
+	ck_assert_uint_ge(mine, N / 2);
+	pair_free(&p);
+}
+END_TEST
+
+/* The same for ustack_poll() (the preload library waits there): with
+ * nobody else driving, the poller reads its answer itself. */
+START_TEST(test_runtime_thread_poller_reads_its_answer)
+{
+	enum { N = 20 };
+	struct sockaddr_in to = tb_sin(ADDR_B, 7);
+	struct spdev *da;
+	struct pair p;
+	struct echo e;
+	unsigned long mine;
+	char buf[16];
+	int sd;
+
+	pair_new(&p, 0, NULL);
+	da = (struct spdev *)p.da;
+	ck_assert_int_eq(ustack_thread_start(p.a, NULL, NULL), 0);
+	ck_assert_int_eq(ustack_thread_start(p.b, NULL, NULL), 0);
+	echo_start(&e, p.b, N);
+	sd = udp_on(p.a, 5000, 5000);
+	ustack_lock(p.a);
+	da->owner = pthread_self();
+	da->owner_set = 1;
+	ustack_unlock(p.a);
+	for (int i = 0; i < N; i++) {
+		struct ustack_pollfd pf = {.sd = sd, .os_fd = -1,
+					   .events = POLLIN};
+
+		ck_assert_int_eq(ustack_sendto(p.a, sd, "abc", 3, 0,
+					       (struct sockaddr *)&to,
+					       sizeof(to)), 3);
+		ck_assert_int_eq(ustack_poll(p.a, &pf, 1, 5000), 1);
+		ck_assert(pf.revents & POLLIN);
+		ck_assert_int_eq(ustack_recv(p.a, sd, buf, sizeof(buf),
+					     MSG_DONTWAIT), 3);
+	}
+	pthread_join(e.th, NULL);
+	ustack_lock(p.a);
+	mine = da->owner_frames;
+	ustack_unlock(p.a);
+	ck_assert_uint_ge(mine, N / 2);
+	pair_free(&p);
+}
+END_TEST
+
 START_TEST(test_runtime_thread_stop_cancels_blocked_call)
 {
 	struct pair p;
@@ -821,6 +908,8 @@ static Suite *runtime_suite(void)
 	tcase_add_test(tc, test_runtime_loop_rcvtimeo);
 	tcase_add_test(tc, test_runtime_loop_timer_deadline_drives);
 	tcase_add_test(tc, test_runtime_thread_recv_in_one_thread_send_in_another);
+	tcase_add_test(tc, test_runtime_thread_blocked_call_reads_its_answer);
+	tcase_add_test(tc, test_runtime_thread_poller_reads_its_answer);
 	tcase_add_test(tc, test_runtime_thread_stop_cancels_blocked_call);
 	tcase_add_test(tc, test_runtime_thread_close_while_blocked_ebadf);
 	tcase_add_test(tc, test_runtime_thread_wakeup_interrupts);
