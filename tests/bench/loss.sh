@@ -16,6 +16,8 @@
 #          complete one, ms (ustack-nc vs the kernel's nc; both times include
 #          the program's start, ustack-nc's also making its TAP device and
 #          ARP, which the 0% row shows); ratio (target <= 1.1).
+# LOSS_CC=N sets ustack-nc's congestion control (--set tcp_congestion=N:
+# 1 CUBIC, the default; 0 Reno), so one build compares both.
 # Prints "loss N%: ustack MB/s kernel MB/s ratio" and "short ...".
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -27,6 +29,8 @@ SEED=${LOSS_SEED:-3}
 SN=${LOSS_SHORT_N:-50}
 SKB=${LOSS_SHORT_KB:-100}
 SRATE=${LOSS_SHORT_RATE:-5}
+CCSET=""
+[ -n "${LOSS_CC:-}" ] && CCSET="--set tcp_congestion=$LOSS_CC"
 
 [ "$(id -u)" = 0 ] || { echo "loss: needs root" >&2; exit 1; }
 for f in "$BIN/ustack-nc" "$BIN/ustack-inetd"; do
@@ -61,7 +65,7 @@ unc() {
 	local t0 rc
 	t0=$(now_ms)
 	head -c "$1" /dev/zero | timeout 300 ip netns exec "$A" "$BIN/ustack-nc" --dev tap0 \
-		--linger-exit 0 --fault "loss=$2%,seed=$3,rx=1" 10.0.0.1 5001 >/dev/null 2>"$DIR/unc.err"
+		--linger-exit 0 $CCSET --fault "loss=$2%,seed=$3,rx=1" 10.0.0.1 5001 >/dev/null 2>"$DIR/unc.err"
 	rc=$?
 	ip -n "$A" link del tap0 2>/dev/null
 	if [ $rc = 0 ]; then
