@@ -10,6 +10,7 @@
  *   tcp_out.c     building and sending segments, tcp_output()
  *   tcp_timer.c   retransmit/persist, delayed ACK, keepalive, TIME_WAIT
  *   tcp_cc.c      congestion control (RFC 5681/6582), SACK recovery (6675)
+ *   tcp_cubic.c   CUBIC (RFC 9438): the default window growth and reduction
  *   tcp_rack.c    RACK loss detection (RFC 8985 6): transmission records
  *   tcp_opt.c     option parsing and building
  *   tcp_buf.c     send/receive byte rings, out-of-order ranges, SACK blocks
