@@ -45,6 +45,7 @@ static const struct {
 	F(tcp_challenge_ack_limit, K_U32), F(tcp_sack, K_INT),
 	F(tcp_timestamps, K_INT), F(tcp_wscale, K_INT),
 	F(tcp_syncookies, K_INT), F(tcp_initial_window_segments, K_U32),
+	F(tcp_congestion, K_INT),
 };
 #undef F
 

@@ -82,6 +82,7 @@ void ustack_config_default(struct ustack_config *c)
 	c->tcp_wscale = 1;
 	c->tcp_syncookies = 1;
 	c->tcp_initial_window_segments = 10; /* RFC 6928 */
+	c->tcp_congestion = USTACK_TCP_CC_CUBIC;
 }
 
 static int config_check(const struct ustack_config *c)
@@ -93,6 +94,9 @@ static int config_check(const struct ustack_config *c)
 		return -EINVAL;
 	if (c->max_sockets == 0 || c->arp_cache_size == 0 ||
 	    c->tcp_max_conns == 0 || c->pkb_max_bytes < (1u << 20))
+		return -EINVAL;
+	if (c->tcp_congestion != USTACK_TCP_CC_RENO &&
+	    c->tcp_congestion != USTACK_TCP_CC_CUBIC)
 		return -EINVAL;
 	if (c->gateway) {
 		uint32_t m = ip4_prefix_mask(c->prefix_len);

@@ -151,7 +151,7 @@ size_t tcp_conn_mem(const struct tcp_conn *c)
 	return sizeof(*c) + c->sbuf.size + c->rbuf.size +
 	       (c->ooo ? TCP_OOO_MAX_RANGES * sizeof(c->ooo[0]) : 0) +
 	       (c->score ? TCP_SCORE_MAX * sizeof(c->score[0]) : 0) +
-	       tcp_rack_mem(c);
+	       tcp_rack_mem(c) + tcp_cubic_mem(c);
 }
 
 /* ---- send side ----------------------------------------------------------- */

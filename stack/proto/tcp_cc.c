@@ -9,6 +9,9 @@
  * scoreboard is cleared (RFC 2018 8: the receiver may have reneged).
  * RACK (tcp_rack.c) marks what is lost; NextSeg() rule 1 and the pipe
  * use its marks. Tail loss probes (RFC 8985 7) live here too.
+ * The window's growth in congestion avoidance and its reduction on a
+ * loss are Reno's (RFC 5681) or CUBIC's (RFC 9438, tcp_cubic.c, the
+ * default) by cfg.tcp_congestion.
  *
  * May touch: the TCB's congestion and SACK state, output of single
  * segments (tcp_send_at), counters.
@@ -46,6 +49,12 @@ void tcp_cc_init(struct ustack *st, struct tcp_conn *c)
 	c->recover = c->iss;
 	c->nscore = 0;
 	c->snd_sml = c->snd_una;
+	tcp_cubic_reset(c);
+}
+
+static int cubic(const struct ustack *st)
+{
+	return st->cfg.tcp_congestion == USTACK_TCP_CC_CUBIC;
 }
 
 /* RFC 5681 4.1: after an idle period longer than the RTO, restart from
@@ -53,19 +62,32 @@ void tcp_cc_init(struct ustack *st, struct tcp_conn *c)
 void tcp_cc_before_send(struct ustack *st, struct tcp_conn *c)
 {
 	if (c->snd_una == c->snd_max && c->last_send_at &&
-	    st->now - c->last_send_at > c->rto_us)
+	    st->now - c->last_send_at > c->rto_us) {
 		c->cwnd = USTACK_MIN(c->cwnd, initial_window(st, c));
+		tcp_cubic_reset(c);
+	}
 }
 
-/* RFC 5681 eq. 4. On a fast retransmit, "additional data sent in limited
- * transmit MUST NOT be included in this calculation" (RFC 5681 3.2 step 2,
- * RFC 6675 5 (4.2)); lt_bytes is 0 on an RTO. */
-static uint32_t half_flight(const struct tcp_conn *c)
+/* The new ssthresh on a congestion event: RFC 5681 eq. 4 (Reno), or
+ * RFC 9438 4.6 flight_size * beta_cubic (CUBIC). On a fast retransmit,
+ * "additional data sent in limited transmit MUST NOT be included in this
+ * calculation" (RFC 5681 3.2 step 2, RFC 6675 5 (4.2)); lt_bytes is 0 on
+ * an RTO. */
+static uint32_t cc_reduce(const struct ustack *st, struct tcp_conn *c,
+			  uint32_t flight)
+{
+	uint32_t ssthresh;
+
+	if (cubic(st) && tcp_cubic_loss(c, flight, &ssthresh) == 0)
+		return ssthresh;
+	return USTACK_MAX(flight / 2, 2u * c->smss);  /* (or no memory) */
+}
+
+static uint32_t half_flight(const struct ustack *st, struct tcp_conn *c)
 {
 	uint32_t flight = tcp_flight(c);
 
-	flight -= USTACK_MIN(flight, c->lt_bytes);
-	return USTACK_MAX(flight / 2, 2u * c->smss);
+	return cc_reduce(st, c, flight - USTACK_MIN(flight, c->lt_bytes));
 }
 
 void tcp_cc_ack(struct ustack *st, struct tcp_conn *c, uint32_t acked)
@@ -106,6 +128,8 @@ void tcp_cc_ack(struct ustack *st, struct tcp_conn *c, uint32_t acked)
 	c->lt_bytes = 0;
 	if (c->cwnd < c->ssthresh) {
 		c->cwnd += USTACK_MIN(acked, s);          /* slow start */
+	} else if (cubic(st) && tcp_cubic_ca(st, c, acked) == 0) {
+		/* RFC 9438 4.2-4.5 */
 	} else {
 		c->bytes_acked += acked;                  /* CA, RFC 3465 */
 		if (c->bytes_acked >= c->cwnd) {
@@ -444,7 +468,7 @@ int tcp_tlp_ack(struct ustack *st, struct tcp_conn *c,
 
 		if (c->tlp_rxt && !dup) {
 			STAT_INC(st, TCP_TLP_RECOVERY);
-			c->ssthresh = USTACK_MAX(c->cwnd / 2, 2u * c->smss);
+			c->ssthresh = cc_reduce(st, c, c->cwnd);
 			c->cwnd = c->ssthresh;
 		}
 		c->tlp_on = 0;
@@ -481,6 +505,7 @@ static void undo_start(struct ustack *st, struct tcp_conn *c)
 	c->undo_retrans = 0;
 	c->rxt_tsval = tcp_ts_now(st, c);
 	c->undo_on = 1;
+	tcp_cubic_undo_start(c);
 }
 
 /*
@@ -494,6 +519,7 @@ void tcp_cc_undo(struct ustack *st, struct tcp_conn *c, int rto)
 	STAT_INC(st, TCP_UNDO);
 	c->cwnd = USTACK_MAX(c->cwnd, c->prior_cwnd);
 	c->ssthresh = USTACK_MAX(c->ssthresh, c->prior_ssthresh);
+	tcp_cubic_undo(c);                /* RFC 9438 4.9: W_max, K, ... */
 	c->undo_on = 0;
 	c->in_recovery = 0;
 	c->dupacks = 0;
@@ -565,7 +591,7 @@ void tcp_cc_dupack(struct ustack *st, struct tcp_conn *c)
 		return;
 	STAT_INC(st, TCP_FAST_RETRANS);
 	undo_start(st, c);
-	c->ssthresh = half_flight(c);
+	c->ssthresh = half_flight(st, c);
 	c->recover = c->snd_max;
 	c->in_recovery = 1;
 	/* Fast retransmit: exactly the segment at snd_una. */
@@ -596,7 +622,7 @@ void tcp_cc_rack_lost(struct ustack *st, struct tcp_conn *c)
 	STAT_INC(st, TCP_SACK_RECOVERY);
 	if (!c->after_rto) {
 		undo_start(st, c);
-		c->ssthresh = half_flight(c);
+		c->ssthresh = half_flight(st, c);
 	}
 	c->recover = c->snd_max;
 	c->in_recovery = 1;
@@ -632,8 +658,9 @@ void tcp_cc_timeout(struct ustack *st, struct tcp_conn *c)
 	 * (from all of FlightSize: limited transmit counts here). */
 	c->lt_bytes = 0;
 	if (c->nrexmit <= 1)
-		c->ssthresh = half_flight(c);
+		c->ssthresh = half_flight(st, c);
 	c->cwnd = c->smss;                 /* loss window */
+	tcp_cubic_rto(c);                  /* RFC 9438 4.8 */
 	c->bytes_acked = 0;
 	c->dupacks = 0;
 	c->in_recovery = 0;

@@ -143,6 +143,7 @@ void tcp_conn_free(struct ustack *st, struct tcp_conn *c)
 	tcp_ooo_release(c);
 	tcp_score_release(c);
 	tcp_rack_free(c);
+	tcp_cubic_free(c);
 	free(c->lq);
 	st->tcp.ntcb--;
 	free(c);

@@ -10,6 +10,7 @@
  *   tcp_out.c     building and sending segments, tcp_output()
  *   tcp_timer.c   retransmit/persist, delayed ACK, keepalive, TIME_WAIT
  *   tcp_cc.c      congestion control (RFC 5681/6582), SACK recovery (6675)
+ *   tcp_cubic.c   CUBIC (RFC 9438): the default window growth and reduction
  *   tcp_rack.c    RACK loss detection (RFC 8985 6): transmission records
  *   tcp_opt.c     option parsing and building
  *   tcp_buf.c     send/receive byte rings, out-of-order ranges, SACK blocks
@@ -160,6 +161,30 @@ struct tcp_lq {
 	uint32_t nsyn, nacc;
 };
 
+/*
+ * CUBIC (RFC 9438) state of one connection, in bytes and microseconds.
+ * on 0: no congestion avoidance stage has begun since the last reduction.
+ */
+struct tcp_cubic_st {
+	ustack_time_t epoch;             /* t_epoch (4.2) */
+	uint64_t est_acc;                /* W_est's growth not yet whole
+					    bytes, times 17 * cwnd */
+	uint32_t w_max;                  /* W_max (4.2, 4.7) */
+	uint32_t cwnd_prior;             /* cwnd_prior (4.3, 4.6) */
+	uint32_t w_est;                  /* W_est (4.3) */
+	uint32_t k_ms;                   /* K (4.2), milliseconds */
+	uint32_t acc;                    /* cwnd's, times cwnd */
+	uint8_t on;                      /* a stage is running (epoch set) */
+	uint8_t after_rto;               /* 4.8: next stage K = 0 */
+};
+
+/* Allocated at the first congestion event (an idle connection that never
+ * lost anything does not carry it); prior is the state when the current
+ * reduction episode began, for undo (4.9). */
+struct tcp_cubic {
+	struct tcp_cubic_st now, prior;
+};
+
 struct tcp_conn {
 	/* Tables and lists (tcp_conn.c) */
 	struct tcp_link h;               /* 4-tuple hash, or listen hash */
@@ -260,11 +285,12 @@ struct tcp_conn {
 	uint32_t srtt_us, rttvar_us;
 	ustack_time_t rto_us;
 	uint32_t rtt_seq;                /* timed segment's sequence */
+	uint32_t rack_min_rtt_us;        /* RFC 8985 min_RTT */
 	uint32_t nrexmit;                /* consecutive timeouts */
 	ustack_time_t rtt_at;            /* when it was sent */
 	uint32_t total_retrans;          /* segments retransmitted */
 
-	/* Congestion control (RFC 5681, 6582, 6675) */
+	/* Congestion control (RFC 5681, 6582, 6675; RFC 9438 in cub) */
 	uint32_t cwnd, ssthresh;
 	uint32_t bytes_acked;            /* CA byte counting */
 	uint32_t dupacks;
@@ -273,6 +299,8 @@ struct tcp_conn {
 	uint32_t last_acked;             /* bytes the last new ACK covered */
 	uint32_t recover;                /* NewReno "recover" / RecoveryPoint */
 	uint32_t rxt_high;               /* HighRxt + 1 */
+	struct tcp_cubic *cub;           /* CUBIC's state (tcp_cubic.c): NULL
+					    until the first congestion event */
 	ustack_time_t last_send_at;      /* restart after idle (4.1) */
 	struct tcp_range *score;         /* SACKed, sorted, disjoint: NULL
 					    until the first SACK block, freed
@@ -332,7 +360,6 @@ struct tcp_conn {
 	struct tcp_rack *rack;           /* RFC 8985 records and state
 					    (tcp_rack.c): NULL while nothing
 					    is in flight */
-	uint32_t rack_min_rtt_us;        /* RFC 8985 min_RTT */
 	uint8_t reo_wnd_mult;            /* RACK.reo_wnd_mult */
 	uint8_t reo_wnd_persist;         /* RACK.reo_wnd_persist */
 
@@ -566,6 +593,17 @@ void tcp_sack_trim(struct tcp_conn *c);
 /* Spurious reduction: back to the prior cwnd/ssthresh (rto: after an
  * RTO, no go-back-N). */
 void tcp_cc_undo(struct ustack *st, struct tcp_conn *c, int rto);
+
+/* tcp_cubic.c: RFC 9438 (the choice is cfg.tcp_congestion; tcp_cc.c
+ * calls these only for CUBIC). */
+int tcp_cubic_ca(struct ustack *st, struct tcp_conn *c, uint32_t acked);
+int tcp_cubic_loss(struct tcp_conn *c, uint32_t flight, uint32_t *ssthresh);
+void tcp_cubic_rto(struct tcp_conn *c);
+void tcp_cubic_reset(struct tcp_conn *c);
+void tcp_cubic_undo_start(struct tcp_conn *c);
+void tcp_cubic_undo(struct tcp_conn *c);
+void tcp_cubic_free(struct tcp_conn *c);
+size_t tcp_cubic_mem(const struct tcp_conn *c);
 /* A D-SACK in o (RFC 2883): count it against the episode's
  * retransmissions; undo when all were duplicates (RFC 3708). */
 void tcp_dsack_rcv(struct ustack *st, struct tcp_conn *c,

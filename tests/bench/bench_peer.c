@@ -6,9 +6,14 @@
  *   bench_peer -c HOST PORT N [SECONDS]
  *        N sequential connections: connect, read to EOF, close. Prints
  *        connections per second (stops early after SECONDS, default 30).
- *   bench_peer -s PORT
+ *   bench_peer -s PORT [BYTES]
  *        a daytime-like server for the kernel-to-kernel row: accept, send
- *        one line, close; until killed.
+ *        one line (or BYTES zeros), close; until killed.
+ *   bench_peer -f HOST PORT N BYTES
+ *        short flows: N sequential fresh connections, each connect, read
+ *        to EOF, close, expecting BYTES (a `-s PORT BYTES` server). Prints
+ *        the median milliseconds of one (connect to EOF). With ustack-run
+ *        either end runs on ustack in a program that lives through all N.
  *   bench_peer -m N
  *        kernel memory per idle TCP connection end: N connected pairs over
  *        loopback (each end a socket, as an application holds it), kernel
@@ -86,8 +91,9 @@ static int client(const char *host, int port, long n, double limit)
 	return 0;
 }
 
-static int server(int port)
+static int server(int port, long bytes)
 {
+	static char zeros[65536];
 	static const char line[] = "Thursday, November 26, 2026 12:00:00-UTC\r\n";
 	struct sockaddr_in sa;
 	int one = 1, l = socket(AF_INET, SOCK_STREAM, 0);
@@ -109,11 +115,69 @@ static int server(int port)
 			perror("bench_peer: accept");
 			return 1;
 		}
-		if (write(c, line, sizeof(line) - 1) < 0) {
+		if (bytes <= 0 && write(c, line, sizeof(line) - 1) < 0) {
 			/* the client went away: nothing to do */
+		}
+		for (long left = bytes; left > 0;) {
+			ssize_t n = write(c, zeros, left < (long)sizeof(zeros)
+						    ? (size_t)left : sizeof(zeros));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;       /* the client went away */
+			left -= n;
 		}
 		close(c);
 	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int flows(const char *host, int port, long n, long bytes)
+{
+	struct sockaddr_in sa;
+	double *ms = calloc((size_t)(n > 0 ? n : 1), sizeof(double));
+	char buf[65536];
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	if (!ms || n <= 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+		fprintf(stderr, "bench_peer: bad address %s or N\n", host);
+		return 2;
+	}
+	for (long i = 0; i < n; i++) {
+		double t0 = now_s();
+		long got = 0;
+		ssize_t r;
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			fprintf(stderr, "bench_peer: connection %ld: %s\n", i,
+				strerror(errno));
+			return 1;
+		}
+		while ((r = read(fd, buf, sizeof(buf))) > 0 ||
+		       (r < 0 && errno == EINTR))
+			got += r > 0 ? r : 0;
+		close(fd);
+		if (r < 0 || got != bytes) {
+			fprintf(stderr, "bench_peer: connection %ld: %ld of %ld bytes\n",
+				i, got, bytes);
+			return 1;
+		}
+		ms[i] = (now_s() - t0) * 1e3;
+	}
+	qsort(ms, (size_t)n, sizeof(double), cmp_double);
+	printf("%.2f\n", ms[(n - 1) / 2]);
+	free(ms);
+	return 0;
 }
 
 static int writer(const char *host, int port, long mb, long wsize)
@@ -225,14 +289,16 @@ int main(int argc, char **argv)
 	if (argc >= 5 && strcmp(argv[1], "-c") == 0)
 		return client(argv[2], atoi(argv[3]), atol(argv[4]),
 			      argc > 5 ? atof(argv[5]) : 30.0);
-	if (argc == 3 && strcmp(argv[1], "-s") == 0)
-		return server(atoi(argv[2]));
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "-s") == 0)
+		return server(atoi(argv[2]), argc > 3 ? atol(argv[3]) : 0);
+	if (argc == 6 && strcmp(argv[1], "-f") == 0)
+		return flows(argv[2], atoi(argv[3]), atol(argv[4]), atol(argv[5]));
 	if (argc == 3 && strcmp(argv[1], "-m") == 0)
 		return memory(atol(argv[2]));
 	if (argc >= 5 && strcmp(argv[1], "-w") == 0)
 		return writer(argv[2], atoi(argv[3]), atol(argv[4]),
 			      argc > 5 ? atol(argv[5]) : 1L << 20);
-	fprintf(stderr, "usage: bench_peer -c HOST PORT N [SECONDS] | -s PORT | "
-		"-m N | -w HOST PORT MB [WRITE]\n");
+	fprintf(stderr, "usage: bench_peer -c HOST PORT N [SECONDS] | -s PORT [BYTES] | "
+		"-f HOST PORT N BYTES | -m N | -w HOST PORT MB [WRITE]\n");
 	return 2;
 }

@@ -11,11 +11,16 @@
 #          sending to ustack-inetd's discard port (the kernel is the
 #          sender). Goodput in MB/s; ratio ustack/kernel (target >= 0.9).
 #   short: LOSS_SHORT_N (50) fresh connections one after another, each
-#          sending LOSS_SHORT_KB KiB (100) and closing, at LOSS_SHORT_RATE
-#          percent (5), and at 0% for reference: the median time to
-#          complete one, ms (ustack-nc vs the kernel's nc; both times include
-#          the program's start, ustack-nc's also making its TAP device and
-#          ARP, which the 0% row shows); ratio (target <= 1.1).
+#          carrying LOSS_SHORT_KB KiB (100) from a server that writes them
+#          and closes, at LOSS_SHORT_RATE percent (5), and at 0% for
+#          reference: the median time from connect to EOF, ms. The same
+#          two long-lived programs both ways (bench_peer -s PORT BYTES
+#          serving, bench_peer -f counting), only the stack differs: once
+#          the server on ustack (ustack-run) and the client on the kernel,
+#          once the reverse; the fault driver is on ustack's side either
+#          way. Ratio ustack/kernel sender (target <= 1.1).
+# LOSS_CC=N sets ustack-nc's congestion control (--set tcp_congestion=N:
+# 1 CUBIC, the default; 0 Reno), so one build compares both.
 # Prints "loss N%: ustack MB/s kernel MB/s ratio" and "short ...".
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -27,9 +32,12 @@ SEED=${LOSS_SEED:-3}
 SN=${LOSS_SHORT_N:-50}
 SKB=${LOSS_SHORT_KB:-100}
 SRATE=${LOSS_SHORT_RATE:-5}
+CCSET=""
+[ -n "${LOSS_CC:-}" ] && CCSET="--set tcp_congestion=$LOSS_CC"
 
 [ "$(id -u)" = 0 ] || { echo "loss: needs root" >&2; exit 1; }
-for f in "$BIN/ustack-nc" "$BIN/ustack-inetd"; do
+PEER=$BUILD/tests/bench_peer
+for f in "$BIN/ustack-nc" "$BIN/ustack-inetd" "$BIN/ustack-run" "$PEER"; do
 	[ -x "$f" ] || { echo "loss: $f missing (make all)" >&2; exit 1; }
 done
 A=ulo-a-$$
@@ -61,7 +69,7 @@ unc() {
 	local t0 rc
 	t0=$(now_ms)
 	head -c "$1" /dev/zero | timeout 300 ip netns exec "$A" "$BIN/ustack-nc" --dev tap0 \
-		--linger-exit 0 --fault "loss=$2%,seed=$3,rx=1" 10.0.0.1 5001 >/dev/null 2>"$DIR/unc.err"
+		--linger-exit 0 $CCSET --fault "loss=$2%,seed=$3,rx=1" 10.0.0.1 5001 >/dev/null 2>"$DIR/unc.err"
 	rc=$?
 	ip -n "$A" link del tap0 2>/dev/null
 	if [ $rc = 0 ]; then
@@ -80,7 +88,6 @@ knc() {
 }
 mbs() { awk -v b="$1" -v m="$2" 'BEGIN { if (m == "fail" || m <= 0) print "fail"; else printf "%.1f", b / 1e6 / (m / 1000) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "fail" || b == "fail" || b <= 0) print "-"; else printf "%.2fx", a / b }'; }
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "fail" }'; }
 
 BYTES=$((MB << 20))
 for r in $RATES; do
@@ -96,15 +103,24 @@ for r in $RATES; do
 done
 
 SB=$((SKB * 1024))
-# at 0% too: what a fresh program (and its TAP) costs before any loss
+# at 0% too: the same flows without loss
 for sr in 0 $SRATE; do
-	kernel_listener
-	for i in $(seq 1 "$SN"); do unc "$SB" "$sr" $((SEED + i)); done | grep -v fail >"$DIR/u"
-	stop "$KL"
-	inetd "$sr"
-	for i in $(seq 1 "$SN"); do knc "$SB"; done | grep -v fail >"$DIR/k"
-	stop "$IN"
+	# ustack sends: the server on ustack, the kernel's client counts
+	ip netns exec "$A" timeout 600 "$BIN/ustack-run" --dev tap0 \
+		--fault "loss=$sr%,seed=$SEED,rx=1" "$PEER" -s 5002 "$SB" >/dev/null 2>&1 &
+	US=$!; PIDS="$PIDS $US"
+	wait_until 10 "ustack server" ip netns exec "$A" ping -c 1 -W 1 10.0.0.2
+	um=$(ip netns exec "$A" timeout 300 "$PEER" -f 10.0.0.2 5002 "$SN" "$SB" 2>"$DIR/f.err" || echo fail)
+	stop "$US"
 	ip -n "$A" link del tap0 2>/dev/null
-	um=$(median <"$DIR/u") km=$(median <"$DIR/k")
-	echo "short $SKB KiB at $sr% median ms ($(wc -l <"$DIR/u")/$(wc -l <"$DIR/k") of $SN done): ustack $um kernel $km ratio $(ratio "$um" "$km")"
+	# the kernel sends: its server, the client on ustack
+	ip netns exec "$A" timeout 600 "$PEER" -s 5003 "$SB" >/dev/null 2>&1 &
+	KS=$!; PIDS="$PIDS $KS"
+	wait_until 5 "kernel server" ip netns exec "$A" ss -ltn 'sport = :5003' -H
+	km=$(ip netns exec "$A" timeout 300 "$BIN/ustack-run" --dev tap0 \
+		--fault "loss=$sr%,seed=$SEED,rx=1" "$PEER" -f 10.0.0.1 5003 "$SN" "$SB" 2>>"$DIR/f.err" || echo fail)
+	stop "$KS"
+	ip -n "$A" link del tap0 2>/dev/null
+	[ "$um" = fail ] || [ "$km" = fail ] && echo "loss: short flows: $(tail -1 "$DIR/f.err")" >&2
+	echo "short $SKB KiB at $sr% median ms of $SN: ustack sender $um kernel sender $km ratio $(ratio "$um" "$km")"
 done

@@ -593,6 +593,9 @@ static void run_init(struct ts_run *r, const char *name, char *err,
 	r->check_shrink = 1;
 	r->next_peer_isn = TS_DEFAULT_PEER_ISN;
 	tb_config(&r->cfg);
+	/* Scripts pin Reno's windows (RFC 5681, 6582, 6675) unless they say
+	 * `set tcp_congestion 1` (CUBIC, the stack's default). */
+	r->cfg.tcp_congestion = USTACK_TCP_CC_RENO;
 	ctx_get(r, TS_DEFAULT_PEER_PORT);
 	r->cur = 0;
 }

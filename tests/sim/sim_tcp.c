@@ -28,6 +28,8 @@
  *   SIM_BYTES=B   bytes each way (default 10 MiB)
  *   SIM_LOSS=PPM  loss, duplication, reordering and corruption each
  *                 (default 50000 = 5%)
+ *   SIM_CC=N      cfg.tcp_congestion (default: the stack's, CUBIC;
+ *                 0 = Reno)
  *   SIM_VERBOSE=1 one line per seed
  *   SIM_MAX_RTO=N retransmission timeouts a seed at most (default 80; at
  *                 the default SIM_LOSS and 10 seeds or more)
@@ -355,6 +357,8 @@ static int make_stack(struct side *s, uint32_t addr, uint8_t last_mac,
 	cfg.log_fn = log_hook;
 	cfg.log_ctx = s;
 	cfg.trace_tcp = 1;
+	if (getenv("SIM_CC"))
+		cfg.tcp_congestion = atoi(getenv("SIM_CC"));
 	cfg.tcp_sack = opts;
 	cfg.tcp_timestamps = opts;
 	cfg.tcp_wscale = opts;

@@ -29,6 +29,7 @@ static struct tt *plain(uint16_t mss, uint16_t win, uint32_t *iss, int *sd)
 
 	tt_config_plain(&cfg);
 	cfg.tcp_initial_window_segments = 0;  /* RFC 5681's IW, as written */
+	cfg.tcp_congestion = USTACK_TCP_CC_RENO;  /* RFC 5681's halving */
 	t = tt_new_cfg(&cfg);
 	if (mss)
 		tt_opt_mss(t, mss);

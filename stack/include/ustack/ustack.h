@@ -136,7 +136,14 @@ struct ustack_config {
 					    RFC 6928: min(10*MSS, max(2*MSS, 14600))),
 					    N: min(N*MSS, max(2*MSS, N*1460)),
 					    0: RFC 5681/3390's min(4*MSS, max(2*MSS, 4380)) */
+	int tcp_congestion;              /* congestion control: USTACK_TCP_CC_CUBIC
+					    (1, default, RFC 9438, as Linux) or
+					    USTACK_TCP_CC_RENO (0, RFC 5681 and
+					    6582/6675's halving) */
 };
+
+#define USTACK_TCP_CC_RENO  0
+#define USTACK_TCP_CC_CUBIC 1
 
 /* Defaults, as documented field by field above. */
 void ustack_config_default(struct ustack_config *cfg);
