@@ -24,6 +24,10 @@
  *        1 MiB), shut down writing and read until the peer closes (so the
  *        time includes the last byte's arrival). Prints MB/s.
  *
+ * BENCH_PEER_CC=NAME in the environment sets the congestion control of
+ * the sockets that send (-w, -s; TCP_CONGESTION, root may name any the
+ * kernel has): a machine's default may be BBR where Linux's is CUBIC.
+ *
  * Plain kernel sockets; nothing of ustack is used here.
  */
 #include <arpa/inet.h>
@@ -91,6 +95,21 @@ static int client(const char *host, int port, long n, double limit)
 	return 0;
 }
 
+/* TCP_CONGESTION from BENCH_PEER_CC, if set; -1 (said) when refused. */
+static int set_cc(int fd)
+{
+	const char *cc = getenv("BENCH_PEER_CC");
+
+	if (!cc || !*cc)
+		return 0;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, (socklen_t)strlen(cc)) < 0) {
+		fprintf(stderr, "bench_peer: congestion control %s: %s\n", cc,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int server(int port, long bytes)
 {
 	static char zeros[65536];
@@ -106,6 +125,8 @@ static int server(int port, long bytes)
 		perror("bench_peer: listen");
 		return 1;
 	}
+	if (set_cc(l) < 0)
+		return 1;
 	for (;;) {
 		int c = accept(l, NULL, NULL);
 
@@ -199,6 +220,8 @@ static int writer(const char *host, int port, long mb, long wsize)
 		perror("bench_peer: connect");
 		return 1;
 	}
+	if (set_cc(fd) < 0)
+		return 1;
 	t0 = now_s();
 	while (left > 0) {
 		ssize_t n = write(fd, buf, left < wsize ? (size_t)left : (size_t)wsize);
