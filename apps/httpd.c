@@ -141,6 +141,8 @@ static void conn_close(struct httpd *h, struct httpd_conn *c, int abort)
 	c->sd = -1;
 	h->free_slots[h->nfree++] = (uint32_t)(c - h->conns);
 	h->nconns--;
+	while (h->hi > 0 && h->conns[h->hi - 1].state == C_FREE)
+		h->hi--;
 }
 
 /* Waiting for a request with nothing of it buffered (keep-alive idle). */
@@ -165,6 +167,8 @@ static struct httpd_conn *conn_new(struct httpd *h, int sd, ustack_time_t now)
 	c->header_at = now + h->header_us;
 	c->idle_at = USTACK_TIME_NEVER;
 	h->nconns++;
+	if ((uint32_t)(c - h->conns) >= h->hi)
+		h->hi = (uint32_t)(c - h->conns) + 1;
 	return c;
 }
 
@@ -636,7 +640,7 @@ static unsigned build_poll(struct httpd *h, ustack_time_t now, int *timeout)
 	} else {
 		next = h->accept_pause_until;
 	}
-	for (uint32_t i = 0; i < h->max_conns; i++) {
+	for (uint32_t i = 0; i < h->hi; i++) {
 		struct httpd_conn *c = &h->conns[i];
 
 		if (c->state == C_FREE)
@@ -679,7 +683,7 @@ static void handle_poll(struct httpd *h, unsigned n, ustack_time_t now)
 		else
 			conn_serve(h, c, now);
 	}
-	for (uint32_t i = 0; i < h->max_conns; i++)
+	for (uint32_t i = 0; i < h->hi; i++)
 		if (h->conns[i].state != C_FREE)
 			conn_timers(h, &h->conns[i], now);
 }

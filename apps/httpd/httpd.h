@@ -54,6 +54,8 @@ struct httpd {
 	uint32_t nconns;             /* slots in use */
 	uint32_t *free_slots;        /* stack of free slot numbers */
 	uint32_t nfree;
+	uint32_t hi;                 /* slots [0, hi) hold all in use: the
+					per-wakeup loops stop there */
 	struct ustack_pollfd *pfd;   /* poll set, rebuilt each turn */
 	uint32_t *pmap;              /* poll entry -> slot */
 	ustack_time_t accept_pause_until; /* after EMFILE: do not accept */
