@@ -164,17 +164,24 @@ PL_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	return addr_call(fd, addr, len, pl_real.bind, do_bind);
 }
 
-PL_EXPORT int listen(int fd, int backlog)
+/* listen and shutdown, written once: one int argument, no address. */
+static int int_call(int fd, int arg, int (*real)(int, int),
+		    int (*call)(struct ustack *, int, int))
 {
 	struct pl_sock *s = pl_sock_get(fd);
 	struct ustack *st;
 	int r;
 
 	if (!s)
-		return pl_real.listen(fd, backlog);
-	r = (st = live()) ? ustack_listen(st, s->sd, backlog) : -EBADF;
+		return real(fd, arg);
+	r = (st = live()) ? call(st, s->sd, arg) : -EBADF;
 	pl_sock_put(s);
 	return (int)pl_ret(r);
+}
+
+PL_EXPORT int listen(int fd, int backlog)
+{
+	return int_call(fd, backlog, pl_real.listen, ustack_listen);
 }
 
 static int do_accept(struct pl_sock *s, struct sockaddr *addr,
@@ -761,15 +768,7 @@ PL_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
 
 PL_EXPORT int shutdown(int fd, int how)
 {
-	struct pl_sock *s = pl_sock_get(fd);
-	struct ustack *st;
-	int r;
-
-	if (!s)
-		return pl_real.shutdown(fd, how);
-	r = (st = live()) ? ustack_shutdown(st, s->sd, how) : -EBADF;
-	pl_sock_put(s);
-	return (int)pl_ret(r);
+	return int_call(fd, how, pl_real.shutdown, ustack_shutdown);
 }
 
 /* getsockname and getpeername, written once. */
